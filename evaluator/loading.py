@@ -1,0 +1,75 @@
+"""Loading a judge's processor and weights onto one rank's device."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+
+from evaluator import tiny
+
+log = logging.getLogger(__name__)
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge checkpoint cannot be loaded (not local, and the hub out of reach, or not a checkpoint)."""
+
+
+def _pretrained_kwargs(model_cfg) -> dict:
+    return {
+        "revision": model_cfg.get("revision") or None,
+        "local_files_only": bool(model_cfg.get("local_files_only", False)),
+        "trust_remote_code": bool(model_cfg.get("trust_remote_code", False)),
+    }
+
+
+def _unavailable(name: str, err: Exception) -> JudgeUnavailable:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return JudgeUnavailable(
+        f"cannot load judge {name!r} ({first}); it is neither a local checkpoint folder nor in the Hugging Face "
+        "cache, and the hub could not be reached. For an offline smoke run use model=tiny."
+    )
+
+
+def load_processor(model_cfg):
+    """The judge's processor (tokenizer, image processor, chat template), padding on the left for generation."""
+    from transformers import AutoProcessor
+
+    path = tiny.resolve(model_cfg.name_or_path)
+    try:
+        processor = AutoProcessor.from_pretrained(path, **_pretrained_kwargs(model_cfg))
+    except (OSError, ValueError) as e:
+        raise _unavailable(model_cfg.name_or_path, e) from e
+    processor.tokenizer.padding_side = "left"
+    return processor
+
+
+def load_model(model_cfg, device: torch.device):
+    """The judge's weights, read from safetensors straight onto ``device``, frozen and in eval mode.
+
+    One full copy per rank: never ``device_map="auto"``, which would spread one copy over every GPU.
+    """
+    from transformers import AutoModelForImageTextToText
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per rank per shard is noise; the load time is logged below
+
+    path = tiny.resolve(model_cfg.name_or_path)
+    start = time.perf_counter()
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            path,
+            dtype=getattr(torch, model_cfg.dtype),
+            attn_implementation=model_cfg.get("attn_implementation") or None,
+            device_map={"": device},
+            use_safetensors=True,
+            **_pretrained_kwargs(model_cfg),
+        )
+    except OSError as e:
+        raise _unavailable(model_cfg.name_or_path, e) from e
+    model.eval().requires_grad_(False)
+    log.info(
+        "loaded %s (%s) on %s in %.1fs", model_cfg.name_or_path, model_cfg.dtype, device, time.perf_counter() - start
+    )
+    return model

@@ -1,0 +1,91 @@
+"""Reading a score out of a judge's reply, or saying plainly that there is none.
+
+The policy is strict first, tolerant after, and never inventive: a JSON object with a ``score`` key; then a
+``score: 7`` or ``score = 7/10`` pair; then a lone ``7/10``; then the reply's only number. A reply with no
+score, several conflicting ones, or one outside the scale gets ``score=None`` and an error; its text is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+UNPARSEABLE = "unparseable"
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+# Quotes and markdown emphasis may wrap the key or the value: "score": 7, **Score:** 7, score = '7'.
+_KEY_VALUE = re.compile(rf"\bscore\b[\"'*_]*\s*[:=]\s*[\"'*_]*\s*({_NUMBER})(?:\s*/\s*(\d+))?", re.IGNORECASE)
+_FRACTION = re.compile(rf"(?<![\d.])({_NUMBER})\s*/\s*(\d+)(?![\d.])")
+_ANY_NUMBER = re.compile(rf"(?<![\w.])({_NUMBER})(?!\w|\.\d)")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed reply: ``score`` is None exactly when ``error`` says why."""
+
+    score: float | None
+    error: str | None = None
+
+
+def parse_score(reply: str, low: float = 0, high: float = 10, key: str = "score") -> Parsed:
+    """Extract the score on the scale ``[low, high]`` from a judge's reply.
+
+    Args:
+        reply: the judge's generated text.
+        low: the scale's lowest score.
+        high: the scale's highest score; also the only denominator accepted in ``N/high``.
+        key: the JSON key (and ``key: value`` label) that holds the score.
+
+    Returns:
+        ``Parsed(score, None)`` on success, else ``Parsed(None, error)`` with ``error`` either
+        ``"unparseable"`` or ``"out of range: X"``.
+    """
+    for found in (_from_json(reply, key), _from_key_value(reply, key, high), _from_fraction(reply, high)):
+        if found is not None:
+            return _in_range(found, low, high)
+    numbers = {float(m) for m in _ANY_NUMBER.findall(reply)}
+    if len(numbers) == 1:
+        return _in_range(numbers.pop(), low, high)
+    return Parsed(None, UNPARSEABLE)
+
+
+def _in_range(value: float, low: float, high: float) -> Parsed:
+    if low <= value <= high:
+        return Parsed(value)
+    return Parsed(None, f"out of range: {value:g}")
+
+
+def _from_json(reply: str, key: str) -> float | None:
+    """The ``key`` value of the first JSON object in the reply that has one (code fences allowed)."""
+    decoder = json.JSONDecoder()
+    for start in (m.start() for m in re.finditer(r"\{", reply)):
+        try:
+            obj, _ = decoder.raw_decode(reply, start)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and key in obj:
+            value = obj[key]
+            if isinstance(value, bool):
+                return None
+            if isinstance(value, (int, float)):
+                return float(value)
+            if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
+                return float(value)
+            return None
+    return None
+
+
+def _unique(values: list[float]) -> float | None:
+    """The value if all agree, else None: conflicting scores are no score."""
+    return values[0] if values and len(set(values)) == 1 else None
+
+
+def _from_key_value(reply: str, key: str, high: float) -> float | None:
+    pattern = _KEY_VALUE if key == "score" else re.compile(_KEY_VALUE.pattern.replace("score", re.escape(key)), re.I)
+    values = [float(v) for v, denom in pattern.findall(reply) if not denom or float(denom) == high]
+    return _unique(values)
+
+
+def _from_fraction(reply: str, high: float) -> float | None:
+    return _unique([float(v) for v, denom in _FRACTION.findall(reply) if float(denom) == high])

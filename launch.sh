@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Score with one process per visible GPU: ./launch.sh [hydra overrides...]
+#   NPROC        processes on this node (default: visible GPUs, at least 1)
+#   NNODES       nodes in the job (default 1); with more than one also set
+#   NODE_RANK    this node's index, MASTER_ADDR (node 0's address) and MASTER_PORT (default 29500)
+#   PYTHON       interpreter with the evaluator installed (default: python)
+# Example: ./launch.sh model=qwen3_vl_30b_a3b data=manifest data.path=pairs.jsonl data.batch_size=2
+set -euo pipefail
+
+PYTHON=${PYTHON:-python}
+NPROC=${NPROC:-$("$PYTHON" -c 'import torch; print(max(torch.cuda.device_count(), 1))')}
+NNODES=${NNODES:-1}
+
+if [[ "$NNODES" == 1 && -z "${MASTER_ADDR:-}" ]]; then
+  # One node: torchrun finds a free port itself, so two jobs on one machine never collide.
+  rendezvous=(--standalone)
+else
+  rendezvous=(--nnodes="$NNODES" --node_rank="${NODE_RANK:?set NODE_RANK for a multi-node job}"
+              --master_addr="${MASTER_ADDR:?set MASTER_ADDR to node 0}" --master_port="${MASTER_PORT:-29500}")
+fi
+
+exec "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node="$NPROC" -m evaluator "$@"

@@ -1,0 +1,54 @@
+"""Shared fixtures: one tiny-judge cache per test session, and a helper that runs the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_MANIFEST = REPO / "evaluator" / "assets" / "demo" / "manifest.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_cache(tmp_path_factory) -> Path:
+    """Build tiny judges into a fresh cache shared by this session's tests and the processes they start."""
+    cache = tmp_path_factory.mktemp("evaluator-cache")
+    os.environ["EVALUATOR_CACHE"] = str(cache)
+    return cache
+
+
+def cli_env(**extra: str) -> dict:
+    # One thread per process: results compared across world sizes must not depend on BLAS thread counts.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], nproc: int | None = None, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
+    """``python -m evaluator ARGS``, or under ``torchrun --standalone --nproc_per_node=NPROC``."""
+    launcher = [sys.executable]
+    if nproc is not None:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    return subprocess.run(
+        [*launcher, "-m", "evaluator", *args],
+        cwd=REPO,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def assert_ok(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+    )

@@ -1,0 +1,119 @@
+import json
+
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+
+from evaluator.data import JudgeData, PairDataset, check_samples, load_rgb, read_manifest
+from evaluator.run import load_samples
+
+from .conftest import DEMO_MANIFEST
+
+
+def _image(path, mode="RGB", size=(40, 30), color=(10, 200, 30)):
+    Image.new(mode, size, color).save(path)
+    return path.name
+
+
+def _rows(tmp_path, n=3):
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "id": f"s{i}",
+                "source": _image(tmp_path / f"src{i}.png"),
+                "edited": _image(tmp_path / f"edit{i}.png"),
+                "instruction": f"make it blue {i}",
+                "category": "color",
+                "follows": i % 2 == 0,
+            }
+        )
+    return rows
+
+
+def test_jsonl_manifest_paths_are_relative_to_its_folder(tmp_path):
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(tmp_path)))
+    samples, problems = read_manifest(tmp_path / "m.jsonl")
+    assert problems == []
+    assert [s.id for s in samples] == ["s0", "s1", "s2"]
+    assert samples[1].source == str(tmp_path / "src1.png")
+    assert samples[2].category == "color" and samples[2].language is None
+    assert samples[0].extra == {"follows": True}  # extra columns travel into the results
+    assert [s.row for s in samples] == [1, 2, 3]
+
+
+def test_csv_manifest(tmp_path):
+    rows = _rows(tmp_path, 2)
+    lines = ["id,source,edited,instruction,language"] + [
+        f'{r["id"]},{r["source"]},{r["edited"]},"{r["instruction"]}, please",zh' for r in rows
+    ]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    samples, problems = read_manifest(tmp_path / "m.csv")
+    assert problems == []
+    assert [(s.id, s.instruction, s.language) for s in samples] == [
+        ("s0", "make it blue 0, please", "zh"),
+        ("s1", "make it blue 1, please", "zh"),
+    ]
+
+
+def test_every_problem_is_reported_together_with_its_row(tmp_path):
+    rows = _rows(tmp_path, 4)
+    rows[1]["id"] = "s0"  # duplicate
+    rows[2]["edited"] = "missing.png"
+    (tmp_path / "text.png").write_text("not an image")
+    rows[3]["source"] = "text.png"
+    lines = [json.dumps(r) for r in rows] + ["{broken json", json.dumps({"id": "x", "source": "a.png"})]
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as err:
+        load_samples(OmegaConf.create({"path": str(tmp_path / "m.jsonl")}))
+    found = sorted((p.row, p.message.split(":")[0].split(" (")[0]) for p in err.value.problems)
+    assert found == [
+        (2, "duplicate id"),
+        (3, "edited image not found"),
+        (4, "source image does not decode"),
+        (5, "unreadable line"),
+        (6, "missing edited, instruction"),
+    ]
+    assert str(err.value).startswith("5 problem(s) in ")
+
+
+def test_missing_manifest_and_empty_manifest(tmp_path):
+    with pytest.raises(ValueError, match="manifest file not found"):
+        load_samples(OmegaConf.create({"path": str(tmp_path / "nope.jsonl")}))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="no samples"):
+        load_samples(OmegaConf.create({"path": str(tmp_path / "empty.jsonl")}))
+
+
+def test_truncated_image_is_caught_before_any_model_loads(tmp_path):
+    rows = _rows(tmp_path, 1)
+    data = (tmp_path / rows[0]["edited"]).read_bytes()
+    (tmp_path / rows[0]["edited"]).write_bytes(data[: len(data) // 2])
+    (tmp_path / "m.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    samples, _ = read_manifest(tmp_path / "m.jsonl")
+    [problem] = check_samples(samples)
+    assert problem.id == "s0" and problem.message.startswith("edited image does not decode")
+
+
+def test_load_rgb_composites_alpha_over_white_and_applies_exif(tmp_path):
+    Image.new("RGBA", (4, 4), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+    assert load_rgb(str(tmp_path / "clear.png")).getpixel((0, 0)) == (255, 255, 255)
+    im = Image.new("RGB", (40, 20), (0, 0, 255))
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored sideways: viewers rotate it 90 degrees
+    im.save(tmp_path / "rot.jpg", exif=exif)
+    assert load_rgb(str(tmp_path / "rot.jpg")).size == (20, 40)
+
+
+def test_demo_set_is_valid_and_labelled():
+    samples, problems = read_manifest(DEMO_MANIFEST)
+    assert problems == [] and check_samples(samples) == []
+    assert len(samples) >= 16
+    follows = [s.extra["follows"] for s in samples]
+    assert 0 < sum(follows) < len(follows)  # some edits follow their instruction, some deliberately do not
+    item = PairDataset(samples)[0]
+    assert item["source"].mode == "RGB" and max(item["source"].size) <= 512
+
+
+def test_datamodule_lets_ranks_without_samples_take_part():
+    assert JudgeData([], collate=list, batch_size=2, num_workers=0).allow_zero_length_dataloader_with_multiple_devices

@@ -1,0 +1,57 @@
+import pytest
+
+from evaluator.parsing import UNPARSEABLE, parse_score
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ('{"reason": "The sky is now blue and nothing else changed.", "score": 9}', 9),
+        ('```json\n{"reason": "Half done.", "score": 5}\n```', 5),
+        ('Here is my verdict: {"score": "7", "reason": "good"} Thanks!', 7),
+        ('{"reason": "Partly; 2 of the 3 cats were removed.", "score": 6.5}', 6.5),
+        ("Score: 7/10", 7),
+        ("The edit removes 2 of 3 cats. Overall score = 4", 4),
+        ("**Score:** 8\nReason: the frame is there but too thin (3 px).", 8),
+        ("I would rate this edit 7/10 because the border is red but thin.", 7),
+        ("8", 8),
+        ("The instruction was followed well. 9.", 9),
+        ('{"score": 0, "reason": "ignored"}', 0),
+        ('{"score": 10, "reason": "perfect"}', 10),
+    ],
+)
+def test_scores_from_realistic_replies(reply, expected):
+    parsed = parse_score(reply, 0, 10)
+    assert parsed.error is None
+    assert parsed.score == expected
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "",
+        "The edit looks fine to me.",
+        "The image shows 3 cats, and 2 of them are now black; the instruction asked for 1.",  # prose, several numbers
+        "Score: 3. On reflection, score: 8.",  # conflicting scores are no score
+        '{"reason": "no score key here", "verdict": 7, "confidence": 3}',
+        "I'd give it 4/5.",  # wrong scale: neither 4 nor 5 is a score out of 10
+        '{"score": true}',
+    ],
+)
+def test_no_score_is_unparseable_never_invented(reply):
+    parsed = parse_score(reply, 0, 10)
+    assert parsed.score is None
+    assert parsed.error == UNPARSEABLE
+
+
+@pytest.mark.parametrize(("reply", "value"), [('{"score": 12}', "12"), ("Score: -1", "-1"), ("Score: 11/10", "11")])
+def test_out_of_range_scores_are_errors(reply, value):
+    parsed = parse_score(reply, 0, 10)
+    assert parsed.score is None
+    assert parsed.error == f"out of range: {value}"
+
+
+def test_other_scale_and_key():
+    assert parse_score('{"quality": 4}', 1, 5, key="quality").score == 4
+    assert parse_score("quality: 3/5", 1, 5, key="quality").score == 3
+    assert parse_score("quality: 0", 1, 5, key="quality").error == "out of range: 0"

@@ -1,0 +1,119 @@
+"""The CLI end to end, as users run it: one process, torchrun, launch.sh and Lightning's own launcher."""
+
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from evaluator.data import Sample
+from evaluator.run import merge_rows
+
+from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, read_jsonl, run_cli
+
+pytestmark = pytest.mark.slow
+
+N_DEMO = len(DEMO_MANIFEST.read_text().splitlines())
+# batch_size=1 makes every sample's computation identical whatever the world size, so rows compare exactly.
+TINY = ["model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=1"]
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("single")
+    assert_ok(run_cli([*TINY, f"out_dir={out}"]))
+    return out
+
+
+def test_single_process_demo_run_writes_every_file(single_run):
+    assert sorted(p.name for p in single_run.iterdir()) == [
+        "config.yaml", "logs", "results.csv", "results.jsonl", "summary.json", "summary.md",
+    ]  # fmt: skip
+    rows = read_jsonl(single_run / "results.jsonl")
+    demo = read_jsonl(DEMO_MANIFEST)
+    assert [r["id"] for r in rows] == [d["id"] for d in demo]  # input order
+    for row, d in zip(rows, demo, strict=True):
+        assert row["instruction"] == d["instruction"] and row["follows"] == d["follows"]
+        assert row["rank"] == 0 and row["seconds"] > 0 and row["response"]
+        # Never a made-up score: a score exactly when there is no error.
+        assert (row["score"] is None) == (row["error"] is not None)
+    cfg = OmegaConf.load(single_run / "config.yaml")
+    assert cfg.model.name_or_path == "tiny:qwen3_vl" and cfg.out_dir == str(single_run)
+    summary = (single_run / "summary.md").read_text()
+    assert f"| **all** | {N_DEMO} |" in summary
+
+
+def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
+    proc = run_cli([*TINY, f"out_dir={tmp_path}"], nproc=3)
+    assert_ok(proc)
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    reference = read_jsonl(single_run / "results.jsonl")
+    assert len(rows) == N_DEMO  # exactly one row per demo sample
+    assert [r["id"] for r in rows] == [r["id"] for r in reference]
+    assert [(r["score"], r["response"], r["error"]) for r in rows] == [
+        (r["score"], r["response"], r["error"]) for r in reference
+    ]
+    assert {r["rank"] for r in rows} == {0, 1, 2}
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["rank-0.log", "rank-1.log", "rank-2.log"]
+    assert "[rank 2/3 cpu]" in proc.stderr  # every line names its rank and device
+
+
+def test_launch_sh_with_idle_rank_and_moe_judge(tmp_path):
+    manifest = tmp_path / "two.jsonl"
+    manifest.write_text("".join(DEMO_MANIFEST.read_text().splitlines(keepends=True)[:2]))
+    for name in ("astronaut.jpg", "demo-00-astronaut-grayscale.jpg", "demo-01-astronaut-mirror.jpg"):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        (tmp_path / "images" / name).write_bytes((DEMO_MANIFEST.parent / "images" / name).read_bytes())
+    args = ["model=tiny_moe", "trainer=cpu", "data=manifest", f"data.path={manifest}", f"out_dir={tmp_path}/out"]
+    proc = subprocess.run(
+        ["./launch.sh", *args],
+        cwd=REPO,
+        env=cli_env(NPROC="3", PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_ok(proc)
+    rows = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert [r["id"] for r in rows] == ["demo-00-astronaut-grayscale", "demo-01-astronaut-mirror"]
+    assert sorted(r["rank"] for r in rows) == [0, 1]  # rank 2 had nothing to do, and neither hung nor crashed
+    assert "[rank 2/3 cpu] evaluator.run: scored 0 samples" in proc.stderr
+
+
+def test_lightning_launches_the_processes_itself(single_run, tmp_path):
+    proc = run_cli(["model=tiny", "trainer=cpu", "trainer.devices=2", "data.batch_size=1", f"out_dir={tmp_path}"])
+    assert_ok(proc)
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    assert [r["response"] for r in rows] == [r["response"] for r in read_jsonl(single_run / "results.jsonl")]
+    assert {r["rank"] for r in rows} == {0, 1}
+
+
+def test_bad_data_stops_before_the_model_with_a_table(tmp_path):
+    (tmp_path / "m.jsonl").write_text(
+        '{"id": "a", "source": "missing.png", "edited": "missing.png", "instruction": "x"}\n{"id": "b"}\n'
+    )
+    proc = run_cli(
+        ["model=tiny", "trainer=cpu", "data=manifest", f"data.path={tmp_path}/m.jsonl", f"out_dir={tmp_path}"]
+    )
+    assert proc.returncode == 2
+    assert "3 problem(s)" in proc.stderr and "source image not found" in proc.stderr
+    assert "missing source, edited, instruction" in proc.stderr
+    assert "Traceback" not in proc.stderr and "loaded tiny" not in proc.stderr
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_unreachable_judge_says_so_in_one_line(tmp_path):
+    proc = run_cli(["model=qwen3_vl_8b", "trainer=cpu", f"out_dir={tmp_path}"], HF_HUB_OFFLINE="1")
+    assert proc.returncode == 3
+    [line] = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln]
+    assert "Qwen/Qwen3-VL-8B-Instruct" in line and "model=tiny" in line
+    assert "Traceback" not in proc.stderr
+
+
+def test_merge_rows_refuses_duplicates_and_gaps():
+    samples = [Sample(id=i, source="s", edited="e", instruction="x") for i in "ab"]
+    row = {"index": 0, "id": "a", "score": 1.0, "rank": 0}
+    with pytest.raises(RuntimeError, match="scored twice"):
+        merge_rows([[row], [{**row, "rank": 1}]], samples)
+    with pytest.raises(RuntimeError, match="1 sample\\(s\\) were not scored: \\['b'\\]"):
+        merge_rows([[row]], samples)
