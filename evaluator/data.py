@@ -124,10 +124,12 @@ def _opt_str(value) -> str | None:
     return None if value is None or str(value).strip() == "" else str(value)
 
 
-def check_samples(samples: Sequence[Sample], threads: int = 8) -> list[Problem]:
+def check_samples(samples: Sequence[Sample], threads: int = 8, edit_missing: Sequence[Sample] = ()) -> list[Problem]:
     """Find every sample that cannot be scored: duplicate ids, missing files, images that do not decode.
 
-    Images are fully decoded (not only their headers), in threads since decoding releases the GIL.
+    Images are fully decoded (not only their headers), in threads since decoding releases the GIL. Samples in
+    ``edit_missing`` are known to lack their edited image (a benchmark's missing output) and get only their
+    id and source checked.
     """
     problems = []
     seen: dict[str, int] = {}
@@ -135,9 +137,14 @@ def check_samples(samples: Sequence[Sample], threads: int = 8) -> list[Problem]:
         if s.id in seen:
             problems.append(Problem(s.row, s.id, f"duplicate id (first at row {seen[s.id]})"))
         seen.setdefault(s.id, s.row)
+    no_edit = {id(s) for s in edit_missing}
+
+    def image_problems(s: Sample) -> list[str | None]:
+        edited = None if id(s) in no_edit else _image_problem(s.edited, "edited")
+        return [_image_problem(s.source, "source"), edited]
+
     with ThreadPoolExecutor(threads) as pool:
-        checks = pool.map(lambda s: [_image_problem(s.source, "source"), _image_problem(s.edited, "edited")], samples)
-        for s, found in zip(samples, checks, strict=True):
+        for s, found in zip(samples, pool.map(image_problems, samples), strict=True):
             problems += [Problem(s.row, s.id, msg) for msg in found if msg]
     return problems
 
@@ -166,27 +173,41 @@ def load_rgb(path: str) -> Image.Image:
 
 
 class PairDataset(Dataset):
-    """Serves each sample with its decoded source and edited images."""
+    """Serves each sample with its decoded source and edited images.
 
-    def __init__(self, samples: Sequence[Sample]):
+    With ``resize_edited`` the edit is resized to the source's size first, as GEdit-Bench does before judging.
+    """
+
+    def __init__(self, samples: Sequence[Sample], resize_edited: bool = False):
         self.samples = list(samples)
+        self.resize_edited = resize_edited
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
-        return {"index": index, "sample": s, "source": load_rgb(s.source), "edited": load_rgb(s.edited)}
+        source, edited = load_rgb(s.source), load_rgb(s.edited)
+        if self.resize_edited and edited.size != source.size:
+            edited = edited.resize(source.size, Image.Resampling.LANCZOS)
+        return {"index": index, "sample": s, "source": source, "edited": edited}
 
 
 class JudgeData(L.LightningDataModule):
     """Shards the samples over the trainer's ranks, each sample to exactly one rank."""
 
-    def __init__(self, samples: Sequence[Sample], collate: Callable, batch_size: int, num_workers: int):
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        collate: Callable,
+        batch_size: int,
+        num_workers: int,
+        resize_edited: bool = False,
+    ):
         super().__init__()
         # With fewer samples than ranks some ranks get none; they must still take part, not fail.
         self.allow_zero_length_dataloader_with_multiple_devices = True
-        self.dataset = PairDataset(samples)
+        self.dataset = PairDataset(samples, resize_edited)
         self.collate = collate
         self.batch_size = batch_size
         self.num_workers = num_workers

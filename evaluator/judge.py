@@ -5,28 +5,34 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+import zlib
 
 import lightning as L
+import torch
 
 from evaluator.loading import load_model
-from evaluator.parsing import parse_score
+from evaluator.logits import digit_token_ids, score_distributions
+from evaluator.parsing import UNPARSEABLE, parse_scores
+from evaluator.schemes import Scheme
 
 log = logging.getLogger(__name__)
 
 
 class JudgeModule(L.LightningModule):
-    """Scores batches of (source, edited, instruction) with a Qwen3-VL judge by greedy generation.
+    """Scores batches of (source, edited, instruction) with a Qwen3-VL judge under a judging scheme.
 
     The weights are loaded in ``configure_model`` by every rank itself, directly onto its own device, so no
     rank waits for a broadcast from rank 0 and no rank ever holds more than one copy.
     """
 
-    def __init__(self, model_cfg, judge_cfg, processor):
+    def __init__(self, model_cfg, scheme: Scheme, processor, seed: int = 0):
         super().__init__()
         self.model_cfg = model_cfg
-        self.judge_cfg = judge_cfg
+        self.scheme = scheme
         self.processor = processor
+        self.seed = seed
         self.model = None
+        self._keys = {j.name: j.keys for j in scheme.judgements}
 
     def configure_model(self) -> None:
         if self.model is None:
@@ -34,37 +40,100 @@ class JudgeModule(L.LightningModule):
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         start = time.perf_counter()
-        inputs = batch["inputs"]
-        prompt_len = inputs["input_ids"].shape[1]
-        output = self.model.generate(**inputs, max_new_tokens=int(self.model_cfg.max_new_tokens), do_sample=False)
-        replies = self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)
-        seconds = (time.perf_counter() - start) / len(replies)
-        scale = self.judge_cfg.scale
-        rows = []
-        for index, sample_id, reply in zip(batch["index"], batch["id"], replies, strict=True):
-            reply = reply.strip()
-            parsed = parse_score(reply, scale.min, scale.max)
-            rows.append(
-                {
-                    "index": index,
-                    "id": sample_id,
-                    "score": parsed.score,
-                    "response": reply,
-                    "error": parsed.error,
-                    "rank": self.global_rank,
-                    "seconds": round(seconds, 4),
-                }
-            )
-            log.info("%s score=%s %r", sample_id, _fmt(parsed.score), reply[:60])
+        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
+        per_sample = score(batch)
+        seconds = round((time.perf_counter() - start) / len(batch["id"]), 4)
+        rows = [
+            {"index": index, "id": sample_id, **self._row(parts), "rank": self.global_rank, "seconds": seconds}
+            for index, sample_id, parts in zip(batch["index"], batch["id"], per_sample, strict=True)
+        ]
+        for r in rows:
+            reply = r.get("response") or next((v for k, v in r.items() if k.startswith("response.")), "")
+            log.info("%s score=%s %r", r["id"], _fmt(r["score"]), reply[:60])
         scores = [r["score"] for r in rows if r["score"] is not None]
-        log.info(
-            "batch %d: %d samples, mean %s, %.2fs/sample",
-            batch_idx,
-            len(rows),
-            _fmt(statistics.fmean(scores) if scores else None),
-            seconds,
-        )
+        mean = statistics.fmean(scores) if scores else None
+        log.info("batch %d: %d samples, mean %s, %.2fs/sample", batch_idx, len(rows), _fmt(mean), seconds)
         return rows
+
+    # Each scorer returns, per sample, {"scores": {key: value}, "errors": {judgement: error},
+    # "responses": {judgement: text}, "extra": {column: value}}.
+
+    def _score_generate(self, batch: dict) -> list[dict]:
+        inputs, rows = batch["inputs"], batch["rows"]
+        replies = self._generate(inputs)
+        parsed = [self._parse(reply, judgement) for reply, (_, judgement, _) in zip(replies, rows, strict=True)]
+        for attempt in range(1, self.scheme.retries + 1):
+            failed = [i for i, p in enumerate(parsed) if any(x.error == UNPARSEABLE for x in p.values())]
+            if not failed:
+                break
+            # Seeded from the samples' ids, so a retry gives the same reply whatever the world size.
+            torch.manual_seed(zlib.crc32(f"{self.seed}:{attempt}:{[batch['id'][rows[i][0]] for i in failed]}".encode()))
+            sub = select_rows(inputs, failed, batch["images_per_row"])
+            again = self._generate(sub, do_sample=True, temperature=self.scheme.retry_temperature)
+            for i, reply in zip(failed, again, strict=True):
+                p = self._parse(reply, rows[i][1])
+                if not any(x.error == UNPARSEABLE for x in p.values()):
+                    replies[i], parsed[i] = reply, p
+        out = [{"scores": {}, "errors": {}, "responses": {}, "extra": {}} for _ in batch["id"]]
+        for reply, p, (pos, judgement, _) in zip(replies, parsed, rows, strict=True):
+            out[pos]["responses"][judgement] = reply
+            out[pos]["scores"].update({k: v.score for k, v in p.items()})
+            errors = [f"{k}: {v.error}" if len(p) > 1 else v.error for k, v in p.items() if v.error]
+            if errors:
+                out[pos]["errors"][judgement] = "; ".join(errors)
+        return out
+
+    def _parse(self, reply: str, judgement: str) -> dict:
+        return parse_scores(reply, self._keys[judgement], self.scheme.low, self.scheme.high)
+
+    def _generate(self, inputs: dict, **sampling) -> list[str]:
+        prompt_len = inputs["input_ids"].shape[1]
+        sampling = sampling or {"do_sample": False}
+        output = self.model.generate(**inputs, max_new_tokens=int(self.model_cfg.max_new_tokens), **sampling)
+        return [r.strip() for r in self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)]
+
+    def _score_logits(self, batch: dict) -> list[dict]:
+        digits = digit_token_ids(self.processor.tokenizer)
+        dists = score_distributions(self.model, batch["inputs"], digits, self.scheme.low, self.scheme.high)
+        out = [{"scores": {}, "errors": {}, "responses": {}, "extra": {}} for _ in batch["id"]]
+        for d, (pos, _, key) in zip(dists, batch["rows"], strict=True):
+            out[pos]["scores"][key] = round(d.expected, 6)
+            out[pos]["extra"][f"{key}_argmax"] = d.argmax
+            out[pos]["extra"][f"{key}_confidence"] = round(d.confidence, 6)
+        return out
+
+    def _row(self, parts: dict) -> dict:
+        """One sample's result columns: overall score and error, every criterion, replies, per-judgement errors."""
+        criteria = self.scheme.combine(parts["scores"])
+        score = criteria[self.scheme.overall]
+        single = len(self.scheme.judgements) == 1
+        errors = parts["errors"]
+        error = None
+        if score is None:
+            error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or UNPARSEABLE
+        row = {"score": score, "error": error}
+        if list(criteria) != ["score"]:
+            row.update(criteria)
+        for j, text in parts["responses"].items():
+            row["response" if single else f"response.{j}"] = text
+        if not single:
+            row.update({f"error.{j}": errors.get(j) for j in self._keys})
+        row.update(parts["extra"])
+        return row
+
+
+def select_rows(inputs: dict, rows: list[int], images_per_row: list[int]) -> dict:
+    """The model inputs of some rows of a batch, with their images' patches (to re-ask only failed rows)."""
+    grid = inputs["image_grid_thw"]
+    patch_ends = grid.prod(-1).cumsum(0).tolist()
+    image_ends = torch.tensor(images_per_row).cumsum(0).tolist()
+    images = [k for r in rows for k in range(image_ends[r] - images_per_row[r], image_ends[r])]
+    patches = [range(patch_ends[k - 1] if k else 0, patch_ends[k]) for k in images]
+    index = torch.tensor(rows, device=inputs["input_ids"].device)
+    sub = {k: v[index] for k, v in inputs.items() if k not in ("pixel_values", "image_grid_thw")}
+    sub["image_grid_thw"] = grid[images]
+    sub["pixel_values"] = torch.cat([inputs["pixel_values"][p.start : p.stop] for p in patches])
+    return sub
 
 
 def _fmt(score: float | None) -> str:

@@ -50,14 +50,48 @@ def parse_score(reply: str, low: float = 0, high: float = 10, key: str = "score"
     return Parsed(None, UNPARSEABLE)
 
 
+def parse_scores(reply: str, keys: tuple[str, ...], low: float = 0, high: float = 10) -> dict[str, Parsed]:
+    """Extract several named scores from one reply.
+
+    With one key this is ``parse_score``. With several, only labelled scores count (a JSON object's keys, or
+    ``key: value`` pairs), plus VIEScore's own form ``{"score": [a, b]}`` holding them in order; the
+    unlabelled fallbacks could not tell the scores apart.
+    """
+    if len(keys) == 1:
+        return {keys[0]: parse_score(reply, low, high, key=keys[0])}
+    listed = _from_json(reply, "score", allow_list=True)
+    out = {}
+    for i, key in enumerate(keys):
+        value = _from_json(reply, key)
+        if value is None and isinstance(listed, list) and len(listed) == len(keys):
+            value = listed[i]
+        if value is None:
+            value = _from_key_value(reply, key, high)
+        out[key] = Parsed(None, UNPARSEABLE) if value is None else _in_range(value, low, high)
+    return out
+
+
 def _in_range(value: float, low: float, high: float) -> Parsed:
     if low <= value <= high:
         return Parsed(value)
     return Parsed(None, f"out of range: {value:g}")
 
 
-def _from_json(reply: str, key: str) -> float | None:
-    """The ``key`` value of the first JSON object in the reply that has one (code fences allowed)."""
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
+        return float(value)
+    return None
+
+
+def _from_json(reply: str, key: str, allow_list: bool = False):
+    """The ``key`` value of the first JSON object in the reply that has one (code fences allowed).
+
+    With ``allow_list``, a list of numbers is returned as a list (None if any item is not a number).
+    """
     decoder = json.JSONDecoder()
     for start in (m.start() for m in re.finditer(r"\{", reply)):
         try:
@@ -66,13 +100,10 @@ def _from_json(reply: str, key: str) -> float | None:
             continue
         if isinstance(obj, dict) and key in obj:
             value = obj[key]
-            if isinstance(value, bool):
-                return None
-            if isinstance(value, (int, float)):
-                return float(value)
-            if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
-                return float(value)
-            return None
+            if allow_list and isinstance(value, list):
+                numbers = [_number(v) for v in value]
+                return None if None in numbers else numbers
+            return _number(value)
     return None
 
 
@@ -82,7 +113,7 @@ def _unique(values: list[float]) -> float | None:
 
 
 def _from_key_value(reply: str, key: str, high: float) -> float | None:
-    pattern = _KEY_VALUE if key == "score" else re.compile(_KEY_VALUE.pattern.replace("score", re.escape(key)), re.I)
+    pattern = _KEY_VALUE if key == "score" else re.compile(_KEY_VALUE.pattern.replace("score", re.escape(key), 1), re.I)
     values = [float(v) for v, denom in pattern.findall(reply) if not denom or float(denom) == high]
     return _unique(values)
 

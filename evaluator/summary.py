@@ -1,14 +1,24 @@
-"""Summary statistics over result rows, and their markdown table."""
+"""Summary statistics over result rows: the overall score, and per-criterion tables as benchmarks print them.
+
+A table has a row per category with each criterion's mean and the number of samples it rests on, then the macro
+average (the mean of the category means: GEdit-Bench's "average") and the micro average (over samples). There is
+one table for all samples, one per language, and, where the layout marks one, for the intersection subset.
+Failed rows count in ``count`` and ``failures`` but never in a mean.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+MACRO, MICRO = "macro avg", "micro avg"
 
-def _stats(rows: Sequence[dict]) -> dict:
-    scores = [r["score"] for r in rows if r.get("score") is not None]
+
+def _stats(rows: Sequence[dict], key: str = "score") -> dict:
+    scores = [r[key] for r in rows if r.get(key) is not None]
     return {
         "count": len(rows),
         "scored": len(scores),
@@ -20,24 +30,60 @@ def _stats(rows: Sequence[dict]) -> dict:
     }
 
 
-def _grouped(rows: Sequence[dict], key: str) -> dict:
+def _by(rows: Sequence[dict], key: str) -> dict[str, list[dict]]:
     groups: dict[str, list] = defaultdict(list)
     for r in rows:
         if r.get(key) is not None:
             groups[str(r[key])].append(r)
-    return {name: _stats(members) for name, members in sorted(groups.items())}
+    return dict(sorted(groups.items()))
 
 
-def summarize(rows: Sequence[dict]) -> dict:
-    """Count, mean, std, failures (by error) overall, and the same per category and per language.
+def _cell(rows: Sequence[dict], criterion: str) -> dict:
+    values = [r[criterion] for r in rows if r.get(criterion) is not None]
+    return {"mean": statistics.fmean(values) if values else None, "n": len(values)}
 
-    Failed rows count in ``count`` and ``failures`` but never in a mean: a mean rests on ``scored`` rows.
-    """
+
+def table(rows: Sequence[dict], criteria: Sequence[str]) -> dict:
+    """Per category, macro and micro average of every criterion, each with the count it rests on."""
+    out = {cat: {"n": len(rs), **{c: _cell(rs, c) for c in criteria}} for cat, rs in _by(rows, "category").items()}
+    categories = list(out)
+    macro = {}
+    for c in criteria:
+        means = [out[cat][c]["mean"] for cat in categories if out[cat][c]["mean"] is not None]
+        macro[c] = {"mean": statistics.fmean(means) if means else None, "n": len(means)}
+    out[MACRO] = {"n": len(rows), **macro}
+    out[MICRO] = {"n": len(rows), **{c: _cell(rows, c) for c in criteria}}
+    return out
+
+
+def groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """The subsets benchmarks report: all, each language, and the intersection subset (with its languages)."""
+    out = {"all": list(rows)}
+    for lang, rs in _by(rows, "language").items():
+        out[f"language={lang}"] = rs
+    inter = [r for r in rows if r.get("intersection")]
+    if any("intersection" in r for r in rows):
+        out["intersection"] = inter
+        for lang, rs in _by(inter, "language").items():
+            out[f"intersection,language={lang}"] = rs
+    return out
+
+
+def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgements: Sequence[str] = ()) -> dict:
+    """The overall score's statistics (overall, per category, per language), failures by error, unparseable
+    replies per judgement, and a table per subset for ``criteria``."""
+    unparseable = {}
+    for j in judgements or ["score"]:
+        column = f"error.{j}" if len(judgements) > 1 else "error"
+        unparseable[j] = sum(1 for r in rows if "unparseable" in str(r.get(column) or ""))
     return {
         **_stats(rows),
         "errors": dict(Counter(r["error"] for r in rows if r.get("error"))),
-        "by_category": _grouped(rows, "category"),
-        "by_language": _grouped(rows, "language"),
+        "unparseable": unparseable,
+        "by_category": {k: _stats(v) for k, v in _by(rows, "category").items()},
+        "by_language": {k: _stats(v) for k, v in _by(rows, "language").items()},
+        "criteria": list(criteria),
+        "tables": {name: table(rs, criteria) for name, rs in groups(rows).items()},
     }
 
 
@@ -45,8 +91,13 @@ def _num(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
+def _escape(text: str) -> str:
+    """Keep user-written names from breaking the table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def to_markdown(summary: dict) -> str:
-    """The summary as one markdown table (overall, then each category and language), plus the failures."""
+    """The summary as markdown: the overall score, then one table per subset, then the failures."""
     lines = ["| group | n | scored | failed | mean | std |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
 
     def add(name: str, s: dict) -> None:
@@ -58,11 +109,28 @@ def to_markdown(summary: dict) -> str:
     for kind in ("category", "language"):
         for name, s in summary[f"by_{kind}"].items():
             add(f"{kind}: {_escape(name)}", s)
+    criteria = summary["criteria"]
+    for group, tab in summary["tables"].items():
+        lines += ["", f"### {_escape(group)}", ""]
+        lines.append("| category | n | " + " | ".join(_escape(c) for c in criteria) + " |")
+        lines.append("| --- | ---: |" + " ---: |" * len(criteria))
+        for cat, row in tab.items():
+            name = f"**{cat}**" if cat in (MACRO, MICRO) else _escape(cat)
+            cells = [f"{_num(row[c]['mean'])} ({row[c]['n']})" for c in criteria]
+            lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on)."]
     if summary["errors"]:
-        lines += ["", "Failures: " + ", ".join(f"{_escape(e)} ({n})" for e, n in sorted(summary["errors"].items()))]
+        lines.append("Failures: " + ", ".join(f"{_escape(e)} ({n})" for e, n in sorted(summary["errors"].items())))
+    if any(summary["unparseable"].values()):
+        lines.append("Unparseable replies: " + ", ".join(f"{j} ({n})" for j, n in summary["unparseable"].items()))
     return "\n".join(lines) + "\n"
 
 
-def _escape(text: str) -> str:
-    """Keep user-written names from breaking the table."""
-    return text.replace("|", "\\|").replace("\n", " ")
+def table_csv(tab: dict, criteria: Sequence[str]) -> str:
+    """One subset's table as CSV: category, n, then each criterion's mean and count."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["category", "n", *[f for c in criteria for f in (c, f"{c}_n")]])
+    for cat, row in tab.items():
+        writer.writerow([cat, row["n"], *[v for c in criteria for v in (row[c]["mean"], row[c]["n"])]])
+    return buf.getvalue()

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 PREFIX = "tiny:"
 
 # Bump when the builder changes what it writes, so stale cached judges are rebuilt.
-_BUILDER_VERSION = 1
+_BUILDER_VERSION = 2
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -78,6 +78,10 @@ _VISION = {
     "deepstack_visual_indexes": [0, 1],
 }
 _MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "decoder_sparse_step": 1}
+
+_QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 # What the tokenizer learns its merges from: judge-prompt English, JSON replies and digits.
 _CORPUS = (
@@ -141,11 +145,17 @@ def ensure_built(name: str, root: Path | None = None) -> Path:
 
 def build_tokenizer():
     """A byte-level BPE of a few hundred tokens with Qwen's special tokens and a Qwen-style chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Qwen's own split: among other things every digit is a token of its own, which logit scoring relies on.
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_QWEN_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=512,

@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from evaluator.summary import to_markdown
+from evaluator.summary import table_csv, to_markdown
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -40,9 +41,12 @@ def write_results(rows: Sequence[dict], out_dir: Path) -> None:
 
 
 def write_summary(summary: dict, out_dir: Path) -> None:
-    """``summary.json`` and ``summary.md``."""
+    """``summary.json``, ``summary.md`` and one ``summary_<subset>.csv`` per table."""
     atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out_dir / "summary.md", to_markdown(summary))
+    for group, tab in summary["tables"].items():
+        slug = re.sub(r"[^\w.-]+", "_", group.replace("=", "-"))
+        atomic_write(out_dir / f"summary_{slug}.csv", table_csv(tab, summary["criteria"]))
 
 
 def write_config(cfg: DictConfig, out_dir: Path) -> None:

@@ -22,9 +22,23 @@ def tiny_cache(tmp_path_factory) -> Path:
     return cache
 
 
+# Set by launchers; inherited, they make Lightning believe someone else started the processes, and wait for them.
+LAUNCHER_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture
+def restore_environ():
+    """Undo what an in-process Trainer writes into ``os.environ`` (ranks, master address and port)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def cli_env(**extra: str) -> dict:
     # One thread per process: results compared across world sizes must not depend on BLAS thread counts.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS and not k.startswith("TORCHELASTIC")}
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"})
     env.update(extra)
     return env
 

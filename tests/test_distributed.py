@@ -15,7 +15,7 @@ class _Tiny(L.LightningModule):
         return self.layer(batch)
 
 
-def test_predict_never_broadcasts_weights(monkeypatch):
+def test_predict_never_broadcasts_weights(monkeypatch, restore_environ):
     calls = []
     monkeypatch.setattr(ddp, "_sync_module_states", lambda module: calls.append(module))
     trainer = L.Trainer(

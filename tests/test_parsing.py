@@ -55,3 +55,19 @@ def test_other_scale_and_key():
     assert parse_score('{"quality": 4}', 1, 5, key="quality").score == 4
     assert parse_score("quality: 3/5", 1, 5, key="quality").score == 3
     assert parse_score("quality: 0", 1, 5, key="quality").error == "out of range: 0"
+
+
+def test_several_scores_from_one_reply():
+    from evaluator.parsing import parse_scores
+
+    keys = ("editing", "overediting")
+    got = parse_scores('{"reason": "ok", "editing": 8, "overediting": 6}', keys)
+    assert {k: v.score for k, v in got.items()} == {"editing": 8, "overediting": 6}
+    got = parse_scores('{"score": [7, 3], "reasoning": "VIEScore style"}', keys)
+    assert {k: v.score for k, v in got.items()} == {"editing": 7, "overediting": 3}
+    got = parse_scores("editing: 9\noverediting: 12", keys)
+    assert got["editing"].score == 9 and got["overediting"].error == "out of range: 12"
+    # An unlabelled number cannot be told apart between two keys: it is no score.
+    got = parse_scores("I'd say 7.", keys)
+    assert all(v.error == UNPARSEABLE for v in got.values())
+    assert parse_scores("score: 4", ("score",))["score"].score == 4

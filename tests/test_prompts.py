@@ -7,8 +7,10 @@ from evaluator.config import CONF_DIR
 from evaluator.data import Sample
 from evaluator.loading import load_processor
 from evaluator.prompts import Collator, Prompt
+from evaluator.schemes import Scheme
 
 SCORE10 = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+PROMPT10 = {"system": SCORE10["system"], "user": SCORE10["judgements"][0]["user"]}
 
 
 def _sample(instruction="Make the sky blue."):
@@ -16,7 +18,7 @@ def _sample(instruction="Make the sky blue."):
 
 
 def test_score10_messages_show_source_then_edit_then_instruction():
-    prompt = Prompt.from_config(SCORE10)
+    prompt = Prompt.from_config(PROMPT10)
     assert prompt.images == ["source", "edited"]
     system, user = prompt.messages(_sample())
     assert system["role"] == "system" and "judge" in system["content"]
@@ -37,7 +39,7 @@ def test_bad_prompt_parts_fail_at_load(part, match):
 
 def test_collator_left_pads_and_expands_image_tokens():
     processor = load_processor(OmegaConf.create({"name_or_path": "tiny:qwen3_vl"}))
-    collate = Collator(processor, Prompt.from_config(SCORE10))
+    collate = Collator(processor, Scheme.from_config(SCORE10))
     items = [
         {"index": 0, "sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))},
         {
@@ -56,3 +58,22 @@ def test_collator_left_pads_and_expands_image_tokens():
     # 64x64 pixels -> 4x4 patches of 16 -> 2x2 after the 2x2 merge: 4 tokens an image; 128x96 -> 8x6 -> 12.
     assert (ids == image_token).sum(dim=1).tolist() == [8, 24]
     assert batch["inputs"]["image_grid_thw"].tolist() == [[1, 4, 4], [1, 4, 4], [1, 6, 8], [1, 6, 8]]
+
+
+def _items():
+    return [
+        {"index": i, "sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))}
+        for i in range(2)
+    ]
+
+
+def test_collator_rows_per_judgement_and_prefilled_keys_in_logits_mode():
+    processor = load_processor(OmegaConf.create({"name_or_path": "tiny:qwen3_vl"}))
+    viescore = yaml.safe_load((CONF_DIR / "judge" / "viescore.yaml").read_text())
+    batch = Collator(processor, Scheme.from_config(viescore))(_items())
+    assert batch["rows"] == [(0, "SC", None), (0, "PQ", None), (1, "SC", None), (1, "PQ", None)]
+    assert batch["images_per_row"] == [2, 1, 2, 1]
+    batch = Collator(processor, Scheme.from_config({**viescore, "mode": "logits"}))(_items())
+    assert [r[2] for r in batch["rows"][:4]] == ["editing", "overediting", "naturalness", "artifacts"]
+    text = processor.tokenizer.decode(batch["inputs"]["input_ids"][1])
+    assert text.endswith('<|im_start|>assistant\n{"overediting": ')

@@ -28,6 +28,7 @@ def single_run(tmp_path_factory):
 def test_single_process_demo_run_writes_every_file(single_run):
     assert sorted(p.name for p in single_run.iterdir()) == [
         "config.yaml", "logs", "results.csv", "results.jsonl", "summary.json", "summary.md",
+        "summary_all.csv", "summary_language-en.csv", "summary_language-zh.csv",
     ]  # fmt: skip
     rows = read_jsonl(single_run / "results.jsonl")
     demo = read_jsonl(DEMO_MANIFEST)
@@ -117,3 +118,52 @@ def test_merge_rows_refuses_duplicates_and_gaps():
         merge_rows([[row], [{**row, "rank": 1}]], samples)
     with pytest.raises(RuntimeError, match="1 sample\\(s\\) were not scored: \\['b'\\]"):
         merge_rows([[row]], samples)
+
+
+@pytest.mark.parametrize("mode", ["generate", "logits"])
+def test_viescore_on_gedit_under_torchrun(tmp_path, mode):
+    from .fixtures import make_gedit
+
+    paths = make_gedit(tmp_path / "bench")
+    data = [f"data.{k}={v}" for k, v in paths.items()]
+    out = tmp_path / "out"
+    proc = run_cli(
+        ["model=tiny", "trainer=cpu", "judge=viescore", f"judge.mode={mode}", "data=gedit", *data, f"out_dir={out}"],
+        nproc=2,
+    )
+    assert_ok(proc)
+    rows = read_jsonl(out / "results.jsonl")
+    assert [r["id"] for r in rows] == ["g0", "g1", "g2", "g3", "g4"]
+    assert rows[4]["error"] == "missing edit" and rows[4]["score"] is None
+    scored = rows[:4]
+    assert {r["rank"] for r in scored} == {0, 1}
+    for r in scored:
+        if mode == "logits":  # never fails to parse, and O = sqrt(SC * PQ) of min sub-scores
+            assert r["error"] is None
+            assert r["SC"] == min(r["editing"], r["overediting"]) and r["PQ"] == min(r["naturalness"], r["artifacts"])
+            assert r["O"] == pytest.approx((r["SC"] * r["PQ"]) ** 0.5) and r["score"] == r["O"]
+            assert 0 < r["editing_confidence"] <= 1 and r["editing_argmax"] in range(11)
+        else:
+            assert set(r) >= {"response.SC", "response.PQ", "error.SC", "error.PQ"}
+    summary = (out / "summary.md").read_text()
+    for table in ("### all", "### language=en", "### language=cn", "### intersection", "**macro avg**"):
+        assert table in summary
+    assert "| background_change | 3 |" in summary  # three samples, one of them without an edit
+    assert (out / "summary_intersection.csv").exists()
+
+
+def test_rubric5_on_imgedit_under_torchrun(tmp_path):
+    from .fixtures import make_imgedit
+
+    data = [f"data.{k}={v}" for k, v in make_imgedit(tmp_path / "bench").items()]
+    out = tmp_path / "out"
+    proc = run_cli(["model=tiny", "trainer=cpu", "judge=rubric5", "data=imgedit", *data, f"out_dir={out}"], nproc=2)
+    assert_ok(proc)
+    rows = read_jsonl(out / "results.jsonl")
+    assert [r["id"] for r in rows] == ["i0", "i1", "i2", "i3"]
+    assert rows[3]["error"] == "missing edit"
+    assert all({"compliance", "seamlessness", "fidelity", "overall", "response"} <= set(r) for r in rows[:3])
+    header = (out / "summary_all.csv").read_text().splitlines()[0]
+    assert (
+        header == "category,n,compliance,compliance_n,seamlessness,seamlessness_n,fidelity,fidelity_n,overall,overall_n"
+    )

@@ -48,3 +48,48 @@ def test_markdown_and_files(tmp_path):
     assert lines[0] == "id,score,error,category,language" and len(lines) == 5
     assert [json.loads(x)["id"] for x in (tmp_path / "results.jsonl").read_text().splitlines()] == list("abcd")
     assert not list(tmp_path.glob(".*tmp*"))  # temporary files were renamed away
+
+
+# A GEdit-like fixture: two task types, two languages, an intersection subset, one unparseable reply and one
+# missing edit. Worked out by hand below.
+GEDIT_LIKE = [
+    {"id": "1", "category": "color", "language": "en", "intersection": True, "SC": 8.0, "PQ": 2.0, "O": 4.0, "score": 4.0},
+    {"id": "2", "category": "color", "language": "cn", "intersection": False, "SC": 6.0, "PQ": 6.0, "O": 6.0, "score": 6.0},
+    {"id": "3", "category": "bg", "language": "en", "intersection": True, "SC": 9.0, "PQ": 1.0, "O": 3.0, "score": 3.0},
+    {"id": "4", "category": "bg", "language": "en", "intersection": True, "SC": None, "PQ": 4.0, "O": None, "score": None,
+     "error": "SC: editing: unparseable", "error.SC": "editing: unparseable", "error.PQ": None},
+    {"id": "5", "category": "bg", "language": "cn", "intersection": False, "SC": None, "PQ": None, "O": None, "score": None,
+     "error": "missing edit"},
+]  # fmt: skip
+
+
+def test_tables_worked_out_by_hand():
+    s = summarize(GEDIT_LIKE, ["SC", "PQ", "O"], ["SC", "PQ"])
+    assert list(s["tables"]) == ["all", "language=cn", "language=en", "intersection", "intersection,language=en"]
+    t = s["tables"]["all"]
+    assert t["color"]["n"] == 2 and t["color"]["O"] == {"mean": 5.0, "n": 2}
+    assert t["bg"]["n"] == 3 and t["bg"]["O"] == {"mean": 3.0, "n": 1}  # rests on the one scored sample
+    assert t["bg"]["PQ"] == {"mean": 2.5, "n": 2}
+    assert t["macro avg"]["O"] == {"mean": 4.0, "n": 2}  # (5 + 3) / 2 categories
+    assert t["micro avg"]["O"] == {"mean": pytest.approx(13 / 3), "n": 3}  # (4 + 6 + 3) / 3 samples
+    assert t["macro avg"]["SC"]["mean"] == pytest.approx((7.0 + 9.0) / 2)
+    inter = s["tables"]["intersection"]
+    assert inter["micro avg"]["n"] == 3 and inter["micro avg"]["O"] == {"mean": 3.5, "n": 2}
+    assert s["tables"]["language=cn"]["micro avg"]["O"] == {"mean": 6.0, "n": 1}
+    assert s["unparseable"] == {"SC": 1, "PQ": 0}
+    assert s["errors"] == {"SC: editing: unparseable": 1, "missing edit": 1}
+    md = to_markdown(s)
+    assert "| **macro avg** | 5 | 8.000 (2) | 3.250 (2) | 4.000 (2) |" in md
+    assert "Unparseable replies: SC (1), PQ (0)" in md
+
+
+def test_per_subset_csv(tmp_path):
+    write_summary(summarize(GEDIT_LIKE, ["SC", "PQ", "O"], ["SC", "PQ"]), tmp_path)
+    names = sorted(p.name for p in tmp_path.glob("summary_*.csv"))
+    assert names == [
+        "summary_all.csv", "summary_intersection.csv", "summary_intersection_language-en.csv",
+        "summary_language-cn.csv", "summary_language-en.csv",
+    ]  # fmt: skip
+    lines = (tmp_path / "summary_all.csv").read_text().splitlines()
+    assert lines[0] == "category,n,SC,SC_n,PQ,PQ_n,O,O_n"
+    assert lines[-2].startswith("macro avg,5,8.0,2,3.25,2,4.0,2")

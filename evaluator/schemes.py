@@ -1,0 +1,128 @@
+"""Judging schemes as data: what the judge is asked, which scores each reply holds, and how they combine.
+
+A scheme (``conf/judge/*.yaml``) has one or more *judgements*: one model call per sample each, with its own
+prompt and the score keys its reply holds. A judgement's keys combine into its criterion (``combine``), and the
+criteria into the overall score (``overall``). Every key, judgement and the overall is a named criterion of the
+result rows; ``report`` lists those the tables show.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from evaluator.prompts import Prompt
+
+COMBINE = {
+    "min": min,
+    "max": max,
+    "mean": statistics.fmean,
+    "geometric_mean": lambda xs: math.prod(xs) ** (1 / len(xs)),
+    "first": lambda xs: xs[0],
+}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One model call per sample: its prompt, the score keys its reply holds, and how they combine."""
+
+    name: str
+    prompt: Prompt
+    keys: tuple[str, ...]
+    combine: str
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A judging scheme; see the module docstring."""
+
+    name: str
+    mode: str
+    low: float
+    high: float
+    judgements: tuple[Judgement, ...]
+    overall: str
+    overall_of: tuple[str, ...]
+    overall_combine: str
+    report: tuple[str, ...]
+    rubrics: Mapping[str, str]
+    logits_prefix: str
+    retries: int
+    retry_temperature: float
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> Scheme:
+        """Read and check a judge config; every mistake is reported here, before any model loads."""
+        judgements = []
+        for j in cfg["judgements"]:
+            keys = tuple(j.get("keys") or [j["name"]])
+            combine = j.get("combine", "first")
+            _check_combine(combine, f"judgement {j['name']!r}")
+            prompt = Prompt.from_config({"system": j.get("system", cfg.get("system", "")), "user": j["user"]})
+            judgements.append(Judgement(j["name"], prompt, keys, combine))
+        overall = cfg.get("overall") or {"name": judgements[0].name}
+        if isinstance(overall, str):
+            overall = {"name": overall}
+        overall_of = tuple(overall.get("of") or ())
+        overall_combine = overall.get("combine", "first")
+        _check_combine(overall_combine, "overall")
+        names = [k for j in judgements for k in j.keys] + [j.name for j in judgements]
+        unknown = [n for n in overall_of if n not in names]
+        if not overall_of and overall["name"] not in names:
+            unknown.append(overall["name"])
+        if unknown:
+            raise ValueError(f"scheme {cfg.get('name')!r}: overall refers to unknown criteria {unknown}")
+        scheme = cls(
+            name=str(cfg.get("name", "scheme")),
+            mode=str(cfg.get("mode", "generate")),
+            low=float(cfg["scale"]["min"]),
+            high=float(cfg["scale"]["max"]),
+            judgements=tuple(judgements),
+            overall=str(overall["name"]),
+            overall_of=overall_of,
+            overall_combine=overall_combine,
+            report=tuple(cfg.get("report") or [overall["name"]]),
+            rubrics=dict(cfg.get("rubrics") or {}),
+            logits_prefix=str(cfg.get("logits_prefix", '{"$key": ')),
+            retries=int(cfg.get("retries", 0)),
+            retry_temperature=float(cfg.get("retry_temperature", 0.7)),
+        )
+        if scheme.mode not in ("generate", "logits"):
+            raise ValueError(f"judge.mode is 'generate' or 'logits', not {scheme.mode!r}")
+        missing = [c for c in scheme.report if c not in scheme.criteria]
+        if missing:
+            raise ValueError(f"scheme {scheme.name!r}: report names unknown criteria {missing}")
+        return scheme
+
+    @property
+    def criteria(self) -> list[str]:
+        """Every named score of a row: each key, each judgement, then the overall (no repeats)."""
+        names = [k for j in self.judgements for k in j.keys] + [j.name for j in self.judgements] + [self.overall]
+        return list(dict.fromkeys(names))
+
+    def values(self, sample) -> dict:
+        """Template values for this sample's prompts: the sample's fields and the rubric for its category."""
+        rubric = self.rubrics.get(sample.category or "", self.rubrics.get("default", ""))
+        return {"rubric": rubric}
+
+    def combine(self, key_scores: Mapping[str, float | None]) -> dict[str, float | None]:
+        """All criteria of one sample from its key scores; any missing input makes its combination None."""
+        out = dict(key_scores)
+        for j in self.judgements:
+            out[j.name] = _combine(j.combine, [key_scores.get(k) for k in j.keys])
+        if self.overall_of:
+            out[self.overall] = _combine(self.overall_combine, [out.get(n) for n in self.overall_of])
+        return {c: out.get(c) for c in self.criteria}
+
+
+def _check_combine(name: str, where: str) -> None:
+    if name not in COMBINE:
+        raise ValueError(f"{where}: combine is one of {sorted(COMBINE)}, not {name!r}")
+
+
+def _combine(how: str, values: list[float | None]) -> float | None:
+    if not values or any(v is None for v in values):
+        return None
+    return float(COMBINE[how](values))

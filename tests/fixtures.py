@@ -1,0 +1,77 @@
+"""Miniature GEdit-Bench and ImgEdit-Bench layouts, written by the tests themselves (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+# key, task_type, language, Intersection_exist, edit present?
+GEDIT_ROWS = [
+    ("g0", "color_alter", "en", True, True),
+    ("g1", "color_alter", "cn", True, True),
+    ("g2", "background_change", "en", False, True),
+    ("g3", "background_change", "cn", True, True),
+    ("g4", "background_change", "en", True, False),  # the model produced no output for this one
+]
+
+
+def _png(size, color) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_gedit(root: Path, arrow: bool = False) -> dict:
+    """Metadata as parquet (or a ``save_to_disk``-style arrow folder) and edits for model "mymodel"."""
+    records = [
+        {
+            "key": key,
+            "task_type": task,
+            "instruction": f"instruction for {key}",
+            "instruction_language": lang,
+            "input_image": {"bytes": _png((64, 48), (10 * i, 100, 200)), "path": None},
+            "Intersection_exist": inter,
+        }
+        for i, (key, task, lang, inter, _) in enumerate(GEDIT_ROWS)
+    ]
+    table = pa.Table.from_pylist(records)
+    root.mkdir(parents=True, exist_ok=True)
+    if arrow:
+        meta = root / "gedit_meta"
+        meta.mkdir(parents=True)
+        with pa.ipc.new_stream(str(meta / "data-00000-of-00001.arrow"), table.schema) as writer:
+            writer.write_table(table)
+    else:
+        meta = root / "gedit.parquet"
+        pq.write_table(table, meta)
+    for key, task, lang, _, present in GEDIT_ROWS:
+        if present:
+            folder = root / "results" / "mymodel" / "fullset" / task / lang
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (32, 32), (200, 0, 0)).save(folder / f"{key}.png")  # not the source's size
+    return {"metadata": str(meta), "results_root": str(root / "results"), "model_name": "mymodel"}
+
+
+IMGEDIT = {
+    "i0": {"id": "animals/cat.jpg", "prompt": "Add a hat to the cat.", "edit_type": "add"},
+    "i1": {"id": "animals/cat.jpg", "prompt": "Remove the cat.", "edit_type": "remove"},
+    "i2": {"id": "street.jpg", "prompt": "Make it night.", "edit_type": "background"},
+    "i3": {"id": "street.jpg", "prompt": "Turn it into a watercolour.", "edit_type": "style"},
+}
+
+
+def make_imgedit(root: Path) -> dict:
+    """The basic-set JSON, a source folder and an edit folder where ``i3`` has no edit."""
+    (root / "src" / "animals").mkdir(parents=True)
+    Image.new("RGB", (48, 48), (0, 120, 0)).save(root / "src" / "animals" / "cat.jpg")
+    Image.new("RGB", (64, 40), (30, 30, 30)).save(root / "src" / "street.jpg")
+    (root / "edits").mkdir()
+    for key in ("i0", "i1", "i2"):
+        Image.new("RGB", (48, 48), (0, 0, 120)).save(root / "edits" / f"{key}.png")
+    (root / "basic_edit.json").write_text(json.dumps(IMGEDIT))
+    return {"metadata": str(root / "basic_edit.json"), "sources": str(root / "src"), "edits": str(root / "edits")}

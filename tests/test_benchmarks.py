@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+
+from evaluator import benchmarks
+from evaluator.data import PairDataset
+from evaluator.run import load_samples, merge_rows
+
+from .fixtures import GEDIT_ROWS, make_gedit, make_imgedit
+
+
+@pytest.mark.parametrize("arrow", [False, True], ids=["parquet", "save_to_disk"])
+def test_gedit_layout(tmp_path, arrow):
+    cfg = OmegaConf.create({"layout": "gedit", "language": "all", **make_gedit(tmp_path, arrow)})
+    loaded = benchmarks.read(cfg)
+    assert loaded.problems == []
+    assert [s.id for s in loaded.samples] == ["g0", "g1", "g2", "g3"]
+    assert [s.id for s in loaded.missing] == ["g4"]
+    g1 = loaded.samples[1]
+    assert (g1.category, g1.language, g1.extra) == ("color_alter", "cn", {"intersection": True})
+    assert g1.edited.endswith("results/mymodel/fullset/color_alter/cn/g1.png")
+    assert Image.open(g1.source).size == (64, 48)  # the embedded source, written out once
+    # As GEdit-Bench does, the edit is judged at the source's size.
+    item = PairDataset(loaded.samples, resize_edited=True)[0]
+    assert item["edited"].size == item["source"].size == (64, 48)
+    assert PairDataset(loaded.samples)[0]["edited"].size == (32, 32)
+
+
+def test_gedit_language_filter(tmp_path):
+    cfg = OmegaConf.create({"layout": "gedit", "language": "cn", **make_gedit(tmp_path)})
+    loaded = benchmarks.read(cfg)
+    assert [s.id for s in loaded.samples + loaded.missing] == [k for k, _, lang, _, _ in GEDIT_ROWS if lang == "cn"]
+
+
+def test_imgedit_layout_and_missing_edit_rows(tmp_path):
+    cfg = OmegaConf.create({"layout": "imgedit", **make_imgedit(tmp_path)})
+    loaded = load_samples(cfg)
+    assert [(s.id, s.category) for s in loaded.samples] == [("i0", "add"), ("i1", "remove"), ("i2", "background")]
+    assert loaded.samples[0].source == str(tmp_path / "src" / "animals" / "cat.jpg")
+    assert [s.id for s in loaded.missing] == ["i3"]
+    shards = [[{"index": i, "id": s.id, "score": 3.0, "error": None, "rank": 0} for i, s in enumerate(loaded.samples)]]
+    rows = merge_rows(shards, loaded.samples, loaded.missing)
+    assert [r["id"] for r in rows] == ["i0", "i1", "i2", "i3"]  # input order, missing edit included
+    assert rows[3]["error"] == "missing edit" and rows[3]["score"] is None
+
+
+def test_missing_source_is_a_problem_not_a_missing_edit(tmp_path):
+    paths = make_imgedit(tmp_path)
+    (tmp_path / "src" / "street.jpg").unlink()
+    with pytest.raises(ValueError) as err:
+        load_samples(OmegaConf.create({"layout": "imgedit", **paths}))
+    assert sorted((p.id, p.message.split(":")[0]) for p in err.value.problems) == [
+        ("i2", "source image not found"),
+        ("i3", "source image not found"),
+    ]
+
+
+def test_unreadable_metadata_is_reported(tmp_path):
+    cfg = OmegaConf.create(
+        {"layout": "gedit", "metadata": str(tmp_path / "none"), "results_root": str(tmp_path), "model_name": "m"}
+    )
+    with pytest.raises(ValueError, match="GEdit-Bench metadata unreadable"):
+        load_samples(cfg)
+    assert Path(tmp_path).exists()
