@@ -36,7 +36,9 @@ def read(data_cfg) -> Loaded:
 
 
 def _manifest(data_cfg) -> Loaded:
-    samples, problems = read_manifest(data_cfg.path)
+    samples, problems = read_manifest(
+        data_cfg.path, root=data_cfg.get("root"), allow_outside_root=bool(data_cfg.get("allow_outside_root", False))
+    )
     return Loaded(samples, problems)
 
 
@@ -127,15 +129,14 @@ def read_imgedit(data_cfg) -> Loaded:
         return Loaded(problems=[Problem(0, "-", f"ImgEdit-Bench metadata unreadable: {e}")])
     sources = Path(data_cfg.sources).expanduser().resolve()
     edits = Path(data_cfg.edits).expanduser().resolve()
-    samples = [
-        Sample(
-            id=str(key),
-            source=str(sources / rec["id"]),
-            edited=str(edits / f"{key}.png"),
-            instruction=rec["prompt"],
-            category=rec["edit_type"],
-            row=row,
-        )
-        for row, (key, rec) in enumerate(mapping.items(), start=1)
-    ]
-    return _split_missing(samples)
+    samples, problems = [], []
+    for row, (key, rec) in enumerate(mapping.items(), start=1):
+        source = (sources / rec["id"]).resolve()
+        if not source.is_relative_to(sources) and not data_cfg.get("allow_outside_root", False):
+            problems.append(Problem(row, str(key), f"path escapes the data root {sources}: source {source}"))
+            continue
+        sample = Sample(str(key), str(source), str(edits / f"{key}.png"), rec["prompt"], rec["edit_type"], row=row)
+        samples.append(sample)
+    loaded = _split_missing(samples)
+    loaded.problems = problems
+    return loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -11,15 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
 from evaluator.sampler import ShardSampler
+from evaluator.summary import escape
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("id", "source", "edited", "instruction")
 OPTIONAL = ("category", "language")
+# Qwen's image processor refuses images whose long side is more than 200 times the short one.
+MAX_ASPECT = 200
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,16 @@ class Sample:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something wrong with one manifest row (``row`` counts data rows from 1)."""
+    """Something wrong with one input row (``row`` counts data rows from 1; 0 is the file itself)."""
 
     row: int
     id: str
     message: str
+
+    @property
+    def reason(self) -> str:
+        """The kind of problem without its details, e.g. "source image not found"."""
+        return self.message.split(":")[0].split(" (")[0]
 
 
 class DataError(ValueError):
@@ -63,34 +73,67 @@ class DataError(ValueError):
     def __init__(self, source: str, problems: Sequence[Problem]):
         self.problems = list(problems)
         lines = [f"{len(self.problems)} problem(s) in {source}:", "  row  id                    problem"]
-        lines += [f"  {p.row:<4} {p.id[:20]:<21} {p.message}" for p in self.problems]
+        lines += [f"  {p.row:<4} {escape(p.id)[:20]:<21} {escape(p.message)}" for p in self.problems]
         super().__init__("\n".join(lines))
 
 
-def read_manifest(path: str | Path) -> tuple[list[Sample], list[Problem]]:
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an input image may be: at most ``max_pixels`` (a decompression bomb is refused from its header),
+    at least ``min_side`` pixels on its short side."""
+
+    max_pixels: int = 64_000_000
+    min_side: int = 8
+
+    @classmethod
+    def from_config(cls, data_cfg) -> ImageLimits:
+        return cls(int(data_cfg.get("max_image_pixels", cls.max_pixels)), int(data_cfg.get("min_image_side", 8)))
+
+
+def read_manifest(
+    path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False
+) -> tuple[list[Sample], list[Problem]]:
     """Read a JSONL or CSV manifest; relative image paths are taken from the manifest's folder.
 
+    Args:
+        path: the manifest.
+        root: the folder every image must lie in (default: the manifest's folder).
+        allow_outside_root: accept images outside ``root`` (``..`` or absolute paths elsewhere).
+
     Returns:
-        The readable samples, and a problem for every row that is not (unreadable line, missing column).
+        The readable samples, and a problem for every row that is not (unreadable line, missing column, text that
+        is not UTF-8, a path outside the root).
     """
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         return [], [Problem(0, "-", f"manifest file not found: {path}")]
+    root = Path(root).expanduser().resolve() if root else path.parent
     records, problems = _read_records(path)
     samples = []
     for row, rec in enumerate(records, start=1):
         if rec is None:
             continue
+        sample_id = str(rec.get("id") or "-")
         missing = [k for k in REQUIRED if not str(rec.get(k) or "").strip()]
         if missing:
-            problems.append(Problem(row, str(rec.get("id") or "-"), f"missing {', '.join(missing)}"))
+            problems.append(Problem(row, sample_id, f"missing {', '.join(missing)}"))
+            continue
+        bad_text = [k for k, v in rec.items() if isinstance(v, str) and _has_surrogates(v)]
+        if bad_text:
+            problems.append(Problem(row, _printable(sample_id), f"not valid UTF-8: {', '.join(bad_text)}"))
+            continue
+        images = {k: (path.parent / str(rec[k])).resolve() for k in ("source", "edited")}
+        outside = [k for k, p in images.items() if not allow_outside_root and not p.is_relative_to(root)]
+        if outside:
+            where = ", ".join(f"{k} {images[k]}" for k in outside)
+            problems.append(Problem(row, sample_id, f"path escapes the data root {root}: {where}"))
             continue
         extra = {k: v for k, v in rec.items() if k not in REQUIRED + OPTIONAL}
         samples.append(
             Sample(
-                id=str(rec["id"]),
-                source=str(path.parent / str(rec["source"])),
-                edited=str(path.parent / str(rec["edited"])),
+                id=sample_id,
+                source=str(images["source"]),
+                edited=str(images["edited"]),
                 instruction=str(rec["instruction"]),
                 category=_opt_str(rec.get("category")),
                 language=_opt_str(rec.get("language")),
@@ -102,30 +145,44 @@ def read_manifest(path: str | Path) -> tuple[list[Sample], list[Problem]]:
 
 
 def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
+    # surrogateescape keeps the readable rows of a file with a few bad bytes; those rows are reported.
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     problems: list[Problem] = []
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f)), problems
+        return list(csv.DictReader(io.StringIO(text, newline=""))), problems
     records: list[dict | None] = []
-    with path.open(encoding="utf-8") as f:
-        for row, line in enumerate((ln for ln in f if ln.strip()), start=1):
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as e:
-                problems.append(Problem(row, "-", f"unreadable line: {e}"))
-                rec = None
-            records.append(rec)
+    for row, line in enumerate((ln for ln in text.splitlines() if ln.strip()), start=1):
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            problems.append(Problem(row, "-", f"unreadable line: {_printable(str(e))}"))
+            rec = None
+        records.append(rec)
     return records, problems
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 def _opt_str(value) -> str | None:
     return None if value is None or str(value).strip() == "" else str(value)
 
 
-def check_samples(samples: Sequence[Sample], threads: int = 8, edit_missing: Sequence[Sample] = ()) -> list[Problem]:
-    """Find every sample that cannot be scored: duplicate ids, missing files, images that do not decode.
+def check_samples(
+    samples: Sequence[Sample],
+    limits: ImageLimits = ImageLimits(),
+    edit_missing: Sequence[Sample] = (),
+    threads: int = 8,
+) -> list[Problem]:
+    """Find every sample that cannot be scored: duplicate ids, missing, empty or undecodable images, images
+    outside ``limits``.
 
     Images are fully decoded (not only their headers), in threads since decoding releases the GIL. Samples in
     ``edit_missing`` are known to lack their edited image (a benchmark's missing output) and get only their
@@ -140,8 +197,8 @@ def check_samples(samples: Sequence[Sample], threads: int = 8, edit_missing: Seq
     no_edit = {id(s) for s in edit_missing}
 
     def image_problems(s: Sample) -> list[str | None]:
-        edited = None if id(s) in no_edit else _image_problem(s.edited, "edited")
-        return [_image_problem(s.source, "source"), edited]
+        edited = None if id(s) in no_edit else image_problem(s.edited, "edited", limits)
+        return [image_problem(s.source, "source", limits), edited]
 
     with ThreadPoolExecutor(threads) as pool:
         for s, found in zip(samples, pool.map(image_problems, samples), strict=True):
@@ -149,22 +206,48 @@ def check_samples(samples: Sequence[Sample], threads: int = 8, edit_missing: Seq
     return problems
 
 
-def _image_problem(path: str, role: str) -> str | None:
+def image_problem(path: str, role: str, limits: ImageLimits) -> str | None:
+    """Why the image at ``path`` cannot be judged, or None."""
     p = Path(path)
     if not p.is_file():
         return f"{role} image not found: {path}"
+    if p.stat().st_size == 0:
+        return f"{role} image is an empty file: {path}"
     try:
-        with Image.open(p) as im:
-            im.load()
+        load_rgb(path, limits)
+    except _TooLarge as e:
+        return f"{role} image too large ({e}): {path}"
     except Exception as e:  # PIL raises many types for bad files; all mean the same here
-        return f"{role} image does not decode ({type(e).__name__}: {e}): {path}"
+        kind = "unsupported format" if type(e).__name__ == "UnidentifiedImageError" else "does not decode"
+        return f"{role} image {kind} ({type(e).__name__}: {e}): {path}"
+    with Image.open(p) as im:
+        w, h = im.size
+    if min(w, h) < limits.min_side:
+        return f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}"
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        return f"{role} image too elongated ({w}x{h} px; the judge takes at most {MAX_ASPECT}:1): {path}"
     return None
 
 
-def load_rgb(path: str) -> Image.Image:
-    """Open an image as RGB, upright per its EXIF orientation, with any alpha composited over white."""
+class _TooLarge(ValueError):
+    pass
+
+
+def load_rgb(path: str, limits: ImageLimits = ImageLimits()) -> Image.Image:
+    """Open an image as 8-bit RGB, upright per its EXIF orientation.
+
+    Alpha (RGBA, LA, transparent palettes) is composited over white; CMYK and palette images are converted;
+    16-bit and 32-bit grey are scaled down to 8 bits rather than clipped. An image over ``limits.max_pixels``
+    is refused from its header, before it is decoded.
+    """
     with Image.open(path) as im:
+        if im.width * im.height > limits.max_pixels:
+            raise _TooLarge(f"{im.width}x{im.height} px; data.max_image_pixels={limits.max_pixels}")
         im = ImageOps.exif_transpose(im)
+        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+            bits = 16 if im.mode.startswith("I;16") else 32
+            grey = np.asarray(im, dtype=np.float64) / (2**bits - 1) * 255
+            im = Image.fromarray(np.clip(grey.round(), 0, 255).astype(np.uint8), "L")
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             rgba = im.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -178,39 +261,52 @@ class PairDataset(Dataset):
     With ``resize_edited`` the edit is resized to the source's size first, as GEdit-Bench does before judging.
     """
 
-    def __init__(self, samples: Sequence[Sample], resize_edited: bool = False):
+    def __init__(self, samples: Sequence[Sample], resize_edited: bool = False, limits: ImageLimits = ImageLimits()):
         self.samples = list(samples)
         self.resize_edited = resize_edited
+        self.limits = limits
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
-        source, edited = load_rgb(s.source), load_rgb(s.edited)
+        source, edited = load_rgb(s.source, self.limits), load_rgb(s.edited, self.limits)
         if self.resize_edited and edited.size != source.size:
             edited = edited.resize(source.size, Image.Resampling.LANCZOS)
         return {"index": index, "sample": s, "source": source, "edited": edited}
 
 
 class JudgeData(L.LightningDataModule):
-    """Shards the samples over the trainer's ranks, each sample to exactly one rank."""
+    """Shards the samples still to score over the trainer's ranks, each sample to exactly one rank.
+
+    ``pending`` runs on every rank once the process group exists and returns the samples left to score (after
+    a resume, rank 0 decides and tells the others, so every rank shards the same list).
+    """
 
     def __init__(
         self,
-        samples: Sequence[Sample],
+        pending: Callable[[], Sequence[Sample]],
         collate: Callable,
         batch_size: int,
         num_workers: int,
         resize_edited: bool = False,
+        limits: ImageLimits = ImageLimits(),
     ):
         super().__init__()
         # With fewer samples than ranks some ranks get none; they must still take part, not fail.
         self.allow_zero_length_dataloader_with_multiple_devices = True
-        self.dataset = PairDataset(samples, resize_edited)
+        self.pending = pending
         self.collate = collate
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.resize_edited = resize_edited
+        self.limits = limits
+        self.dataset: PairDataset | None = None
+
+    def setup(self, stage: str) -> None:
+        if self.dataset is None:
+            self.dataset = PairDataset(self.pending(), self.resize_edited, self.limits)
 
     def predict_dataloader(self) -> DataLoader:
         sampler = ShardSampler(self.dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -56,23 +57,95 @@ def initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def gather_to_rank0(obj) -> list | None:
-    """Every rank's ``obj``, in rank order, on global rank 0 (None elsewhere); over gloo, so no GPU memory."""
-    if not initialized() or dist.get_world_size() == 1:
-        return [obj]
-    group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
-    out = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
-    dist.gather_object(obj, out, dst=0, group=group)
-    return out
+class RankFailed(RuntimeError):
+    """Another rank failed; this one stops instead of waiting for it."""
 
 
-def shutdown() -> None:
+class Coordinator:
+    """What ranks tell each other outside collectives, through the process group's key-value store.
+
+    Long waits (rank 0 for the others to finish their shards, every rank before gathering) poll the store rather
+    than block in a collective, so a rank that fails and says so stops everyone within a second or two instead of
+    leaving them in a 30-minute collective timeout. Keys are per run, so one process group can serve several.
+    """
+
+    def __init__(self):
+        self.store = None
+        self.prefix = "evaluator"
+        self.rank, self.world_size = 0, 1
+        self._group = None
+
+    def start(self) -> None:
+        """Join this run's key space; call on every rank once the process group exists."""
+        if self.store is not None or not initialized():
+            return
+        self.store = dist.distributed_c10d._get_default_store()
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        # Every rank bumps the counter once per run, so the k-th run in a process group gets its own keys.
+        run = (self.store.add("evaluator/runs", 1) - 1) // self.world_size
+        self.prefix = f"evaluator/{run}"
+
+    def add(self, name: str, n: int) -> int:
+        """Add ``n`` to a counter shared by all ranks and return its new value."""
+        return self.store.add(f"{self.prefix}/{name}", n) if self.store is not None else n
+
+    def fail(self, error: BaseException) -> None:
+        """Tell the other ranks that this one failed (best effort: the store may be gone already).
+
+        The first failure is the one reported; a rank that stops because of another's says nothing.
+        """
+        if self.store is None or isinstance(error, RankFailed):
+            return
+        key, message = f"{self.prefix}/failed", f"rank {self.rank}: {type(error).__name__}: {error}"
+        with contextlib.suppress(Exception):  # the store may be gone; the launcher stops the others then
+            self.store.compare_set(key, "", message)
+
+    def check(self) -> None:
+        """Raise ``RankFailed`` if another rank said it failed."""
+        if self.store is not None and self.store.check([f"{self.prefix}/failed"]):
+            raise RankFailed(f"stopping because {self.store.get(f'{self.prefix}/failed').decode()}")
+
+    def wait_for_all(self, name: str, poll_seconds: float = 0.2) -> None:
+        """A barrier that notices failed ranks: returns once every rank arrived at ``name``."""
+        if self.store is None:
+            return
+        self.add(name, 1)
+        while self.add(name, 0) < self.world_size:
+            self.check()
+            time.sleep(poll_seconds)
+
+    def broadcast(self, make):
+        """``make()`` as computed on global rank 0, on every rank."""
+        if self.store is None or self.world_size == 1:
+            return make()
+        obj = [make() if self.rank == 0 else None]
+        dist.broadcast_object_list(obj, src=0, group=self._objects_group())
+        return obj[0]
+
+    def gather(self, obj) -> list | None:
+        """Every rank's ``obj``, in rank order, on global rank 0 (None elsewhere)."""
+        if self.store is None or self.world_size == 1:
+            return [obj]
+        out = [None] * self.world_size if self.rank == 0 else None
+        dist.gather_object(obj, out, dst=0, group=self._objects_group())
+        return out
+
+    def _objects_group(self):
+        # Python objects travel over gloo: no GPU memory, and NCCL's object collectives need a device set.
+        if self._group is None:
+            self._group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        return self._group
+
+
+def shutdown(coordinator: Coordinator | None = None) -> None:
     """Wait for every rank, then tear the process group down.
 
     Without it a rank that finishes first can exit while gloo's threads still talk to the others, and die
     with SIGABRT ("terminate called without an active exception") after a run that succeeded.
     """
     if initialized():
+        if coordinator is not None:
+            coordinator.wait_for_all("shutdown")
         dist.barrier()
         dist.destroy_process_group()
 
@@ -80,41 +153,42 @@ def shutdown() -> None:
 class GlobalProgress(L.Callback):
     """One progress bar on rank 0 for the samples of all ranks.
 
-    Ranks add their finished samples to a counter in the process group's key-value store (no collective, so
-    ranks with more or fewer batches never wait on each other); rank 0 reads it after each of its batches and,
-    once its own shard is done, until the whole job is.
+    Ranks add their finished samples to a counter in the store (no collective, so ranks with more or fewer batches
+    never wait on each other); rank 0 reads it after each of its batches and, once its own shard is done, until
+    the whole job is, stopping early if another rank reports a failure.
     """
 
-    def __init__(self, total: int, poll_seconds: float = 0.5):
-        self.total = total
+    def __init__(self, coordinator: Coordinator, poll_seconds: float = 0.5):
+        self.coordinator = coordinator
         self.poll_seconds = poll_seconds
+        self.total = 0
         self.bar = None
-        self.store = None
-        self.key = ""
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.store = dist.distributed_c10d._get_default_store() if initialized() else None
-        if self.store is not None:
-            # Each rank bumps the run counter once, so the k-th run in this process group gets its own key.
-            run = (self.store.add("evaluator/runs", 1) - 1) // trainer.world_size
-            self.key = f"evaluator/done/{run}"
+        self.coordinator.start()
+        self.total = len(trainer.datamodule.dataset)
         if trainer.is_global_zero:
             self.bar = tqdm(total=self.total, desc="judging", unit="sample", dynamic_ncols=True)
 
-    def _count(self, n: int) -> int:
-        return self.store.add(self.key, n) if self.store is not None else n + (self.bar.n if self.bar else 0)
-
     def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        done = self._count(len(outputs))
+        done = self.coordinator.add("done", len(outputs))
         if self.bar is not None:
-            self.bar.update(done - self.bar.n)
+            self.bar.update(done - self.bar.n if self.coordinator.store is not None else len(outputs))
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.bar is None:
             return
-        while self.store is not None and (done := self._count(0)) < self.total:
+        while self.coordinator.store is not None and (done := self.coordinator.add("done", 0)) < self.total:
+            self.coordinator.check()
             self.bar.update(done - self.bar.n)
             time.sleep(self.poll_seconds)
         self.bar.update(self.total - self.bar.n)
-        self.bar.close()
-        self.bar = None
+        self.close()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

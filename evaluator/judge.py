@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import time
 import zlib
@@ -39,9 +40,9 @@ class JudgeModule(L.LightningModule):
             self.model = load_model(self.model_cfg, self.trainer.strategy.root_device)
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        _inject_fault(self.global_rank, batch_idx)
         start = time.perf_counter()
-        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
-        per_sample = score(batch)
+        per_sample = self._score_splitting_on_oom(batch)
         seconds = round((time.perf_counter() - start) / len(batch["id"]), 4)
         rows = [
             {"index": index, "id": sample_id, **self._row(parts), "rank": self.global_rank, "seconds": seconds}
@@ -54,6 +55,24 @@ class JudgeModule(L.LightningModule):
         mean = statistics.fmean(scores) if scores else None
         log.info("batch %d: %d samples, mean %s, %.2fs/sample", batch_idx, len(rows), _fmt(mean), seconds)
         return rows
+
+    def _score_splitting_on_oom(self, batch: dict) -> list[dict]:
+        """Score a batch; if it runs out of device memory, score its halves, down to single samples, and only
+        then give the sample an "out of memory" error."""
+        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
+        try:
+            return score(batch)
+        except torch.OutOfMemoryError:
+            pass  # leave the except block first, so the failed attempt's tensors can be freed
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        n = len(batch["id"])
+        if n == 1:
+            log.error("%s: out of memory even alone", batch["id"][0])
+            return [{"scores": {}, "errors": dict.fromkeys(self._keys, "out of memory"), "responses": {}, "extra": {}}]
+        log.warning("out of memory on a batch of %d samples; scoring it as %d + %d", n, n // 2, n - n // 2)
+        halves = (range(n // 2), range(n // 2, n))
+        return [part for half in halves for part in self._score_splitting_on_oom(split_batch(batch, half))]
 
     # Each scorer returns, per sample, {"scores": {key: value}, "errors": {judgement: error},
     # "responses": {judgement: text}, "extra": {column: value}}.
@@ -120,6 +139,29 @@ class JudgeModule(L.LightningModule):
             row.update({f"error.{j}": errors.get(j) for j in self._keys})
         row.update(parts["extra"])
         return row
+
+
+def split_batch(batch: dict, positions: range) -> dict:
+    """The part of a collated batch that holds the samples at ``positions``."""
+    rows = [i for i, (pos, _, _) in enumerate(batch["rows"]) if pos in positions]
+    return {
+        "inputs": select_rows(batch["inputs"], rows, batch["images_per_row"]),
+        "rows": [(pos - positions.start, j, key) for pos, j, key in (batch["rows"][i] for i in rows)],
+        "images_per_row": [batch["images_per_row"][i] for i in rows],
+        "index": batch["index"][positions.start : positions.stop],
+        "id": batch["id"][positions.start : positions.stop],
+    }
+
+
+def _inject_fault(rank: int, batch_idx: int) -> None:
+    """Test hooks: ``EVALUATOR_FAIL_RANK=k`` raises on rank k at batch ``EVALUATOR_FAIL_AT_BATCH`` (default 0);
+    ``EVALUATOR_BATCH_DELAY=s`` makes every batch take s seconds longer."""
+    if (delay := os.environ.get("EVALUATOR_BATCH_DELAY")) is not None:
+        time.sleep(float(delay))
+    if os.environ.get("EVALUATOR_FAIL_RANK") == str(rank) and batch_idx == int(
+        os.environ.get("EVALUATOR_FAIL_AT_BATCH", 0)
+    ):
+        raise RuntimeError(f"injected failure on rank {rank} at batch {batch_idx} (EVALUATOR_FAIL_RANK)")
 
 
 def select_rows(inputs: dict, rows: list[int], images_per_row: list[int]) -> dict:

@@ -1,4 +1,4 @@
-"""One evaluation run: check the data, score it on every rank, gather the rows and write the results."""
+"""One evaluation run: check the data, score what is left on every rank, gather the rows and write the results."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
-from evaluator import benchmarks, distributed, logs
+from evaluator import benchmarks, distributed, logs, resume
 from evaluator.benchmarks import Loaded
-from evaluator.data import DataError, JudgeData, Problem, Sample, check_samples
+from evaluator.data import DataError, ImageLimits, JudgeData, Problem, Sample, check_samples
 from evaluator.judge import JudgeModule
 from evaluator.loading import load_processor
 from evaluator.prompts import Collator
@@ -22,23 +22,67 @@ from evaluator.writing import write_config, write_results, write_summary
 log = logging.getLogger(__name__)
 
 
-def load_samples(data_cfg) -> Loaded:
+def load_samples(data_cfg, limits: ImageLimits = ImageLimits()) -> tuple[Loaded, list[dict]]:  # noqa: B008
     """Read the configured data and check every row before any model is loaded.
 
+    With ``data.on_error=skip`` (the default) bad rows are set aside as error rows, each with its reason, and the
+    good ones go on; with ``fail`` any problem stops the run.
+
+    Returns:
+        The samples to score (and those with a missing edit), and one error row per skipped input row.
+
     Raises:
-        DataError: with every problem found, each with its row.
+        DataError: with every problem found, each with its row, when the run cannot go on.
     """
     loaded = benchmarks.read(data_cfg)
     where = str(data_cfg.get("path") or data_cfg.get("metadata"))
-    problems = loaded.problems + check_samples(loaded.samples + loaded.missing, edit_missing=loaded.missing)
+    problems = loaded.problems + check_samples(loaded.samples + loaded.missing, limits, edit_missing=loaded.missing)
+    problems.sort(key=lambda p: p.row)
+    fatal = [p for p in problems if p.row == 0]
+    if fatal or (problems and data_cfg.get("on_error", "skip") == "fail"):
+        raise DataError(where, fatal or problems)
     if not loaded.samples and not loaded.missing and not problems:
-        problems.append(Problem(0, "-", "no samples"))
+        raise DataError(where, [Problem(0, "-", "no samples")])
+    skipped = skip_rows(problems, loaded)
     if problems:
-        raise DataError(where, sorted(problems, key=lambda p: p.row))
+        log.warning("%s", DataError(where, problems))
+        log.warning(
+            "skipping %d of %d rows (data.on_error=skip); they get error rows", len(skipped), _total(loaded, skipped)
+        )
     log.info("%d samples checked in %s", len(loaded.samples), where)
     if loaded.missing:
         log.warning("%d samples have no edited image; they are reported as 'missing edit'", len(loaded.missing))
-    return loaded
+    return loaded, skipped
+
+
+def _total(loaded: Loaded, skipped: list) -> int:
+    return len(loaded.samples) + len(loaded.missing) + len(skipped)
+
+
+def skip_rows(problems: Sequence[Problem], loaded: Loaded) -> list[dict]:
+    """Take the rows with problems out of ``loaded`` and return an error row for each, with its reasons.
+
+    A row with a duplicate id keeps its place as ``<id>#row<n>``, so the results still hold every id once.
+    """
+    by_row: dict[int, list[Problem]] = {}
+    for p in problems:
+        by_row.setdefault(p.row, []).append(p)
+    samples_by_row = {s.row: s for s in loaded.samples + loaded.missing}
+    rows = []
+    for row, found in by_row.items():
+        sample = samples_by_row.get(row)
+        duplicate = any(p.reason == "duplicate id" for p in found)
+        sample_id = found[0].id if sample is None else sample.id
+        fields = sample.fields() if sample else {"id": sample_id}
+        if duplicate or sample is None:
+            fields["id"] = f"{sample_id}#row{row}"
+        reasons = sorted({p.reason for p in found})
+        rows.append({"_row": row, **fields, "score": None, "error": "skipped: " + "; ".join(reasons),
+                     "error_detail": "; ".join(p.message for p in found), "rank": None})  # fmt: skip
+    bad = set(by_row)
+    loaded.samples = [s for s in loaded.samples if s.row not in bad]
+    loaded.missing = [s for s in loaded.missing if s.row not in bad]
+    return rows
 
 
 def make_trainer(trainer_cfg, callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
@@ -60,36 +104,44 @@ def make_trainer(trainer_cfg, callbacks: Sequence[L.Callback] = ()) -> L.Trainer
 
 
 def merge_rows(
-    shards: Sequence[Sequence[dict]], samples: Sequence[Sample], missing: Sequence[Sample] = ()
+    shards: Sequence[Sequence[dict]],
+    loaded: Loaded,
+    previous: dict[str, dict] | None = None,
+    skipped: Sequence[dict] = (),
 ) -> list[dict]:
-    """Put every rank's rows back in input order, with the input fields, checking each sample came once.
+    """Every input row once, in input order, with its input fields: the rows scored now (from every rank), those
+    scored by an earlier run (``previous``, by id), "missing edit" rows and skipped rows.
 
-    Samples without an edited image get a row with error "missing edit".
+    Raises:
+        RuntimeError: if a sample was scored twice or not at all; a table is never silently wrong.
     """
-    by_index: dict[int, dict] = {}
+    previous = previous or {}
+    fresh: dict[str, dict] = {}
     for row in (r for shard in shards for r in shard):
-        if row["index"] in by_index:
+        if row["id"] in fresh:
             raise RuntimeError(
-                f"sample {row['id']!r} was scored twice (ranks {by_index[row['index']]['rank']}, {row['rank']})"
+                f"sample {row['id']!r} was scored twice (ranks {fresh[row['id']]['rank']}, {row['rank']})"
             )
-        by_index[row["index"]] = row
-    unscored = [s.id for i, s in enumerate(samples) if i not in by_index]
+        fresh[row["id"]] = row
+    unscored = [s.id for s in loaded.samples if s.id not in fresh and s.id not in previous]
     if unscored:
         raise RuntimeError(f"{len(unscored)} sample(s) were not scored: {unscored[:10]}")
-    merged = [(s.row, {**s.fields(), **_without_index(by_index[i])}) for i, s in enumerate(samples)]
-    merged += [(s.row, {**s.fields(), "score": None, "error": "missing edit", "rank": None}) for s in missing]
+    merged = [(s.row, {**s.fields(), **_result(fresh.get(s.id) or previous[s.id])}) for s in loaded.samples]
+    merged += [(s.row, {**s.fields(), "score": None, "error": "missing edit", "rank": None}) for s in loaded.missing]
+    merged += [(r["_row"], {k: v for k, v in r.items() if k != "_row"}) for r in skipped]
     return [row for _, row in sorted(merged, key=lambda pair: pair[0])]
 
 
-def _without_index(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "index"}
+def _result(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("index", "id")}
 
 
 def run(cfg: DictConfig) -> Path:
     """Score ``cfg.data`` with the judge ``cfg.model`` / ``cfg.judge`` on ``cfg.trainer``'s devices.
 
     Every rank calls this; global rank 0 writes ``results.jsonl``, ``results.csv``, ``summary.json``,
-    ``summary.md`` and ``config.yaml`` into ``cfg.out_dir``.
+    ``summary.md`` and ``config.yaml`` into ``cfg.out_dir``. With ``cfg.resume`` (the default) the samples an
+    earlier run in the same ``out_dir`` scored under the same settings are not scored again.
 
     Returns:
         The output folder.
@@ -101,29 +153,57 @@ def run(cfg: DictConfig) -> Path:
     L.seed_everything(cfg.seed, verbose=False)
 
     scheme = Scheme.from_config(cfg.judge)
-    loaded = load_samples(cfg.data)
-    samples = loaded.samples
+    limits = ImageLimits.from_config(cfg.data)
+    loaded, skipped = load_samples(cfg.data, limits)
     processor = load_processor(cfg.model)
+    fingerprint = resume.fingerprint(cfg)
+    coordinator = distributed.Coordinator()
+    previous: dict[str, dict] = {}
+
+    def pending() -> list[Sample]:
+        # Rank 0 reads the shards and tells the others, so every rank shards the same remaining list.
+        coordinator.start()
+        if coordinator.rank == 0:
+            if not cfg.get("resume", True):
+                resume.clear(out_dir)
+            previous.update(resume.read_previous(out_dir, fingerprint) if cfg.get("resume", True) else {})
+        done = set(coordinator.broadcast(lambda: list(previous)))
+        todo = [s for s in loaded.samples if s.id not in done]
+        if len(todo) < len(loaded.samples):
+            log.info(
+                "resuming: %d of %d samples were scored by an earlier run",
+                len(loaded.samples) - len(todo),
+                len(loaded.samples),
+            )
+        return todo
+
     data = JudgeData(
-        samples,
+        pending,
         Collator(processor, scheme),
         int(cfg.data.batch_size),
         int(cfg.data.num_workers),
         resize_edited=bool(cfg.data.get("resize_edited", False)),
+        limits=limits,
     )
     module = JudgeModule(cfg.model, scheme, processor, seed=int(cfg.seed))
-    trainer = make_trainer(cfg.trainer, callbacks=[distributed.GlobalProgress(len(samples))])
+    callbacks = [distributed.GlobalProgress(coordinator), resume.ShardWriter(out_dir, fingerprint)]
+    trainer = make_trainer(cfg.trainer, callbacks)
     logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
 
-    with logs.around_progress_bar():
-        outputs = trainer.predict(module, datamodule=data, return_predictions=True)
-    rows = [row for batch in outputs or [] for row in batch]
-    log.info("scored %d samples", len(rows))
-    shards = distributed.gather_to_rank0(rows)
-    if trainer.is_global_zero:
-        write_outputs(cfg, scheme, merge_rows(shards, samples, loaded.missing), out_dir)
+    try:
+        with logs.around_progress_bar():
+            outputs = trainer.predict(module, datamodule=data, return_predictions=True)
+        rows = [row for batch in outputs or [] for row in batch]
+        log.info("scored %d samples", len(rows))
+        coordinator.wait_for_all("predicted")
+        shards = coordinator.gather(rows)
+        if trainer.is_global_zero:
+            write_outputs(cfg, scheme, merge_rows(shards, loaded, previous, skipped), out_dir)
+    except BaseException as e:
+        coordinator.fail(e)
+        raise
     if owns_process_group:
-        distributed.shutdown()
+        distributed.shutdown(coordinator)
     return out_dir
 
 

@@ -76,9 +76,11 @@ def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgem
     for j in judgements or ["score"]:
         column = f"error.{j}" if len(judgements) > 1 else "error"
         unparseable[j] = sum(1 for r in rows if "unparseable" in str(r.get(column) or ""))
+    errors = Counter(r["error"] for r in rows if r.get("error"))
     return {
         **_stats(rows),
-        "errors": dict(Counter(r["error"] for r in rows if r.get("error"))),
+        "errors": dict(errors),
+        "skipped": sum(n for e, n in errors.items() if e.startswith("skipped")),
         "unparseable": unparseable,
         "by_category": {k: _stats(v) for k, v in _by(rows, "category").items()},
         "by_language": {k: _stats(v) for k, v in _by(rows, "language").items()},
@@ -91,9 +93,11 @@ def _num(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def _escape(text: str) -> str:
-    """Keep user-written names from breaking the table."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def escape(text) -> str:
+    """User- or model-written text made safe for a markdown table in a terminal: control characters (ANSI escape
+    sequences among them) are shown as escapes, pipes are escaped."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in str(text))
+    return text.replace("|", "\\|")
 
 
 def to_markdown(summary: dict) -> str:
@@ -108,19 +112,23 @@ def to_markdown(summary: dict) -> str:
     add("**all**", summary)
     for kind in ("category", "language"):
         for name, s in summary[f"by_{kind}"].items():
-            add(f"{kind}: {_escape(name)}", s)
+            add(f"{kind}: {escape(name)}", s)
     criteria = summary["criteria"]
     for group, tab in summary["tables"].items():
-        lines += ["", f"### {_escape(group)}", ""]
-        lines.append("| category | n | " + " | ".join(_escape(c) for c in criteria) + " |")
+        lines += ["", f"### {escape(group)}", ""]
+        lines.append("| category | n | " + " | ".join(escape(c) for c in criteria) + " |")
         lines.append("| --- | ---: |" + " ---: |" * len(criteria))
         for cat, row in tab.items():
-            name = f"**{cat}**" if cat in (MACRO, MICRO) else _escape(cat)
+            name = f"**{cat}**" if cat in (MACRO, MICRO) else escape(cat)
             cells = [f"{_num(row[c]['mean'])} ({row[c]['n']})" for c in criteria]
             lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on)."]
+    if summary["skipped"]:
+        lines.append(
+            f"Skipped inputs: {summary['skipped']} (their reasons are among the failures and in results.jsonl)."
+        )
     if summary["errors"]:
-        lines.append("Failures: " + ", ".join(f"{_escape(e)} ({n})" for e, n in sorted(summary["errors"].items())))
+        lines.append("Failures: " + ", ".join(f"{escape(e)} ({n})" for e, n in sorted(summary["errors"].items())))
     if any(summary["unparseable"].values()):
         lines.append("Unparseable replies: " + ", ".join(f"{j} ({n})" for j, n in summary["unparseable"].items()))
     return "\n".join(lines) + "\n"

@@ -36,12 +36,13 @@ def test_gedit_language_filter(tmp_path):
 
 def test_imgedit_layout_and_missing_edit_rows(tmp_path):
     cfg = OmegaConf.create({"layout": "imgedit", **make_imgedit(tmp_path)})
-    loaded = load_samples(cfg)
+    loaded, skipped = load_samples(cfg)
+    assert skipped == []
     assert [(s.id, s.category) for s in loaded.samples] == [("i0", "add"), ("i1", "remove"), ("i2", "background")]
     assert loaded.samples[0].source == str(tmp_path / "src" / "animals" / "cat.jpg")
     assert [s.id for s in loaded.missing] == ["i3"]
     shards = [[{"index": i, "id": s.id, "score": 3.0, "error": None, "rank": 0} for i, s in enumerate(loaded.samples)]]
-    rows = merge_rows(shards, loaded.samples, loaded.missing)
+    rows = merge_rows(shards, loaded)
     assert [r["id"] for r in rows] == ["i0", "i1", "i2", "i3"]  # input order, missing edit included
     assert rows[3]["error"] == "missing edit" and rows[3]["score"] is None
 
@@ -50,7 +51,7 @@ def test_missing_source_is_a_problem_not_a_missing_edit(tmp_path):
     paths = make_imgedit(tmp_path)
     (tmp_path / "src" / "street.jpg").unlink()
     with pytest.raises(ValueError) as err:
-        load_samples(OmegaConf.create({"layout": "imgedit", **paths}))
+        load_samples(OmegaConf.create({"layout": "imgedit", "on_error": "fail", **paths}))
     assert sorted((p.id, p.message.split(":")[0]) for p in err.value.problems) == [
         ("i2", "source image not found"),
         ("i3", "source image not found"),

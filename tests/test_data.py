@@ -65,12 +65,12 @@ def test_every_problem_is_reported_together_with_its_row(tmp_path):
     lines = [json.dumps(r) for r in rows] + ["{broken json", json.dumps({"id": "x", "source": "a.png"})]
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError) as err:
-        load_samples(OmegaConf.create({"path": str(tmp_path / "m.jsonl")}))
+        load_samples(OmegaConf.create({"path": str(tmp_path / "m.jsonl"), "on_error": "fail"}))
     found = sorted((p.row, p.message.split(":")[0].split(" (")[0]) for p in err.value.problems)
     assert found == [
         (2, "duplicate id"),
         (3, "edited image not found"),
-        (4, "source image does not decode"),
+        (4, "source image unsupported format"),
         (5, "unreadable line"),
         (6, "missing edited, instruction"),
     ]

@@ -85,3 +85,34 @@ def test_select_rows_takes_each_rows_own_patches(processor):
     assert torch.equal(sub["pixel_values"], torch.cat([inputs["pixel_values"][32:48], inputs["pixel_values"][144:192]]))
     assert not torch.equal(inputs["pixel_values"][32:48], inputs["pixel_values"][0:16])  # distinct images
     assert torch.equal(sub["input_ids"], inputs["input_ids"][[1, 3]])
+
+
+class OomStub(StubModel):
+    """Runs out of memory on batches of more than ``fits`` rows (or always, with ``fits=0``)."""
+
+    def __init__(self, tokenizer, fits):
+        super().__init__(tokenizer, [], [])
+        self.fits = fits
+
+    def generate(self, input_ids, **kwargs):
+        if input_ids.shape[0] > self.fits:
+            self.calls.append({"rows": input_ids.shape[0], "oom": True})
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        first_pixel = kwargs["pixel_values"][0, 0].item()
+        self.greedy = [f'{{"score": {round(first_pixel) % 10 + 1}}}'] * input_ids.shape[0]
+        return super().generate(input_ids, **kwargs)
+
+
+def test_out_of_memory_splits_the_batch_down_to_single_samples(processor):
+    cfg = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+    scheme = Scheme.from_config(cfg)
+    batch = _batch(processor, scheme, [(64, 64), (96, 64), (64, 96)])
+    module = JudgeModule(OmegaConf.create({"max_new_tokens": 8}), scheme, processor)
+    module.model = OomStub(processor.tokenizer, fits=1)
+    rows = module.predict_step(batch, 0)
+    assert [r["id"] for r in rows] == ["s0", "s1", "s2"] and all(r["error"] is None for r in rows)
+    # 3 -> OOM; halves of 1 and 2 -> the 2 runs out too -> 1 + 1.
+    assert [c["rows"] for c in module.model.calls] == [3, 1, 2, 1, 1]
+    module.model = OomStub(processor.tokenizer, fits=0)
+    rows = module.predict_step(batch, 0)
+    assert [(r["score"], r["error"]) for r in rows] == [(None, "out of memory")] * 3

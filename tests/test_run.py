@@ -6,6 +6,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
+from evaluator.benchmarks import Loaded
 from evaluator.data import Sample
 from evaluator.run import merge_rows
 
@@ -27,7 +28,7 @@ def single_run(tmp_path_factory):
 
 def test_single_process_demo_run_writes_every_file(single_run):
     assert sorted(p.name for p in single_run.iterdir()) == [
-        "config.yaml", "logs", "results.csv", "results.jsonl", "summary.json", "summary.md",
+        "config.yaml", "logs", "results.csv", "results.jsonl", "shards", "summary.json", "summary.md",
         "summary_all.csv", "summary_language-en.csv", "summary_language-zh.csv",
     ]  # fmt: skip
     rows = read_jsonl(single_run / "results.jsonl")
@@ -93,9 +94,8 @@ def test_bad_data_stops_before_the_model_with_a_table(tmp_path):
     (tmp_path / "m.jsonl").write_text(
         '{"id": "a", "source": "missing.png", "edited": "missing.png", "instruction": "x"}\n{"id": "b"}\n'
     )
-    proc = run_cli(
-        ["model=tiny", "trainer=cpu", "data=manifest", f"data.path={tmp_path}/m.jsonl", f"out_dir={tmp_path}"]
-    )
+    args = ["model=tiny", "trainer=cpu", "data=manifest", f"data.path={tmp_path}/m.jsonl", "data.on_error=fail"]
+    proc = run_cli([*args, f"out_dir={tmp_path}"])
     assert proc.returncode == 2
     assert "3 problem(s)" in proc.stderr and "source image not found" in proc.stderr
     assert "missing source, edited, instruction" in proc.stderr
@@ -112,12 +112,12 @@ def test_unreachable_judge_says_so_in_one_line(tmp_path):
 
 
 def test_merge_rows_refuses_duplicates_and_gaps():
-    samples = [Sample(id=i, source="s", edited="e", instruction="x") for i in "ab"]
+    loaded = Loaded([Sample(id=i, source="s", edited="e", instruction="x") for i in "ab"])
     row = {"index": 0, "id": "a", "score": 1.0, "rank": 0}
     with pytest.raises(RuntimeError, match="scored twice"):
-        merge_rows([[row], [{**row, "rank": 1}]], samples)
+        merge_rows([[row], [{**row, "rank": 1}]], loaded)
     with pytest.raises(RuntimeError, match="1 sample\\(s\\) were not scored: \\['b'\\]"):
-        merge_rows([[row]], samples)
+        merge_rows([[row]], loaded)
 
 
 @pytest.mark.parametrize("mode", ["generate", "logits"])

@@ -93,3 +93,13 @@ def test_per_subset_csv(tmp_path):
     lines = (tmp_path / "summary_all.csv").read_text().splitlines()
     assert lines[0] == "category,n,SC,SC_n,PQ,PQ_n,O,O_n"
     assert lines[-2].startswith("macro avg,5,8.0,2,3.25,2,4.0,2")
+
+
+def test_user_and_model_text_cannot_drive_the_terminal():
+    from evaluator.data import DataError, Problem
+
+    rows = [{"id": "a", "score": 1.0, "category": "\x1b[2Jred|team", "error": None}]
+    md = to_markdown(summarize(rows))
+    assert "\x1b" not in md and "\\x1b[2Jred\\|team" in md
+    message = str(DataError("m.jsonl", [Problem(1, "id\x1b[31m", "edited image not found: /x\x07")]))
+    assert "\x1b" not in message and "\x07" not in message and "id\\x1b[31m" in message
