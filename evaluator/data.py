@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from evaluator.sampler import ShardSampler
+from evaluator.sampler import CostModel, ShardSampler
 from evaluator.summary import escape
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ REQUIRED = ("id", "source", "edited", "instruction")
 OPTIONAL = ("category", "language")
 # Qwen's image processor refuses images whose long side is more than 200 times the short one.
 MAX_ASPECT = 200
+# data.batch_size=auto tries batches of up to this many samples.
+AUTO_BATCH_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,11 @@ def load_rgb(path: str, limits: ImageLimits = ImageLimits()) -> Image.Image:
         return im.convert("RGB")
 
 
+def _size(path: str) -> tuple[int, int]:
+    with Image.open(path) as im:  # reads the header only
+        return im.size
+
+
 class PairDataset(Dataset):
     """Serves each sample with its decoded source and edited images.
 
@@ -288,10 +295,12 @@ class JudgeData(L.LightningDataModule):
         self,
         pending: Callable[[], Sequence[Sample]],
         collate: Callable,
-        batch_size: int,
+        batch_size: int | str,
         num_workers: int,
         resize_edited: bool = False,
         limits: ImageLimits = ImageLimits(),
+        cost_model: CostModel | None = None,
+        batch_size_for: Callable[[list[dict]], int] | None = None,
     ):
         super().__init__()
         # With fewer samples than ranks some ranks get none; they must still take part, not fail.
@@ -302,17 +311,37 @@ class JudgeData(L.LightningDataModule):
         self.num_workers = num_workers
         self.resize_edited = resize_edited
         self.limits = limits
+        self.cost_model = cost_model
+        self.batch_size_for = batch_size_for
         self.dataset: PairDataset | None = None
 
     def setup(self, stage: str) -> None:
         if self.dataset is None:
             self.dataset = PairDataset(self.pending(), self.resize_edited, self.limits)
 
+    def costs(self) -> list[float] | None:
+        """Every pending sample's estimated cost, from its images' headers (no decoding); None without a model."""
+        if self.cost_model is None:
+            return None
+        costs = []
+        for s in self.dataset.samples:
+            source, edited = _size(s.source), _size(s.edited)
+            sizes = {"source": source, "edited": source if self.resize_edited else edited}
+            costs.append(self.cost_model.cost(sizes, s.instruction))
+        return costs
+
     def predict_dataloader(self) -> DataLoader:
-        sampler = ShardSampler(self.dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank)
+        sampler = ShardSampler(
+            self.dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, costs=self.costs()
+        )
+        batch_size = self.batch_size
+        if batch_size == "auto":
+            # The sampler puts this rank's heaviest samples first: what fits for them fits for every batch.
+            heaviest = [self.dataset[i] for i in list(sampler)[:AUTO_BATCH_MAX]]
+            batch_size = self.batch_size_for(heaviest) if heaviest else 1
         return DataLoader(
             self.dataset,
-            batch_size=self.batch_size,
+            batch_size=int(batch_size),
             sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=self.collate,

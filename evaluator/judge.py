@@ -26,13 +26,13 @@ class JudgeModule(L.LightningModule):
     rank waits for a broadcast from rank 0 and no rank ever holds more than one copy.
     """
 
-    def __init__(self, model_cfg, scheme: Scheme, processor, seed: int = 0):
+    def __init__(self, model_cfg, scheme: Scheme, processor, seed: int = 0, model=None):
         super().__init__()
         self.model_cfg = model_cfg
         self.scheme = scheme
         self.processor = processor
         self.seed = seed
-        self.model = None
+        self.model = model  # None: configure_model loads it, on each rank's own device
         self._keys = {j.name: j.keys for j in scheme.judgements}
 
     def configure_model(self) -> None:
@@ -74,6 +74,30 @@ class JudgeModule(L.LightningModule):
         halves = (range(n // 2), range(n // 2, n))
         return [part for half in halves for part in self._score_splitting_on_oom(split_batch(batch, half))]
 
+    @torch.inference_mode()
+    def largest_batch(self, items: list[dict], collate) -> int:
+        """``data.batch_size=auto``: the largest batch of ``items`` (this rank's heaviest samples) that fits.
+
+        Starts from all of them and halves on out-of-memory. On a CPU there is no memory limit to find, so it
+        takes ``CPU_AUTO_BATCH``.
+        """
+        if self.device.type != "cuda":
+            return min(len(items), CPU_AUTO_BATCH)
+        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
+
+        def fits(n: int) -> bool:
+            try:
+                score(self.transfer_batch_to_device(collate(items[:n]), self.device, 0))
+                return True
+            except torch.OutOfMemoryError:
+                return False
+            finally:
+                torch.cuda.empty_cache()
+
+        size = largest_fitting(fits, len(items))
+        log.info("data.batch_size=auto: %d", size)
+        return size
+
     # Each scorer returns, per sample, {"scores": {key: value}, "errors": {judgement: error},
     # "responses": {judgement: text}, "extra": {column: value}}.
 
@@ -108,6 +132,8 @@ class JudgeModule(L.LightningModule):
     def _generate(self, inputs: dict, **sampling) -> list[str]:
         prompt_len = inputs["input_ids"].shape[1]
         sampling = sampling or {"do_sample": False}
+        if self.model_cfg.get("min_new_tokens"):  # the benchmark forces full-length replies from random weights
+            sampling["min_new_tokens"] = int(self.model_cfg.min_new_tokens)
         output = self.model.generate(**inputs, max_new_tokens=int(self.model_cfg.max_new_tokens), **sampling)
         return [r.strip() for r in self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)]
 
@@ -139,6 +165,18 @@ class JudgeModule(L.LightningModule):
             row.update({f"error.{j}": errors.get(j) for j in self._keys})
         row.update(parts["extra"])
         return row
+
+
+CPU_AUTO_BATCH = 4
+
+
+def largest_fitting(fits, start: int) -> int:
+    """The first of ``start, start // 2, ...`` for which ``fits(n)``; 1 if none does (1 is then left to the
+    out-of-memory handling of single samples)."""
+    n = start
+    while n > 1 and not fits(n):
+        n //= 2
+    return max(n, 1)
 
 
 def split_batch(batch: dict, positions: range) -> dict:

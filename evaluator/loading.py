@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -45,6 +46,14 @@ def load_processor(model_cfg):
     return processor
 
 
+def limit_image_size(processor, max_pixels: int | None) -> None:
+    """Cap the pixels of every image the judge sees (``data.max_pixels``): fewer visual tokens, faster, coarser."""
+    if max_pixels:
+        processor.image_processor.size = dataclasses.replace(
+            processor.image_processor.size, longest_edge=int(max_pixels)
+        )
+
+
 def load_model(model_cfg, device: torch.device):
     """The judge's weights, read from safetensors straight onto ``device``, frozen and in eval mode.
 
@@ -64,6 +73,11 @@ def load_model(model_cfg, device: torch.device):
             attn_implementation=model_cfg.get("attn_implementation") or None,
             device_map={"": device},
             use_safetensors=True,
+            **(
+                {"experts_implementation": model_cfg.experts_implementation}
+                if model_cfg.get("experts_implementation")
+                else {}
+            ),
             **_pretrained_kwargs(model_cfg),
         )
     except OSError as e:

@@ -42,10 +42,14 @@ def set_rank(rank: int, world_size: int, device) -> None:
 
 def add_file(path: Path) -> None:
     """Also write the ``evaluator`` logs to ``path`` (one file per rank, so ranks never share a file)."""
+    logger = logging.getLogger("evaluator")
+    for old in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:  # an earlier run's file
+        logger.removeHandler(old)
+        old.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setFormatter(RankFormatter(_FORMAT, datefmt="%H:%M:%S"))
-    logging.getLogger("evaluator").addHandler(handler)
+    logger.addHandler(handler)
 
 
 @contextmanager

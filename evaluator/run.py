@@ -13,8 +13,9 @@ from evaluator import benchmarks, distributed, logs, resume
 from evaluator.benchmarks import Loaded
 from evaluator.data import DataError, ImageLimits, JudgeData, Problem, Sample, check_samples
 from evaluator.judge import JudgeModule
-from evaluator.loading import load_processor
+from evaluator.loading import limit_image_size, load_processor
 from evaluator.prompts import Collator
+from evaluator.sampler import CostModel
 from evaluator.schemes import Scheme
 from evaluator.summary import summarize, to_markdown
 from evaluator.writing import write_config, write_results, write_summary
@@ -136,12 +137,14 @@ def _result(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in ("index", "id")}
 
 
-def run(cfg: DictConfig) -> Path:
+def run(cfg: DictConfig, model=None) -> Path:
     """Score ``cfg.data`` with the judge ``cfg.model`` / ``cfg.judge`` on ``cfg.trainer``'s devices.
 
     Every rank calls this; global rank 0 writes ``results.jsonl``, ``results.csv``, ``summary.json``,
     ``summary.md`` and ``config.yaml`` into ``cfg.out_dir``. With ``cfg.resume`` (the default) the samples an
-    earlier run in the same ``out_dir`` scored under the same settings are not scored again.
+    earlier run in the same ``out_dir`` scored under the same settings are not scored again. ``model`` is an
+    already loaded judge for a single process (the benchmark's random-weight judges); by default every rank
+    loads ``cfg.model`` itself.
 
     Returns:
         The output folder.
@@ -156,6 +159,7 @@ def run(cfg: DictConfig) -> Path:
     limits = ImageLimits.from_config(cfg.data)
     loaded, skipped = load_samples(cfg.data, limits)
     processor = load_processor(cfg.model)
+    limit_image_size(processor, cfg.data.get("max_pixels"))
     fingerprint = resume.fingerprint(cfg)
     coordinator = distributed.Coordinator()
     previous: dict[str, dict] = {}
@@ -177,15 +181,19 @@ def run(cfg: DictConfig) -> Path:
             )
         return todo
 
+    module = JudgeModule(cfg.model, scheme, processor, seed=int(cfg.seed), model=model)
+    collate = Collator(processor, scheme)
+    batch_size = cfg.data.batch_size
     data = JudgeData(
         pending,
-        Collator(processor, scheme),
-        int(cfg.data.batch_size),
+        collate,
+        batch_size if batch_size == "auto" else int(batch_size),
         int(cfg.data.num_workers),
         resize_edited=bool(cfg.data.get("resize_edited", False)),
         limits=limits,
+        cost_model=CostModel.for_judge(processor, scheme, int(cfg.model.max_new_tokens)),
+        batch_size_for=lambda items: module.largest_batch(items, collate),
     )
-    module = JudgeModule(cfg.model, scheme, processor, seed=int(cfg.seed))
     callbacks = [distributed.GlobalProgress(coordinator), resume.ShardWriter(out_dir, fingerprint)]
     trainer = make_trainer(cfg.trainer, callbacks)
     logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)

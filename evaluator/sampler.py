@@ -1,24 +1,98 @@
-"""Sharding that gives every sample to exactly one rank."""
+"""Sharding that gives every sample to exactly one rank, balanced by estimated cost."""
 
 from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
 
 from torch.utils.data import Dataset, DistributedSampler
 
 
-class ShardSampler(DistributedSampler):
-    """A ``DistributedSampler`` without padding: rank ``r`` of ``w`` takes indices ``r, r + w, r + 2w, ...``.
+def balanced_shards(costs: Sequence[float], world_size: int) -> list[list[int]]:
+    """Split indices over ranks so that the most loaded rank carries as little cost as possible.
 
+    Longest-processing-time first: take samples from the most to the least costly and give each to the rank
+    with the least cost so far. Every index lands on exactly one rank. Within a rank the order stays from the
+    most to the least costly, so a batch holds samples of similar length (little padding) and the heaviest batch
+    comes first (an out-of-memory shows at once).
+    """
+    shards: list[list[int]] = [[] for _ in range(world_size)]
+    loads = [(0.0, r) for r in range(world_size)]
+    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        load, rank = heapq.heappop(loads)
+        shards[rank].append(i)
+        heapq.heappush(loads, (load + costs[i], rank))
+    return shards
+
+
+class ShardSampler(DistributedSampler):
+    """A ``DistributedSampler`` without padding: every sample on exactly one rank.
+
+    Without ``costs``, rank ``r`` of ``w`` takes indices ``r, r + w, ...`` in input order. With ``costs`` (one
+    estimate per sample, e.g. its prompt tokens) the shards are balanced by cost (see ``balanced_shards``).
     The stock sampler repeats samples so that every rank gets the same count; a judge must score each sample
-    once, so ranks here may get one sample fewer than others, or none at all.
+    once, so ranks here may get fewer samples than others, or none at all.
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        costs: Sequence[float] | None = None,
+    ):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
         self.total_size = len(self.dataset)
-        self.num_samples = len(range(self.rank, self.total_size, self.num_replicas))
+        if costs is None:
+            self.indices = list(range(self.rank, self.total_size, self.num_replicas))
+        else:
+            if len(costs) != self.total_size:
+                raise ValueError(f"{len(costs)} costs for {self.total_size} samples")
+            self.indices = balanced_shards(costs, self.num_replicas)[self.rank]
+        self.num_samples = len(self.indices)
 
     def __iter__(self):
-        return iter(range(self.rank, self.total_size, self.num_replicas))
+        return iter(self.indices)
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+class CostModel:
+    """Estimated work for one sample: the prompt tokens of every judgement (its images at the size the processor
+    will resize them to, plus its text) and, when generating, the tokens to decode.
+
+    Decoding a token is counted like reading one prompt token: crude, but the same for every sample, so it only
+    weighs sample counts against prompt lengths.
+    """
+
+    def __init__(self, patch: int, merge: int, min_pixels: int, max_pixels: int, judgements, decode_tokens: int):
+        self.patch, self.merge = patch, merge
+        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        self.judgements = [
+            (j.prompt.images, sum(len(p.get("text", "")) for p in j.prompt.parts) // 4) for j in judgements
+        ]
+        self.decode_tokens = decode_tokens
+
+    @classmethod
+    def for_judge(cls, processor, scheme, max_new_tokens: int) -> CostModel:
+        ip = processor.image_processor
+        decode = 0 if scheme.mode == "logits" else max_new_tokens
+        return cls(
+            ip.patch_size, ip.merge_size, ip.size["shortest_edge"], ip.size["longest_edge"], scheme.judgements, decode
+        )
+
+    def image_tokens(self, width: int, height: int) -> int:
+        """Language tokens of one image: one per merged patch, plus its start and end markers."""
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        h, w = smart_resize(height, width, self.patch * self.merge, self.min_pixels, self.max_pixels)
+        return (h // self.patch) * (w // self.patch) // self.merge**2 + 2
+
+    def cost(self, sizes: dict[str, tuple[int, int]], instruction: str = "") -> float:
+        """Cost of one sample from its images' (width, height) by role."""
+        total = 0
+        for roles, text_tokens in self.judgements:
+            total += sum(self.image_tokens(*sizes[r]) for r in roles) + text_tokens + len(instruction) // 3
+            total += self.decode_tokens
+        return float(total)

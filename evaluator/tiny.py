@@ -174,11 +174,12 @@ def build_tokenizer():
     )
 
 
-def build_processor(tokenizer):
-    """The Qwen3-VL processor around ``tokenizer``, with small pixel limits for fast CPU runs."""
+def build_processor(tokenizer, pixels: dict | None = None):
+    """The Qwen3-VL processor around ``tokenizer``; by default with small pixel limits for fast CPU runs."""
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
-    image_processor = Qwen2VLImageProcessor(patch_size=16, temporal_patch_size=2, merge_size=2, **_PROCESSOR_PIXELS)
+    pixels = pixels or _PROCESSOR_PIXELS
+    image_processor = Qwen2VLImageProcessor(patch_size=16, temporal_patch_size=2, merge_size=2, **pixels)
     video_processor = Qwen3VLVideoProcessor(patch_size=16, temporal_patch_size=2, merge_size=2)
     return Qwen3VLProcessor(
         image_processor=image_processor,
@@ -194,8 +195,8 @@ def build_config(spec: dict, tokenizer):
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     text = {
+        "vocab_size": len(tokenizer),  # a real shape may ask for the real vocabulary; the extra rows go unused
         **spec["text"],
-        "vocab_size": len(tokenizer),
         "pad_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
         "bos_token_id": ids["<|endoftext|>"],

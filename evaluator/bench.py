@@ -1,0 +1,377 @@
+"""Throughput benchmark: ``python -m evaluator.bench`` (one GPU) or ``python -m evaluator.bench --tiny`` (CPU).
+
+Builds judges with random weights in the real shapes of Qwen3-VL-8B and Qwen3-VL-30B-A3B (``--tiny``: the test
+shapes) with a tiny tokenizer and processor, so nothing is downloaded; synthesises image pairs on disk; and
+measures on the same device, in one run:
+
+- ``baseline``: the old setup: images preprocessed in the main process, plain ``generate``, batch 4, greedy,
+  128 new tokens, eager MoE experts;
+- ``pipeline-generate`` and ``pipeline-logits``: this project's whole pipeline (manifest on disk, DataLoader
+  workers, ``predict_step``, result files) in generate mode (128 tokens) and in logit mode;
+- ``bare-generate`` and ``bare-forward``: the model alone on batches prepared beforehand.
+
+It prints a table (s/sample, samples/s, peak GPU memory, the fraction of wall time the model was computing, ratio
+to the baseline, ratio to the compute floor, model load time), writes it as JSON, and reports how evenly the
+balanced sampler spreads a mixed-size set over 6 ranks by its own cost model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from evaluator import tiny
+from evaluator.config import compose
+from evaluator.data import load_rgb
+from evaluator.run import run
+from evaluator.sampler import CostModel, ShardSampler, balanced_shards
+from evaluator.schemes import Scheme
+
+log = logging.getLogger("evaluator.bench")  # not __name__: run with -m, that is "__main__"
+
+PEAK_BF16_FLOPS = 989e12  # H100 / H200 dense bf16
+_VISION = {
+    "depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16, "patch_size": 16,
+    "temporal_patch_size": 2, "spatial_merge_size": 2, "num_position_embeddings": 2304,
+    "deepstack_visual_indexes": [8, 16, 24],
+}  # fmt: skip
+_ROPE = {"rope_type": "default", "rope_theta": 5e6, "mrope_section": [24, 20, 20], "mrope_interleaved": True}
+REAL_SPECS = {
+    "qwen3_vl_8b": {
+        "arch": "qwen3_vl",
+        "text": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
+                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "rope_parameters": _ROPE,
+                 "max_position_embeddings": 262144},
+        "vision": {**_VISION, "out_hidden_size": 4096},
+    },
+    "qwen3_vl_30b_a3b": {
+        "arch": "qwen3_vl_moe",
+        "text": {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 48,
+                 "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128, "rope_parameters": _ROPE,
+                 "num_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 768, "norm_topk_prob": True,
+                 "decoder_sparse_step": 1, "max_position_embeddings": 262144},
+        "vision": {**_VISION, "out_hidden_size": 2048},
+    },
+}  # fmt: skip
+# Qwen3-VL's own limits: a 1024x1024 image gives 1,024 visual tokens.
+REAL_PIXELS = {"min_pixels": 65536, "max_pixels": 16777216}
+MIXED_SIZES = [(512, 512), (768, 768), (1024, 1024), (1024, 768), (768, 1024), (1536, 1024), (1280, 720), (640, 480)]
+
+
+@dataclass
+class Result:
+    name: str
+    shape: str
+    batch: int
+    samples: int
+    s_per_sample: float
+    peak_gb: float | None
+    busy: float | None
+    vs_baseline: float | None = None
+    vs_floor: float | None = None
+    load_s: float | None = None
+
+    @property
+    def samples_per_s(self) -> float:
+        return 1 / self.s_per_sample
+
+
+def synth_pairs(folder: Path, n: int, size: int, mixed: bool, seed: int = 0) -> Path:
+    """``n`` (source, edit) pairs of smooth random pictures, and their manifest; returns the manifest."""
+    rng = random.Random(seed)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        w, h = rng.choice(MIXED_SIZES) if mixed else (size, size)
+        src = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+        draw = ImageDraw.Draw(src)
+        for _ in range(6):
+            x, y = rng.randrange(w), rng.randrange(h)
+            draw.ellipse([x, y, x + w // 5, y + h // 5], fill=tuple(rng.randrange(256) for _ in range(3)))
+        edit = src.rotate(rng.choice([0, 90, 180]), expand=False)
+        src.save(folder / "img" / f"s{i}.jpg", quality=90)
+        edit.save(folder / "img" / f"e{i}.jpg", quality=90)
+        lines.append(json.dumps({"id": f"p{i}", "source": f"img/s{i}.jpg", "edited": f"img/e{i}.jpg",
+                                 "instruction": "Rotate the picture and keep everything else."}))  # fmt: skip
+    (folder / "pairs.jsonl").write_text("\n".join(lines) + "\n")
+    return folder / "pairs.jsonl"
+
+
+def build_judge(shape: str, device: torch.device, folder: Path):
+    """A random judge of ``shape`` in memory on ``device``, and a folder with its tokenizer and processor."""
+    from transformers import AutoModelForImageTextToText
+
+    spec = tiny.SPECS[shape] if shape in tiny.SPECS else REAL_SPECS[shape]
+    tokenizer = tiny.build_tokenizer()
+    processor = tiny.build_processor(tokenizer, None if shape in tiny.SPECS else REAL_PIXELS)
+    processor.save_pretrained(folder)
+    config = tiny.build_config(spec, tokenizer)
+    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
+    start = time.perf_counter()
+    with torch.device(device):
+        model = AutoModelForImageTextToText.from_config(config, dtype=dtype).eval().requires_grad_(False)
+    return model, processor, time.perf_counter() - start
+
+
+def flops_per_sample(model, prompt_tokens: float, patches: float, new_tokens: int) -> float:
+    """Matmul FLOPs of one sample: 2 x active parameters x tokens, causal attention, the vision tower."""
+    text_cfg = model.config.text_config
+    text = model.model.language_model
+    active = sum(p.numel() for n, p in text.named_parameters() if "embed_tokens" not in n)
+    experts = getattr(text_cfg, "num_experts", 0)
+    if experts:
+        expert_params = sum(p.numel() for n, p in text.named_parameters() if ".experts." in n)
+        active -= expert_params * (1 - text_cfg.num_experts_per_tok / experts)
+    vision = sum(p.numel() for p in model.model.visual.parameters())
+    width = text_cfg.num_attention_heads * text_cfg.head_dim
+    tokens = prompt_tokens + new_tokens
+    attention = 2 * text_cfg.num_hidden_layers * tokens**2 * width
+    return 2 * active * tokens + attention + 2 * vision * patches
+
+
+def _prepared_batches(processor, scheme, samples: list[dict], batch: int, device) -> list[dict]:
+    from evaluator.prompts import Collator
+
+    collate = Collator(processor, scheme)
+    out = []
+    for i in range(0, len(samples), batch):
+        b = collate(samples[i : i + batch])
+        out.append({k: v.to(device) for k, v in b["inputs"].items()})
+    return out
+
+
+def _items(manifest: Path, n: int) -> list[dict]:
+    from evaluator.data import read_manifest
+
+    samples, _ = read_manifest(manifest)
+    return [
+        {"index": i, "sample": s, "source": load_rgb(s.source), "edited": load_rgb(s.edited)}
+        for i, s in enumerate(samples[:n])
+    ]
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _reset_peak(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gb(device) -> float | None:
+    return torch.cuda.max_memory_allocated() / 1e9 if device.type == "cuda" else None
+
+
+@torch.inference_mode()
+def measure_baseline(*, model, processor, scheme, manifest, device, shape, n, new_tokens, **_) -> Result:
+    """The old setup: preprocessing in the main process, batch 4, eager experts, greedy generate."""
+    items = _items(manifest, n)
+    moe = hasattr(model.config.text_config, "num_experts")
+    if moe and hasattr(model, "set_experts_implementation"):
+        model.set_experts_implementation("eager")
+    _reset_peak(device)
+    busy = 0.0
+    start = time.perf_counter()
+    for batch in _prepared_batches_lazily(processor, scheme, items, 4, device):
+        t = time.perf_counter()
+        model.generate(**batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+        _sync(device)
+        busy += time.perf_counter() - t
+    wall = time.perf_counter() - start
+    if moe and hasattr(model, "set_experts_implementation"):
+        model.set_experts_implementation("grouped_mm" if device.type == "cuda" else "eager")
+    return Result("baseline", shape, 4, n, wall / n, _peak_gb(device), busy / wall)
+
+
+def _prepared_batches_lazily(processor, scheme, items, batch, device):
+    for i in range(0, len(items), batch):
+        yield from _prepared_batches(processor, scheme, items[i : i + batch], batch, device)
+
+
+@torch.inference_mode()
+def measure_bare(*, model, processor, scheme, manifest, device, shape, n, batch, new_tokens, generate, **_) -> Result:
+    """The model alone, on batches prepared and moved to the device beforehand."""
+    batches = _prepared_batches(processor, scheme, _items(manifest, n), batch, device)
+    _reset_peak(device)
+    _sync(device)
+    start = time.perf_counter()
+    for b in batches:
+        if generate:
+            model.generate(**b, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+        else:
+            model(**b, logits_to_keep=1)
+    _sync(device)
+    wall = time.perf_counter() - start
+    return Result("bare-generate" if generate else "bare-forward", shape, batch, n, wall / n, _peak_gb(device), 1.0)
+
+
+def measure_pipeline(*, model, manifest, device, shape, n, batch, new_tokens, mode, work, workers, **_) -> Result:
+    """The whole pipeline, from the manifest on disk to the result files, with the judge already in memory."""
+    out = work / f"out-{shape}-{mode}"
+    subset = manifest.parent / f"{shape}-{mode}.jsonl"
+    subset.write_text("".join(manifest.read_text().splitlines(keepends=True)[:n]))
+    cfg = compose(
+        [
+            f"model.name_or_path={work / f'processor-{shape}'}", f"model.max_new_tokens={new_tokens}",
+            f"+model.min_new_tokens={new_tokens}", f"judge.mode={mode}", "data=manifest", f"data.path={subset}",
+            f"data.batch_size={batch}", f"data.num_workers={workers}", f"out_dir={out}", "resume=false",
+            "data.on_error=fail",
+            f"trainer.accelerator={'gpu' if device.type == 'cuda' else 'cpu'}", "trainer.devices=1",
+            "log_level=WARNING",
+        ]
+    )  # fmt: skip
+    _reset_peak(device)
+    start = time.perf_counter()
+    run(cfg, model=model)
+    wall = time.perf_counter() - start
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    if sorted(r["id"] for r in rows) != sorted({r["id"] for r in rows}) or len(rows) != n:
+        raise RuntimeError(f"pipeline wrote {len(rows)} rows for {n} samples")  # exactly once, or no figure
+    busy = sum(r["seconds"] for r in rows) / wall
+    return Result(f"pipeline-{mode}", shape, batch, n, wall / n, _peak_gb(device), busy)
+
+
+def measure_load(model, folder: Path, device) -> float | None:
+    """Seconds to load the judge from a local safetensors checkpoint onto ``device``, as every rank does; None
+    when the disk cannot hold the checkpoint."""
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    from evaluator.loading import load_model
+
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    folder.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(folder).free < 1.2 * size:
+        log.warning("skipping the load check: %.0f GB checkpoint, too little free disk", size / 1e9)
+        return None
+    model.save_pretrained(folder)
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    _sync(device)
+    start = time.perf_counter()
+    loaded = load_model(OmegaConf.create({"name_or_path": str(folder), "dtype": dtype}), device)
+    _sync(device)
+    seconds = time.perf_counter() - start
+    del loaded
+    return seconds
+
+
+def balance_report(world_size: int = 6, n: int = 900, seed: int = 0) -> dict:
+    """How evenly ``n`` mixed-size pairs spread over ``world_size`` ranks, by the sampler's own cost model."""
+    rng = random.Random(seed)
+    tokenizer = tiny.build_tokenizer()
+    processor = tiny.build_processor(tokenizer, REAL_PIXELS)
+    scheme = Scheme.from_config(compose().judge)
+    cost = CostModel.for_judge(processor, scheme, 128)
+    costs = [cost.cost({"source": rng.choice(MIXED_SIZES), "edited": rng.choice(MIXED_SIZES)}) for _ in range(n)]
+
+    def ratio(shards):
+        loads = [sum(costs[i] for i in s) for s in shards]
+        return max(loads) / (sum(loads) / len(loads))
+
+    balanced = balanced_shards(costs, world_size)
+    strided = [list(ShardSampler(range(n), world_size, r)) for r in range(world_size)]
+    assert sorted(i for s in balanced for i in s) == list(range(n))
+    return {"world_size": world_size, "samples": n, "max_over_mean_balanced": ratio(balanced),
+            "max_over_mean_strided": ratio(strided)}  # fmt: skip
+
+
+def to_markdown(results: list[Result]) -> str:
+    head = "| shape | measure | batch | n | s/sample | samples/s | peak GB | busy | × baseline | × floor | load s |"
+    lines = [head, "| --- | --- |" + " ---: |" * 9]
+
+    def f(x, fmt="{:.3f}"):
+        return "–" if x is None else fmt.format(x)
+
+    for r in results:
+        lines.append(
+            f"| {r.shape} | {r.name} | {r.batch} | {r.samples} | {r.s_per_sample:.4f} | {r.samples_per_s:.2f} | "
+            f"{f(r.peak_gb, '{:.1f}')} | {f(r.busy, '{:.2f}')} | {f(r.vs_baseline, '{:.1f}')} | "
+            f"{f(r.vs_floor, '{:.1f}')} | {f(r.load_s, '{:.1f}')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluator.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="test-sized judges on the CPU (the CI smoke test)")
+    parser.add_argument("--shapes", default=None, help="comma-separated: qwen3_vl_8b,qwen3_vl_30b_a3b (default both)")
+    parser.add_argument("--size", type=int, default=1024, help="image side in pixels (default 1024)")
+    parser.add_argument("--mixed", action="store_true", help="mixed image sizes instead of one size")
+    parser.add_argument("--batch", type=int, default=16, help="batch size of this pipeline and the bare model")
+    parser.add_argument("--baseline-samples", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=48, help="samples per pipeline and bare measurement")
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the pipeline")
+    parser.add_argument("--load-check", action="store_true", help="save each judge and time loading it (disk!)")
+    parser.add_argument("--json", type=Path, default=Path("bench.json"))
+    parser.add_argument("--work-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.shapes = args.shapes or "qwen3_vl,qwen3_vl_moe"
+        args.size, args.batch, args.new_tokens, args.workers = min(args.size, 256), 4, 8, 1
+        args.samples, args.baseline_samples = min(args.samples, 8), min(args.baseline_samples, 4)
+    shapes = (args.shapes or "qwen3_vl_8b,qwen3_vl_30b_a3b").split(",")
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="evaluator-bench-"))
+    manifest = synth_pairs(work / "pairs", max(args.samples, args.baseline_samples), args.size, args.mixed)
+    scheme = Scheme.from_config(compose().judge)
+    results: list[Result] = []
+    for shape in shapes:
+        model, processor, build_s = build_judge(shape, device, work / f"processor-{shape}")
+        m = {"model": model, "processor": processor, "scheme": scheme, "manifest": manifest, "device": device,
+             "shape": shape, "n": args.samples, "batch": args.batch, "new_tokens": args.new_tokens}  # fmt: skip
+        shape_results = [
+            measure_baseline(**{**m, "n": args.baseline_samples}),
+            measure_bare(**m, generate=True),
+            measure_bare(**{**m, "new_tokens": 0}, generate=False),
+            *(measure_pipeline(**m, mode=mode, work=work, workers=args.workers) for mode in ("generate", "logits")),
+        ]
+        batch = _prepared_batches(processor, scheme, _items(manifest, 1), 1, "cpu")[0]
+        tokens, patches = float(batch["attention_mask"].sum()), float(batch["image_grid_thw"].prod(-1).sum())
+        for r in shape_results:
+            r.vs_baseline = shape_results[0].s_per_sample / r.s_per_sample
+            new = 0 if r.name.endswith(("forward", "logits")) else args.new_tokens
+            if device.type == "cuda":
+                r.vs_floor = r.s_per_sample / (flops_per_sample(model, tokens, patches, new) / PEAK_BF16_FLOPS)
+        if args.load_check or args.tiny:
+            shape_results[0].load_s = measure_load(model, work / f"checkpoint-{shape}", device)
+        log.info("%s: random init on %s in %.1fs", shape, device, build_s)
+        results += shape_results
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    report = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "image_size": "mixed" if args.mixed else args.size,
+        "results": [{**asdict(r), "samples_per_s": r.samples_per_s} for r in results],
+        "balance": balance_report(),
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    b = report["balance"]
+    sys.stdout.write(f"device: {report['device']}\n\n{to_markdown(results)}\n")
+    sys.stdout.write(
+        f"balance over {b['world_size']} ranks of {b['samples']} mixed-size pairs (max/mean estimated cost): "
+        f"{b['max_over_mean_balanced']:.3f} balanced, {b['max_over_mean_strided']:.3f} strided\n"
+    )
+    return report
+
+
+if __name__ == "__main__":
+    from evaluator import logs
+
+    logs.setup("INFO")
+    main()
