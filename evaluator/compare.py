@@ -76,11 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--criterion", help="criterion to compare (default: each run's overall)")
     parser.add_argument("--subset", default="all", help="table subset, e.g. all, language=en, intersection")
     parser.add_argument("--csv", type=Path, help="also write the leaderboard to this CSV file")
+    parser.add_argument("--html", type=Path, help="also write it as an HTML page with its chart (and the PNG beside)")
     args = parser.parse_args(argv)
     header, rows = leaderboard(args.out_dirs, args.criterion, args.subset)
     sys.stdout.write(to_markdown(header, rows))
     if args.csv:
         args.csv.write_text(to_csv(header, rows), encoding="utf-8")
+    if args.html:
+        from evaluator.plots import compare_bars
+        from evaluator.report import comparison_page
+
+        chart = compare_bars(header, rows, args.html.with_suffix(".png"))
+        comparison_page(header, rows, chart, args.html)
 
 
 if __name__ == "__main__":

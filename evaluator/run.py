@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
-from evaluator import benchmarks, distributed, logs, resume
+from evaluator import benchmarks, distributed, logs, report, resume
 from evaluator.benchmarks import Loaded
 from evaluator.data import DataError, ImageLimits, JudgeData, Problem, Sample, check_samples
 from evaluator.judge import JudgeModule
@@ -222,5 +222,6 @@ def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Pa
     write_results(rows, out_dir)
     write_summary(summary, out_dir)
     write_config(cfg, out_dir)
+    report.build(out_dir)
     log.info("summary of %d samples:\n%s", len(rows), to_markdown(summary))
     log.info("results in %s", out_dir)

@@ -69,6 +69,26 @@ def groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def separation(rows: Sequence[dict], label: str = "follows", key: str = "score") -> dict | None:
+    """How well the scores separate rows whose edit follows its instruction from those that do not.
+
+    ROC AUC (the chance that a following edit scores above a non-following one, ties counting half: 0.5 is
+    chance, 1.0 perfect) and the gap between the two groups' mean scores. None without both kinds of labelled,
+    scored rows (the demo set records ``follows`` for every pair).
+    """
+    pos = [r[key] for r in rows if r.get(label) is True and r.get(key) is not None]
+    neg = [r[key] for r in rows if r.get(label) is False and r.get(key) is not None]
+    if not pos or not neg:
+        return None
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return {
+        "auc": wins / (len(pos) * len(neg)),
+        "mean_gap": statistics.fmean(pos) - statistics.fmean(neg),
+        "follows": len(pos),
+        "does_not_follow": len(neg),
+    }
+
+
 def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgements: Sequence[str] = ()) -> dict:
     """The overall score's statistics (overall, per category, per language), failures by error, unparseable
     replies per judgement, and a table per subset for ``criteria``."""
@@ -86,6 +106,7 @@ def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgem
         "by_language": {k: _stats(v) for k, v in _by(rows, "language").items()},
         "criteria": list(criteria),
         "tables": {name: table(rs, criteria) for name, rs in groups(rows).items()},
+        "sanity": separation(rows),
     }
 
 
@@ -123,6 +144,12 @@ def to_markdown(summary: dict) -> str:
             cells = [f"{_num(row[c]['mean'])} ({row[c]['n']})" for c in criteria]
             lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on)."]
+    if sanity := summary.get("sanity"):
+        lines.append(
+            f"Judge sanity check: ROC AUC {sanity['auc']:.3f} separating the {sanity['follows']} edits that follow "
+            f"their instruction from the {sanity['does_not_follow']} that do not (0.5 is chance); mean score gap "
+            f"{sanity['mean_gap']:+.3f}."
+        )
     if summary["skipped"]:
         lines.append(
             f"Skipped inputs: {summary['skipped']} (their reasons are among the failures and in results.jsonl)."

@@ -80,8 +80,9 @@ def test_validation_metric_in_ddp_equals_the_judge_in_one_process(tmp_path, rest
     judge = Judge.from_config(**example.JUDGE, device="cpu")
     results = judge.score([x["sources"] for x in items], list(edits), [x["instructions"] for x in items])
     expected = sum(r["score"] for r in results) / len(results)
-    # A mean of the two ranks' means would be off by ~7e-5 here, a repeated sample by ~1e-4; float32 logging is ~1e-7.
-    assert float(logged[-1]["val/judge_score"]) == pytest.approx(expected, rel=2e-6)
+    # A mean of the two ranks' means would be off by ~7e-5 here, a repeated sample by ~1e-4. The ranks batch the
+    # samples differently from this process (other padding, one thread each), which moves scores by ~1e-7-1e-6.
+    assert float(logged[-1]["val/judge_score"]) == pytest.approx(expected, rel=1e-5)
 
 
 def test_readme_python_snippets_run(capsys):
