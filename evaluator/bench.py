@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from evaluator import tiny
 from evaluator.config import compose
-from evaluator.data import load_rgb
+from evaluator.images import load_rgb
 from evaluator.run import run
 from evaluator.sampler import CostModel, ShardSampler, balanced_shards
 from evaluator.schemes import Scheme

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from evaluator import plots
-from evaluator.data import load_rgb
+from evaluator.images import load_rgb
 
 THUMB = 160
 

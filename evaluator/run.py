@@ -11,7 +11,8 @@ from omegaconf import DictConfig
 
 from evaluator import benchmarks, distributed, logs, report, resume
 from evaluator.benchmarks import Loaded
-from evaluator.data import DataError, ImageLimits, JudgeData, Problem, Sample, check_samples
+from evaluator.data import DataError, JudgeData, Problem, Sample, check_samples
+from evaluator.images import DEFAULT_LIMITS, ImageLimits
 from evaluator.judge import JudgeModule
 from evaluator.loading import limit_image_size, load_processor
 from evaluator.prompts import Collator
@@ -23,7 +24,7 @@ from evaluator.writing import write_config, write_results, write_summary
 log = logging.getLogger(__name__)
 
 
-def load_samples(data_cfg, limits: ImageLimits = ImageLimits()) -> tuple[Loaded, list[dict]]:  # noqa: B008
+def load_samples(data_cfg, limits: ImageLimits = DEFAULT_LIMITS) -> tuple[Loaded, list[dict]]:
     """Read the configured data and check every row before any model is loaded.
 
     With ``data.on_error=skip`` (the default) bad rows are set aside as error rows, each with its reason, and the

@@ -7,7 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.data import ImageLimits, check_samples, load_rgb, read_manifest
+from evaluator.data import check_samples, read_manifest
+from evaluator.images import ImageLimits, load_rgb
 from evaluator.run import load_samples, merge_rows
 from evaluator.summary import summarize
 
@@ -15,7 +16,7 @@ LIMITS = ImageLimits(max_pixels=1_000_000, min_side=8)
 
 
 def _problem(path, limits=LIMITS):
-    from evaluator.data import image_problem
+    from evaluator.images import image_problem
 
     return image_problem(str(path), "edited", limits)
 

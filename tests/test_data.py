@@ -4,7 +4,8 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.data import JudgeData, PairDataset, check_samples, load_rgb, read_manifest
+from evaluator.data import JudgeData, PairDataset, check_samples, read_manifest
+from evaluator.images import load_rgb
 from evaluator.run import load_samples
 
 from .conftest import DEMO_MANIFEST

@@ -1,0 +1,77 @@
+"""Input images: opening them safely as 8-bit RGB, and saying why one cannot be judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Qwen's image processor refuses images whose long side is more than 200 times the short one.
+MAX_ASPECT = 200
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an input image may be: at most ``max_pixels`` (a decompression bomb is refused from its header),
+    at least ``min_side`` pixels on its short side."""
+
+    max_pixels: int = 64_000_000
+    min_side: int = 8
+
+    @classmethod
+    def from_config(cls, data_cfg) -> ImageLimits:
+        return cls(int(data_cfg.get("max_image_pixels", cls.max_pixels)), int(data_cfg.get("min_image_side", 8)))
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+def image_problem(path: str, role: str, limits: ImageLimits) -> str | None:
+    """Why the image at ``path`` cannot be judged, or None."""
+    p = Path(path)
+    if not p.is_file():
+        return f"{role} image not found: {path}"
+    if p.stat().st_size == 0:
+        return f"{role} image is an empty file: {path}"
+    try:
+        load_rgb(path, limits)
+    except _TooLarge as e:
+        return f"{role} image too large ({e}): {path}"
+    except Exception as e:  # PIL raises many types for bad files; all mean the same here
+        kind = "unsupported format" if type(e).__name__ == "UnidentifiedImageError" else "does not decode"
+        return f"{role} image {kind} ({type(e).__name__}: {e}): {path}"
+    with Image.open(p) as im:
+        w, h = im.size
+    if min(w, h) < limits.min_side:
+        return f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}"
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        return f"{role} image too elongated ({w}x{h} px; the judge takes at most {MAX_ASPECT}:1): {path}"
+    return None
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def load_rgb(path: str, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
+    """Open an image as 8-bit RGB, upright per its EXIF orientation.
+
+    Alpha (RGBA, LA, transparent palettes) is composited over white; CMYK and palette images are converted;
+    16-bit and 32-bit grey are scaled down to 8 bits rather than clipped. An image over ``limits.max_pixels``
+    is refused from its header, before it is decoded.
+    """
+    with Image.open(path) as im:
+        if im.width * im.height > limits.max_pixels:
+            raise _TooLarge(f"{im.width}x{im.height} px; data.max_image_pixels={limits.max_pixels}")
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+            bits = 16 if im.mode.startswith("I;16") else 32
+            grey = np.asarray(im, dtype=np.float64) / (2**bits - 1) * 255
+            im = Image.fromarray(np.clip(grey.round(), 0, 255).astype(np.uint8), "L")
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(background, rgba).convert("RGB")
+        return im.convert("RGB")
