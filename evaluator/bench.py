@@ -177,21 +177,22 @@ def _peak_gb(device) -> float | None:
 @torch.inference_mode()
 def measure_baseline(*, model, processor, scheme, manifest, device, shape, n, new_tokens, **_) -> Result:
     """The old setup: preprocessing in the main process, batch 4, eager experts, greedy generate."""
-    items = _items(manifest, n)
-    moe = hasattr(model.config.text_config, "num_experts")
-    if moe and hasattr(model, "set_experts_implementation"):
+    switch = hasattr(model.config.text_config, "num_experts") and hasattr(model, "set_experts_implementation")
+    original = getattr(model.config, "_experts_implementation", None)
+    if switch:
         model.set_experts_implementation("eager")
     _reset_peak(device)
     busy = 0.0
     start = time.perf_counter()
+    items = _items(manifest, n)  # decoding counts: the old setup read its images as it went
     for batch in _prepared_batches_lazily(processor, scheme, items, 4, device):
         t = time.perf_counter()
         model.generate(**batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
         _sync(device)
         busy += time.perf_counter() - t
     wall = time.perf_counter() - start
-    if moe and hasattr(model, "set_experts_implementation"):
-        model.set_experts_implementation("grouped_mm" if device.type == "cuda" else "eager")
+    if switch and original:
+        model.set_experts_implementation(original)
     return Result("baseline", shape, 4, n, wall / n, _peak_gb(device), busy / wall)
 
 
@@ -227,7 +228,7 @@ def measure_pipeline(*, model, manifest, device, shape, n, batch, new_tokens, mo
             f"model.name_or_path={work / f'processor-{shape}'}", f"model.max_new_tokens={new_tokens}",
             f"+model.min_new_tokens={new_tokens}", f"judge.mode={mode}", "data=manifest", f"data.path={subset}",
             f"data.batch_size={batch}", f"data.num_workers={workers}", f"out_dir={out}", "resume=false",
-            "data.on_error=fail",
+            "data.on_error=fail", "report=false",
             f"trainer.accelerator={'gpu' if device.type == 'cuda' else 'cpu'}", "trainer.devices=1",
             "log_level=WARNING",
         ]

@@ -223,6 +223,7 @@ def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Pa
     write_results(rows, out_dir)
     write_summary(summary, out_dir)
     write_config(cfg, out_dir)
-    report.build(out_dir)
+    if cfg.get("report", True):
+        report.build(out_dir)
     log.info("summary of %d samples:\n%s", len(rows), to_markdown(summary))
     log.info("results in %s", out_dir)
