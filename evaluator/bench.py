@@ -139,15 +139,13 @@ def flops_per_sample(model, prompt_tokens: float, patches: float, new_tokens: in
     return 2 * active * tokens + attention + 2 * vision * patches
 
 
-def _prepared_batches(processor, scheme, samples: list[dict], batch: int, device) -> list[dict]:
+def _prepared_batches(processor, scheme, samples: list[dict], batch: int, device):
+    """Collated batches of ``samples``, moved to ``device``, one at a time."""
     from evaluator.prompts import Collator
 
     collate = Collator(processor, scheme)
-    out = []
     for i in range(0, len(samples), batch):
-        b = collate(samples[i : i + batch])
-        out.append({k: v.to(device) for k, v in b["inputs"].items()})
-    return out
+        yield {k: v.to(device) for k, v in collate(samples[i : i + batch])["inputs"].items()}
 
 
 def _items(manifest: Path, n: int) -> list[dict]:
@@ -185,7 +183,7 @@ def measure_baseline(*, model, processor, scheme, manifest, device, shape, n, ne
     busy = 0.0
     start = time.perf_counter()
     items = _items(manifest, n)  # decoding counts: the old setup read its images as it went
-    for batch in _prepared_batches_lazily(processor, scheme, items, 4, device):
+    for batch in _prepared_batches(processor, scheme, items, 4, device):
         t = time.perf_counter()
         model.generate(**batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
         _sync(device)
@@ -196,15 +194,10 @@ def measure_baseline(*, model, processor, scheme, manifest, device, shape, n, ne
     return Result("baseline", shape, 4, n, wall / n, _peak_gb(device), busy / wall)
 
 
-def _prepared_batches_lazily(processor, scheme, items, batch, device):
-    for i in range(0, len(items), batch):
-        yield from _prepared_batches(processor, scheme, items[i : i + batch], batch, device)
-
-
 @torch.inference_mode()
 def measure_bare(*, model, processor, scheme, manifest, device, shape, n, batch, new_tokens, generate, **_) -> Result:
     """The model alone, on batches prepared and moved to the device beforehand."""
-    batches = _prepared_batches(processor, scheme, _items(manifest, n), batch, device)
+    batches = list(_prepared_batches(processor, scheme, _items(manifest, n), batch, device))
     _reset_peak(device)
     _sync(device)
     start = time.perf_counter()
@@ -340,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict:
             measure_bare(**{**m, "new_tokens": 0}, generate=False),
             *(measure_pipeline(**m, mode=mode, work=work, workers=args.workers) for mode in ("generate", "logits")),
         ]
-        batch = _prepared_batches(processor, scheme, _items(manifest, 1), 1, "cpu")[0]
+        batch = next(_prepared_batches(processor, scheme, _items(manifest, 1), 1, "cpu"))
         tokens, patches = float(batch["attention_mask"].sum()), float(batch["image_grid_thw"].prod(-1).sum())
         for r in shape_results:
             r.vs_baseline = shape_results[0].s_per_sample / r.s_per_sample

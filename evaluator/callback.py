@@ -8,7 +8,6 @@ means) and logs ``val/judge_score`` and every criterion through the trainer's lo
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 import lightning as L
@@ -17,8 +16,6 @@ import torch.distributed as dist
 from PIL import Image
 
 from evaluator.api import Judge, to_pil
-
-log = logging.getLogger(__name__)
 
 KEYS = ("ids", "sources", "edits", "instructions")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,8 +17,6 @@ from torch.utils.data import DataLoader, Dataset
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, image_problem, load_rgb
 from evaluator.sampler import CostModel, ShardSampler
 from evaluator.summary import escape
-
-log = logging.getLogger(__name__)
 
 REQUIRED = ("id", "source", "edited", "instruction")
 OPTIONAL = ("category", "language")
@@ -193,6 +190,12 @@ def check_samples(
     return problems
 
 
+def _worker_context() -> str:
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _size(path: str) -> tuple[int, int]:
     with Image.open(path) as im:  # reads the header only
         return im.size
@@ -283,4 +286,7 @@ class JudgeData(L.LightningDataModule):
             collate_fn=self.collate,
             pin_memory=self.trainer.strategy.root_device.type == "cuda",
             persistent_workers=False,
+            # By now this process runs gloo, store and queue threads; a worker forked from it can deadlock inside
+            # fork() on a lock one of them held. Workers fork from a clean server process instead.
+            multiprocessing_context=_worker_context() if self.num_workers > 0 else None,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 
@@ -12,8 +11,6 @@ import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from tqdm.auto import tqdm
-
-log = logging.getLogger(__name__)
 
 
 def env_rank() -> int:

@@ -36,14 +36,12 @@ def image_problem(path: str, role: str, limits: ImageLimits) -> str | None:
     if p.stat().st_size == 0:
         return f"{role} image is an empty file: {path}"
     try:
-        load_rgb(path, limits)
+        w, h = load_rgb(path, limits).size  # upright, so possibly transposed: min and max sides are the same
     except _TooLarge as e:
         return f"{role} image too large ({e}): {path}"
     except Exception as e:  # PIL raises many types for bad files; all mean the same here
         kind = "unsupported format" if type(e).__name__ == "UnidentifiedImageError" else "does not decode"
         return f"{role} image {kind} ({type(e).__name__}: {e}): {path}"
-    with Image.open(p) as im:
-        w, h = im.size
     if min(w, h) < limits.min_side:
         return f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}"
     if max(w, h) > MAX_ASPECT * min(w, h):

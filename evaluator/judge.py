@@ -59,9 +59,8 @@ class JudgeModule(L.LightningModule):
     def _score_splitting_on_oom(self, batch: dict) -> list[dict]:
         """Score a batch; if it runs out of device memory, score its halves, down to single samples, and only
         then give the sample an "out of memory" error."""
-        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
         try:
-            return score(batch)
+            return self._score(batch)
         except torch.OutOfMemoryError:
             pass  # leave the except block first, so the failed attempt's tensors can be freed
         if torch.cuda.is_available():
@@ -83,11 +82,10 @@ class JudgeModule(L.LightningModule):
         """
         if self.device.type != "cuda":
             return min(len(items), CPU_AUTO_BATCH)
-        score = self._score_logits if self.scheme.mode == "logits" else self._score_generate
 
         def fits(n: int) -> bool:
             try:
-                score(self.transfer_batch_to_device(collate(items[:n]), self.device, 0))
+                self._score(self.transfer_batch_to_device(collate(items[:n]), self.device, 0))
                 return True
             except torch.OutOfMemoryError:
                 return False
@@ -97,6 +95,10 @@ class JudgeModule(L.LightningModule):
         size = largest_fitting(fits, len(items))
         log.info("data.batch_size=auto: %d", size)
         return size
+
+    @property
+    def _score(self):
+        return self._score_logits if self.scheme.mode == "logits" else self._score_generate
 
     # Each scorer returns, per sample, {"scores": {key: value}, "errors": {judgement: error},
     # "responses": {judgement: text}, "extra": {column: value}}.
