@@ -14,11 +14,11 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 
-from evaluator.config import compose
-from evaluator.data import Sample
+from evaluator.config import check, compose
 from evaluator.judge import JudgeModule
-from evaluator.loading import limit_image_size, load_model, load_processor
+from evaluator.loading import load_model, load_processor
 from evaluator.prompts import Collator
+from evaluator.samples import Sample
 from evaluator.schemes import Scheme
 
 
@@ -55,11 +55,11 @@ class Judge:
     """
 
     def __init__(self, cfg: DictConfig, device: torch.device | str | None = None, model=None):
+        check(cfg)
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()
         self.scheme = Scheme.from_config(cfg.judge)
-        self.processor = load_processor(cfg.model)
-        limit_image_size(self.processor, cfg.data.get("max_pixels"))
+        self.processor = load_processor(cfg.model, cfg.data.max_pixels)
         model = model if model is not None else load_model(cfg.model, self.device)
         self.module = JudgeModule(cfg.model, self.scheme, self.processor, seed=int(cfg.seed), model=model)
         self.module.to(self.device)
@@ -111,7 +111,6 @@ class Judge:
         categories = categories or [None] * n
         items = [
             {
-                "index": i,
                 "sample": Sample(
                     id=ids[i], source="", edited="", instruction=str(instructions[i]), category=categories[i]
                 ),
@@ -125,5 +124,5 @@ class Judge:
             batch = self.collate(items[start : start + self.batch_size])
             batch = self.module.transfer_batch_to_device(batch, self.device, 0)
             rows = self.module.predict_step(batch, start // self.batch_size)
-            results += [{k: v for k, v in r.items() if k not in ("index", "rank")} for r in rows]
+            results += [{k: v for k, v in r.items() if k != "rank"} for r in rows]
         return results

@@ -24,18 +24,26 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
 
-from evaluator import tiny
+from evaluator import qwen_vl
+from evaluator.bench_measures import (
+    Result,
+    items,
+    measure_bare,
+    measure_baseline,
+    measure_load,
+    measure_pipeline,
+    prepared_batches,
+)
 from evaluator.config import compose
-from evaluator.images import load_rgb
-from evaluator.run import run
 from evaluator.sampler import CostModel, ShardSampler, balanced_shards
 from evaluator.schemes import Scheme
+from evaluator.writing import atomic_write
 
 log = logging.getLogger("evaluator.bench")  # not __name__: run with -m, that is "__main__"
 
@@ -68,24 +76,6 @@ REAL_PIXELS = {"min_pixels": 65536, "max_pixels": 16777216}
 MIXED_SIZES = [(512, 512), (768, 768), (1024, 1024), (1024, 768), (768, 1024), (1536, 1024), (1280, 720), (640, 480)]
 
 
-@dataclass
-class Result:
-    name: str
-    shape: str
-    batch: int
-    samples: int
-    s_per_sample: float
-    peak_gb: float | None
-    busy: float | None
-    vs_baseline: float | None = None
-    vs_floor: float | None = None
-    load_s: float | None = None
-
-    @property
-    def samples_per_s(self) -> float:
-        return 1 / self.s_per_sample
-
-
 def synth_pairs(folder: Path, n: int, size: int, mixed: bool, seed: int = 0) -> Path:
     """``n`` (source, edit) pairs of smooth random pictures, and their manifest; returns the manifest."""
     rng = random.Random(seed)
@@ -111,11 +101,11 @@ def build_judge(shape: str, device: torch.device, folder: Path):
     """A random judge of ``shape`` in memory on ``device``, and a folder with its tokenizer and processor."""
     from transformers import AutoModelForImageTextToText
 
-    spec = tiny.SPECS[shape] if shape in tiny.SPECS else REAL_SPECS[shape]
-    tokenizer = tiny.build_tokenizer()
-    processor = tiny.build_processor(tokenizer, None if shape in tiny.SPECS else REAL_PIXELS)
+    spec = qwen_vl.TINY_SPECS[shape] if shape in qwen_vl.TINY_SPECS else REAL_SPECS[shape]
+    tokenizer = qwen_vl.build_tokenizer()
+    processor = qwen_vl.build_processor(tokenizer, None if shape in qwen_vl.TINY_SPECS else REAL_PIXELS)
     processor.save_pretrained(folder)
-    config = tiny.build_config(spec, tokenizer)
+    config = qwen_vl.build_config(spec, tokenizer)
     dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
     start = time.perf_counter()
     with torch.device(device):
@@ -139,134 +129,11 @@ def flops_per_sample(model, prompt_tokens: float, patches: float, new_tokens: in
     return 2 * active * tokens + attention + 2 * vision * patches
 
 
-def _prepared_batches(processor, scheme, samples: list[dict], batch: int, device):
-    """Collated batches of ``samples``, moved to ``device``, one at a time."""
-    from evaluator.prompts import Collator
-
-    collate = Collator(processor, scheme)
-    for i in range(0, len(samples), batch):
-        yield {k: v.to(device) for k, v in collate(samples[i : i + batch])["inputs"].items()}
-
-
-def _items(manifest: Path, n: int) -> list[dict]:
-    from evaluator.data import read_manifest
-
-    samples, _ = read_manifest(manifest)
-    return [
-        {"index": i, "sample": s, "source": load_rgb(s.source), "edited": load_rgb(s.edited)}
-        for i, s in enumerate(samples[:n])
-    ]
-
-
-def _sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _reset_peak(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_gb(device) -> float | None:
-    return torch.cuda.max_memory_allocated() / 1e9 if device.type == "cuda" else None
-
-
-@torch.inference_mode()
-def measure_baseline(*, model, processor, scheme, manifest, device, shape, n, new_tokens, **_) -> Result:
-    """The old setup: preprocessing in the main process, batch 4, eager experts, greedy generate."""
-    switch = hasattr(model.config.text_config, "num_experts") and hasattr(model, "set_experts_implementation")
-    original = getattr(model.config, "_experts_implementation", None)
-    if switch:
-        model.set_experts_implementation("eager")
-    _reset_peak(device)
-    busy = 0.0
-    start = time.perf_counter()
-    items = _items(manifest, n)  # decoding counts: the old setup read its images as it went
-    for batch in _prepared_batches(processor, scheme, items, 4, device):
-        t = time.perf_counter()
-        model.generate(**batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-        _sync(device)
-        busy += time.perf_counter() - t
-    wall = time.perf_counter() - start
-    if switch and original:
-        model.set_experts_implementation(original)
-    return Result("baseline", shape, 4, n, wall / n, _peak_gb(device), busy / wall)
-
-
-@torch.inference_mode()
-def measure_bare(*, model, processor, scheme, manifest, device, shape, n, batch, new_tokens, generate, **_) -> Result:
-    """The model alone, on batches prepared and moved to the device beforehand."""
-    batches = list(_prepared_batches(processor, scheme, _items(manifest, n), batch, device))
-    _reset_peak(device)
-    _sync(device)
-    start = time.perf_counter()
-    for b in batches:
-        if generate:
-            model.generate(**b, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-        else:
-            model(**b, logits_to_keep=1)
-    _sync(device)
-    wall = time.perf_counter() - start
-    return Result("bare-generate" if generate else "bare-forward", shape, batch, n, wall / n, _peak_gb(device), 1.0)
-
-
-def measure_pipeline(*, model, manifest, device, shape, n, batch, new_tokens, mode, work, workers, **_) -> Result:
-    """The whole pipeline, from the manifest on disk to the result files, with the judge already in memory."""
-    out = work / f"out-{shape}-{mode}"
-    subset = manifest.parent / f"{shape}-{mode}.jsonl"
-    subset.write_text("".join(manifest.read_text().splitlines(keepends=True)[:n]))
-    cfg = compose(
-        [
-            f"model.name_or_path={work / f'processor-{shape}'}", f"model.max_new_tokens={new_tokens}",
-            f"+model.min_new_tokens={new_tokens}", f"judge.mode={mode}", "data=manifest", f"data.path={subset}",
-            f"data.batch_size={batch}", f"data.num_workers={workers}", f"out_dir={out}", "resume=false",
-            "data.on_error=fail", "report=false",
-            f"trainer.accelerator={'gpu' if device.type == 'cuda' else 'cpu'}", "trainer.devices=1",
-            "log_level=WARNING",
-        ]
-    )  # fmt: skip
-    _reset_peak(device)
-    start = time.perf_counter()
-    run(cfg, model=model)
-    wall = time.perf_counter() - start
-    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
-    if sorted(r["id"] for r in rows) != sorted({r["id"] for r in rows}) or len(rows) != n:
-        raise RuntimeError(f"pipeline wrote {len(rows)} rows for {n} samples")  # exactly once, or no figure
-    busy = sum(r["seconds"] for r in rows) / wall
-    return Result(f"pipeline-{mode}", shape, batch, n, wall / n, _peak_gb(device), busy)
-
-
-def measure_load(model, folder: Path, device) -> float | None:
-    """Seconds to load the judge from a local safetensors checkpoint onto ``device``, as every rank does; None
-    when the disk cannot hold the checkpoint."""
-    import shutil
-
-    from omegaconf import OmegaConf
-
-    from evaluator.loading import load_model
-
-    size = sum(p.numel() * p.element_size() for p in model.parameters())
-    folder.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(folder).free < 1.2 * size:
-        log.warning("skipping the load check: %.0f GB checkpoint, too little free disk", size / 1e9)
-        return None
-    model.save_pretrained(folder)
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    _sync(device)
-    start = time.perf_counter()
-    loaded = load_model(OmegaConf.create({"name_or_path": str(folder), "dtype": dtype}), device)
-    _sync(device)
-    seconds = time.perf_counter() - start
-    del loaded
-    return seconds
-
-
 def balance_report(world_size: int = 6, n: int = 900, seed: int = 0) -> dict:
     """How evenly ``n`` mixed-size pairs spread over ``world_size`` ranks, by the sampler's own cost model."""
     rng = random.Random(seed)
-    tokenizer = tiny.build_tokenizer()
-    processor = tiny.build_processor(tokenizer, REAL_PIXELS)
+    tokenizer = qwen_vl.build_tokenizer()
+    processor = qwen_vl.build_processor(tokenizer, REAL_PIXELS)
     scheme = Scheme.from_config(compose().judge)
     cost = CostModel.for_judge(processor, scheme, 128)
     costs = [cost.cost({"source": rng.choice(MIXED_SIZES), "edited": rng.choice(MIXED_SIZES)}) for _ in range(n)]
@@ -333,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
             measure_bare(**{**m, "new_tokens": 0}, generate=False),
             *(measure_pipeline(**m, mode=mode, work=work, workers=args.workers) for mode in ("generate", "logits")),
         ]
-        batch = next(_prepared_batches(processor, scheme, _items(manifest, 1), 1, "cpu"))
+        batch = next(prepared_batches(processor, scheme, items(manifest, 1), 1, "cpu"))
         tokens, patches = float(batch["attention_mask"].sum()), float(batch["image_grid_thw"].prod(-1).sum())
         for r in shape_results:
             r.vs_baseline = shape_results[0].s_per_sample / r.s_per_sample
@@ -354,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         "results": [{**asdict(r), "samples_per_s": r.samples_per_s} for r in results],
         "balance": balance_report(),
     }
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write(args.json, json.dumps(report, indent=2) + "\n")
     b = report["balance"]
     sys.stdout.write(f"device: {report['device']}\n\n{to_markdown(results)}\n")
     sys.stdout.write(

@@ -15,12 +15,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from evaluator.data import Problem, Sample, read_manifest
+from evaluator.manifest import read_manifest
+from evaluator.samples import Kind, Problem, Sample
 from evaluator.tiny import cache_root
 
 
 @dataclass
 class Loaded:
+    """The samples a layout read; see the module docstring."""
+
     samples: list[Sample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     missing: list[Sample] = field(default_factory=list)
@@ -28,17 +31,11 @@ class Loaded:
 
 def read(data_cfg) -> Loaded:
     """Read the configured layout (``data.layout``: manifest, gedit or imgedit)."""
-    layout = data_cfg.get("layout", "manifest")
-    readers = {"manifest": _manifest, "gedit": read_gedit, "imgedit": read_imgedit}
-    if layout not in readers:
-        raise ValueError(f"data.layout is one of {sorted(readers)}, not {layout!r}")
-    return readers[layout](data_cfg)
+    return READERS[data_cfg.layout](data_cfg)
 
 
 def _manifest(data_cfg) -> Loaded:
-    samples, problems = read_manifest(
-        data_cfg.path, root=data_cfg.get("root"), allow_outside_root=bool(data_cfg.get("allow_outside_root", False))
-    )
+    samples, problems = read_manifest(data_cfg.path, root=data_cfg.root, allow_outside_root=data_cfg.allow_outside_root)
     return Loaded(samples, problems)
 
 
@@ -94,11 +91,11 @@ def read_gedit(data_cfg) -> Loaded:
     try:
         records = read_table(meta)
     except (FileNotFoundError, OSError) as e:
-        return Loaded(problems=[Problem(0, "-", f"GEdit-Bench metadata unreadable: {e}")])
+        return Loaded(problems=[Problem(0, "-", Kind.FILE, f"GEdit-Bench metadata unreadable: {e}")])
     stamp = hashlib.sha256(f"{meta}:{meta.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     sources = cache_root() / "gedit-sources" / stamp
     edits = Path(data_cfg.results_root).expanduser().resolve() / data_cfg.model_name / "fullset"
-    language = data_cfg.get("language", "all")
+    language = data_cfg.language
     samples = []
     for row, rec in enumerate(records, start=1):
         lang = rec["instruction_language"]
@@ -126,17 +123,22 @@ def read_imgedit(data_cfg) -> Loaded:
     try:
         mapping = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        return Loaded(problems=[Problem(0, "-", f"ImgEdit-Bench metadata unreadable: {e}")])
+        return Loaded(problems=[Problem(0, "-", Kind.FILE, f"ImgEdit-Bench metadata unreadable: {e}")])
     sources = Path(data_cfg.sources).expanduser().resolve()
     edits = Path(data_cfg.edits).expanduser().resolve()
     samples, problems = [], []
     for row, (key, rec) in enumerate(mapping.items(), start=1):
         source = (sources / rec["id"]).resolve()
-        if not source.is_relative_to(sources) and not data_cfg.get("allow_outside_root", False):
-            problems.append(Problem(row, str(key), f"path escapes the data root {sources}: source {source}"))
+        if not source.is_relative_to(sources) and not data_cfg.allow_outside_root:
+            problems.append(
+                Problem(row, str(key), Kind.OUTSIDE_ROOT, f"path escapes the data root {sources}: source {source}")
+            )
             continue
         sample = Sample(str(key), str(source), str(edits / f"{key}.png"), rec["prompt"], rec["edit_type"], row=row)
         samples.append(sample)
     loaded = _split_missing(samples)
     loaded.problems = problems
     return loaded
+
+
+READERS = {"manifest": _manifest, "gedit": read_gedit, "imgedit": read_imgedit}

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from evaluator import logs
+from evaluator.errors import ConfigError, report_and_exit
 from evaluator.summary import MACRO, MICRO
+from evaluator.writing import atomic_write, require_run
 
 
 def run_label(out_dir: Path) -> str:
@@ -33,16 +36,19 @@ def leaderboard(
 ) -> tuple[list[str], list[list]]:
     """Header and rows: one row per run with the criterion's mean per category, macro and micro average.
 
-    ``criterion`` defaults to each run's overall criterion (the last it reports).
+    ``criterion`` defaults to each run's overall criterion.
+
+    Raises:
+        ConfigError: a folder is not a run, or lacks the subset or criterion asked for.
     """
     runs = []
     for d in out_dirs:
-        summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((require_run(d) / "summary.json").read_text(encoding="utf-8"))
         if subset not in summary["tables"]:
-            raise SystemExit(f"{d}: no subset {subset!r}; it has {sorted(summary['tables'])}")
-        crit = criterion or summary["criteria"][-1]
+            raise ConfigError(f"{d}: no subset {subset!r}; it has {', '.join(sorted(summary['tables']))}")
+        crit = criterion or summary.get("overall") or summary["criteria"][-1]
         if crit not in summary["criteria"]:
-            raise SystemExit(f"{d}: no criterion {crit!r}; it has {summary['criteria']}")
+            raise ConfigError(f"{d}: no criterion {crit!r}; it has {', '.join(summary['criteria'])}")
         runs.append((run_label(d), crit, summary["tables"][subset]))
     categories = sorted({c for _, _, tab in runs for c in tab} - {MACRO, MICRO})
     header = ["run", "criterion", *categories, MACRO, MICRO, "n"]
@@ -78,10 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--csv", type=Path, help="also write the leaderboard to this CSV file")
     parser.add_argument("--html", type=Path, help="also write it as an HTML page with its chart (and the PNG beside)")
     args = parser.parse_args(argv)
-    header, rows = leaderboard(args.out_dirs, args.criterion, args.subset)
+    logs.setup()
+    with report_and_exit():
+        header, rows = leaderboard(args.out_dirs, args.criterion, args.subset)
     sys.stdout.write(to_markdown(header, rows))
     if args.csv:
-        args.csv.write_text(to_csv(header, rows), encoding="utf-8")
+        atomic_write(args.csv, to_csv(header, rows))
     if args.html:
         from evaluator.plots import compare_bars
         from evaluator.report import comparison_page

@@ -1,27 +1,218 @@
-"""Where configs and shipped assets live, and the config resolvers they use."""
+"""Composing the run config, and catching a user's config mistakes in one line, before anything heavy loads.
+
+Nothing here imports torch, Lightning or transformers: ``--help`` and a mistyped key answer in well under 2 s.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from evaluator import schema
+from evaluator.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CONF_DIR = PACKAGE_DIR.parent / "conf"
 ASSETS_DIR = PACKAGE_DIR / "assets"
+CONF_MODULE = "evaluator.conf"
+CONFIG_NAME = "eval"
+# Hydra's own flags; the value of those that take one is skipped too.
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--config-dir", "-cd", "--experimental-rerun", "--info", "-i"}  # fmt: skip
+_NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--info", "-i"}
 
 
-def register_resolvers() -> None:
-    """``${evaluator_asset:demo/manifest.jsonl}``: a file shipped inside the package, as an absolute path."""
+def setup() -> None:
+    """Register the config schema and the resolvers the presets use (idempotent)."""
+    schema.register()
+    # ${evaluator_asset:demo/manifest.jsonl}: a file shipped inside the package, as an absolute path.
     OmegaConf.register_new_resolver("evaluator_asset", lambda rel: str(ASSETS_DIR / rel), replace=True)
 
 
-def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """The run config as ``python -m evaluator OVERRIDES`` would compose it, for use from Python."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+def conf_dir() -> Path:
+    """The folder holding the shipped YAML presets (``conf/`` in a checkout, ``evaluator/conf`` in a wheel)."""
+    from importlib.resources import files
 
-    register_resolvers()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="evaluator"):
-        return hydra_compose("eval", overrides=list(overrides))
+    return Path(str(files(CONF_MODULE)))
+
+
+def compose(overrides: Sequence[str] = ()) -> DictConfig:
+    """The run config as ``python -m evaluator OVERRIDES`` would compose it, for use from Python.
+
+    Raises:
+        ConfigError: with one line saying what to change.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    setup()
+    try:
+        with initialize_config_module(CONF_MODULE, version_base="1.3", job_name="evaluator"):
+            cfg = hydra_compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+    except Exception as e:  # Hydra and OmegaConf raise many types; each becomes one line
+        raise _explain(e, overrides) from None
+    choices = dict(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    # ${hydra:...} resolves only inside a Hydra app; from Python the folder is named after the choices alike.
+    if not any(o.startswith("out_dir=") for o in overrides):
+        cfg.out_dir = f"outputs/{choices['data']}/{choices['model']}-{choices['judge']}"
+    return cfg
+
+
+def check_overrides(argv: Sequence[str]) -> None:
+    """Compose the command line's overrides once, to turn Hydra's multi-line composition errors into one line.
+
+    Raises:
+        ConfigError: on a misspelled key, an unknown option, a wrong type or an unparsable override.
+    """
+    if any(a in _NO_CHECK_FLAGS or a.split("=")[0] in _NO_CHECK_FLAGS for a in argv):
+        return
+    overrides, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = a in _FLAGS_WITH_VALUE
+        elif not a.lstrip("+~").startswith("hydra."):
+            overrides.append(a)
+    compose(overrides)
+
+
+def _explain(e: Exception, overrides: Sequence[str]) -> ConfigError:
+    """One line for a composition error, with the valid choices and the closest match where there are some."""
+    cause = e.__cause__ or e
+    text = str(e)
+    if found := re.search(r"Could not find '(\w+)/([^']*)'", text):
+        group, name = found.groups()
+        options = [o for o in re.findall(r"^\t(\S+)$", text, flags=re.M) if not o.endswith("_schema")]
+        return ConfigError(
+            f"{group}={name} is not an option; {group}= is one of {', '.join(options)}{_close(name, options)}"
+        )
+    key = getattr(cause, "full_key", None)
+    if key and type(cause).__name__ in ("ConfigAttributeError", "ConfigKeyError"):
+        parent, _, leaf = key.rpartition(".")
+        valid = _valid_keys([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key], parent)
+        where = f"{parent}" if parent else "the top level"
+        return ConfigError(f"unknown key {key}; {where} has {', '.join(valid)}{_close(leaf, valid, parent)}")
+    if key:
+        return ConfigError(f"{key}: {str(cause).splitlines()[0]}")
+    return ConfigError(f"cannot read the overrides {' '.join(overrides)}: {text.strip().splitlines()[0]}")
+
+
+def _valid_keys(overrides: Sequence[str], parent: str) -> list[str]:
+    try:
+        node = compose(overrides)
+        node = OmegaConf.select(node, parent) if parent else node
+        return sorted(str(k) for k in node) if isinstance(node, DictConfig) else []
+    except ConfigError:
+        return []
+
+
+def _close(name: str, options: Sequence[str], parent: str = "") -> str:
+    match = difflib.get_close_matches(name, options, n=1)
+    return f"; did you mean {parent + '.' if parent else ''}{match[0]}?" if match else ""
+
+
+def check(cfg: DictConfig) -> None:
+    """The checks on a composed config that its schema cannot express; every one before any model loads.
+
+    Raises:
+        ConfigError: with one line saying what to change.
+    """
+    for group in ("model", "data", "judge"):
+        missing = [k for k in cfg[group] if OmegaConf.is_missing(cfg[group], k)]
+        if missing:
+            keys = " ".join(f"{group}.{k}=..." for k in missing)
+            raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
+    batch = cfg.data.batch_size
+    if batch != "auto" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
+        raise ConfigError(f"data.batch_size is a positive integer or auto, not {batch!r}")
+    _one_of("data.on_error", cfg.data.on_error, ("skip", "fail"))
+    _one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
+    _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
+    for key in ("num_workers", "max_image_pixels", "min_image_side"):
+        if cfg.data[key] < 0:
+            raise ConfigError(f"data.{key} cannot be negative ({cfg.data[key]})")
+    _check_devices(cfg.trainer)
+    _check_checkpoint(cfg.model)
+
+
+def _preset(cfg: DictConfig, group: str) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices[group]
+    except (ImportError, ValueError, KeyError):
+        return str(cfg[group].get("layout") or cfg[group].get("name") or "...")
+
+
+def _one_of(key: str, value, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} is one of {', '.join(allowed)}, not {value!r}{_close(str(value), allowed)}")
+
+
+def _check_devices(trainer) -> None:
+    launched = "TORCHELASTIC_RUN_ID" in os.environ or "SLURM_PROCID" in os.environ or "LOCAL_RANK" in os.environ
+    if trainer.accelerator in ("gpu", "cuda") and not has_gpu():
+        raise ConfigError("trainer=gpu, but this machine shows no GPU; use trainer=cpu (or trainer=auto)")
+    cpu = trainer.accelerator == "cpu" or (trainer.accelerator == "auto" and not has_gpu())
+    if cpu and not launched and isinstance(trainer.devices, int) and trainer.devices > (cores := cpu_count()):
+        raise ConfigError(
+            f"trainer.devices={trainer.devices} CPU processes exceed the {cores} cores this process may use; "
+            f"use trainer.devices={cores} or fewer"
+        )
+
+
+def has_gpu() -> bool:
+    """Whether an NVIDIA GPU is visible, without importing torch (which takes seconds)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_checkpoint(model) -> None:
+    """A local checkpoint folder must be one, of a model type the judge supports."""
+    from evaluator import qwen_vl
+
+    path = Path(model.name_or_path).expanduser()
+    if model.name_or_path.startswith("tiny:") or not path.exists():
+        return  # a hub id (or a tiny judge): loading says what is wrong with it
+    config = path / "config.json"
+    if not config.is_file():
+        raise ConfigError(f"model.name_or_path={path} is not a checkpoint folder (it has no config.json)")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {config}: {e}") from None
+    if model_type not in qwen_vl.MODEL_TYPES:
+        supported = ", ".join(qwen_vl.MODEL_TYPES)
+        raise ConfigError(f"model.name_or_path={path} is a {model_type!r} checkpoint; the judge supports {supported}")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """``out_dir`` can be created and written.
+
+    Raises:
+        ConfigError: naming the folder and why.
+    """
+    probe = out_dir / f".write-test-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(
+            f"out_dir={out_dir} cannot be written ({e.strerror or e}); choose another with out_dir=..."
+        ) from None

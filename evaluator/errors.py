@@ -1,31 +1,70 @@
-"""Turning the errors a user can fix into one clear message and an exit code, instead of a traceback."""
+"""The errors a user can fix, and turning them into one clear message and an exit code instead of a traceback.
+
+This module imports nothing heavy, so every part of the evaluator can raise these before torch is loaded.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 
-from evaluator.data import DataError
-from evaluator.distributed import RankFailed
-from evaluator.loading import JudgeUnavailable
+from evaluator.logs import escape
 
 log = logging.getLogger(__name__)
 
-# Exit codes: 1 for a rank that stops because another failed (that one shows its traceback), 2 for bad input
-# data, 3 for a judge that cannot be loaded.
-EXIT_CODES = {RankFailed: 1, DataError: 2, JudgeUnavailable: 3}
 RANK_FAILED_GRACE_S = 5
 
 
+class UserError(Exception):
+    """A mistake or a state the user can fix; shown as its message alone, the process exits with ``exit_code``."""
+
+    exit_code = 2
+    # Every rank meets the same config or data mistake; one copy of the message is enough.
+    same_on_every_rank = True
+
+
+class ConfigError(UserError):
+    """The config asks for something that cannot work (a typo, a bad value, a folder that cannot be written)."""
+
+
+class DataError(UserError):
+    """The input cannot be scored as given; ``problems`` lists every row at fault."""
+
+    def __init__(self, source: str, problems: Sequence):
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{len(self.problems)} problem(s) in {source}:", "  row  id                    problem"]
+        lines += [f"  {p.row:<4} {escape(p.id)[:20]:<21} {escape(p.message)}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):  # travels between ranks: rebuild from the arguments, not from the message
+        return DataError, (self.source, self.problems)
+
+
+class JudgeUnavailable(UserError):
+    """The judge checkpoint cannot be loaded (not local and the hub out of reach, or not a checkpoint)."""
+
+    exit_code = 3
+
+
+class RankFailed(UserError):
+    """Another rank failed; this one stops instead of waiting for it."""
+
+    exit_code = 1
+    same_on_every_rank = False
+
+
 @contextmanager
-def report_and_exit():
+def report_and_exit(rank: int = 0):
     """Log a user-fixable error as a plain message and exit with its code; let anything else propagate."""
     try:
         yield
-    except tuple(EXIT_CODES) as e:
-        log.error("%s", e)
+    except UserError as e:
+        if rank == 0 or not e.same_on_every_rank:
+            log.error("%s", e)
         if isinstance(e, RankFailed):
             # Let the failing rank exit first, so the launcher names it as the root cause, not this one.
             time.sleep(RANK_FAILED_GRACE_S)
-        raise SystemExit(next(code for cls, code in EXIT_CODES.items() if isinstance(e, cls))) from None
+        raise SystemExit(e.exit_code) from None

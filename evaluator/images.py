@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from evaluator.samples import Kind
+
 # Qwen's image processor refuses images whose long side is more than 200 times the short one.
 MAX_ASPECT = 200
 
@@ -22,31 +24,39 @@ class ImageLimits:
 
     @classmethod
     def from_config(cls, data_cfg) -> ImageLimits:
-        return cls(int(data_cfg.get("max_image_pixels", cls.max_pixels)), int(data_cfg.get("min_image_side", 8)))
+        return cls(int(data_cfg.max_image_pixels), int(data_cfg.min_image_side))
 
 
 DEFAULT_LIMITS = ImageLimits()
 
 
-def image_problem(path: str, role: str, limits: ImageLimits) -> str | None:
-    """Why the image at ``path`` cannot be judged, or None."""
+def check_image(path: str, role: str, limits: ImageLimits) -> tuple[tuple[int, int] | None, tuple[Kind, str] | None]:
+    """Fully decode the image at ``path``: its upright (width, height) as the judge will see it, or why it cannot
+    be judged."""
     p = Path(path)
     if not p.is_file():
-        return f"{role} image not found: {path}"
+        return None, (Kind.NOT_FOUND, f"{role} image not found: {path}")
     if p.stat().st_size == 0:
-        return f"{role} image is an empty file: {path}"
+        return None, (Kind.EMPTY, f"{role} image is an empty file: {path}")
     try:
         w, h = load_rgb(path, limits).size  # upright, so possibly transposed: min and max sides are the same
     except _TooLarge as e:
-        return f"{role} image too large ({e}): {path}"
+        return None, (Kind.TOO_LARGE, f"{role} image too large ({e}): {path}")
     except Exception as e:  # PIL raises many types for bad files; all mean the same here
-        kind = "unsupported format" if type(e).__name__ == "UnidentifiedImageError" else "does not decode"
-        return f"{role} image {kind} ({type(e).__name__}: {e}): {path}"
+        if type(e).__name__ == "UnidentifiedImageError":
+            return None, (Kind.UNSUPPORTED, f"{role} image unsupported format ({type(e).__name__}: {e}): {path}")
+        return None, (Kind.UNDECODABLE, f"{role} image does not decode ({type(e).__name__}: {e}): {path}")
     if min(w, h) < limits.min_side:
-        return f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}"
+        return None, (
+            Kind.TOO_SMALL,
+            f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}",
+        )
     if max(w, h) > MAX_ASPECT * min(w, h):
-        return f"{role} image too elongated ({w}x{h} px; the judge takes at most {MAX_ASPECT}:1): {path}"
-    return None
+        return None, (
+            Kind.ELONGATED,
+            f"{role} image too elongated ({w}x{h} px; the judge takes at most {MAX_ASPECT}:1): {path}",
+        )
+    return (w, h), None
 
 
 class _TooLarge(ValueError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import time
 import zlib
@@ -12,8 +11,10 @@ import lightning as L
 import torch
 
 from evaluator.loading import load_model
-from evaluator.logits import digit_token_ids, score_distributions
+from evaluator.logits import score_distributions
+from evaluator.logs import escape
 from evaluator.parsing import UNPARSEABLE, parse_scores
+from evaluator.qwen_vl import digit_token_ids
 from evaluator.schemes import Scheme
 
 log = logging.getLogger(__name__)
@@ -40,20 +41,20 @@ class JudgeModule(L.LightningModule):
             self.model = load_model(self.model_cfg, self.trainer.strategy.root_device)
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
-        _inject_fault(self.global_rank, batch_idx)
         start = time.perf_counter()
         per_sample = self._score_splitting_on_oom(batch)
         seconds = round((time.perf_counter() - start) / len(batch["id"]), 4)
         rows = [
-            {"index": index, "id": sample_id, **self._row(parts), "rank": self.global_rank, "seconds": seconds}
-            for index, sample_id, parts in zip(batch["index"], batch["id"], per_sample, strict=True)
+            {"id": sample_id, **self._row(parts), "rank": self.global_rank, "seconds": seconds}
+            for sample_id, parts in zip(batch["id"], per_sample, strict=True)
         ]
-        for r in rows:
-            reply = r.get("response") or next((v for k, v in r.items() if k.startswith("response.")), "")
-            log.info("%s score=%s %r", r["id"], _fmt(r["score"]), reply[:60])
-        scores = [r["score"] for r in rows if r["score"] is not None]
-        mean = statistics.fmean(scores) if scores else None
-        log.info("batch %d: %d samples, mean %s, %.2fs/sample", batch_idx, len(rows), _fmt(mean), seconds)
+        if log.isEnabledFor(logging.DEBUG):
+            for r in rows:
+                reply = r.get("response") or next((v for k, v in r.items() if k.startswith("response.")), "")
+                log.debug("%s score=%s %s", escape(r["id"]), _fmt(r["score"]), escape(reply[:60]))
+            scores = [r["score"] for r in rows if r["score"] is not None]
+            mean = statistics.fmean(scores) if scores else None
+            log.debug("batch %d: %d samples, mean %s, %.2fs/sample", batch_idx, len(rows), _fmt(mean), seconds)
         return rows
 
     def _score_splitting_on_oom(self, batch: dict) -> list[dict]:
@@ -82,17 +83,9 @@ class JudgeModule(L.LightningModule):
         """
         if self.device.type != "cuda":
             return min(len(items), CPU_AUTO_BATCH)
-
-        def fits(n: int) -> bool:
-            try:
-                self._score(self.transfer_batch_to_device(collate(items[:n]), self.device, 0))
-                return True
-            except torch.OutOfMemoryError:
-                return False
-            finally:
-                torch.cuda.empty_cache()
-
-        size = largest_fitting(fits, len(items))
+        size = largest_fitting(
+            lambda n: self._score(self.transfer_batch_to_device(collate(items[:n]), self.device, 0)), len(items)
+        )
         log.info("data.batch_size=auto: %d", size)
         return size
 
@@ -134,8 +127,6 @@ class JudgeModule(L.LightningModule):
     def _generate(self, inputs: dict, **sampling) -> list[str]:
         prompt_len = inputs["input_ids"].shape[1]
         sampling = sampling or {"do_sample": False}
-        if self.model_cfg.get("min_new_tokens"):  # the benchmark forces full-length replies from random weights
-            sampling["min_new_tokens"] = int(self.model_cfg.min_new_tokens)
         output = self.model.generate(**inputs, max_new_tokens=int(self.model_cfg.max_new_tokens), **sampling)
         return [r.strip() for r in self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)]
 
@@ -172,13 +163,28 @@ class JudgeModule(L.LightningModule):
 CPU_AUTO_BATCH = 4
 
 
-def largest_fitting(fits, start: int) -> int:
-    """The first of ``start, start // 2, ...`` for which ``fits(n)``; 1 if none does (1 is then left to the
-    out-of-memory handling of single samples)."""
-    n = start
-    while n > 1 and not fits(n):
-        n //= 2
-    return max(n, 1)
+def largest_fitting(attempt, start: int) -> int:
+    """The first of ``start, start // 2, ...`` for which ``attempt(n)`` does not run out of memory; 1 if none does
+    (a single sample is then left to the out-of-memory handling of ``predict_step``).
+
+    accelerate's search does the retrying and recognises every kind of out-of-memory error; it is told to halve
+    rather than take 10% off, since every attempt costs a full batch of the heaviest samples.
+    """
+    from accelerate.utils import find_executable_batch_size
+
+    size = start
+
+    def halve() -> int:
+        nonlocal size
+        size = max(size // 2, 1)
+        return size
+
+    def run(n: int) -> int:
+        if n > 1:
+            attempt(n)
+        return n
+
+    return find_executable_batch_size(run, starting_batch_size=start, reduce_batch_size_fn=halve)()
 
 
 def split_batch(batch: dict, positions: range) -> dict:
@@ -188,20 +194,8 @@ def split_batch(batch: dict, positions: range) -> dict:
         "inputs": select_rows(batch["inputs"], rows, batch["images_per_row"]),
         "rows": [(pos - positions.start, j, key) for pos, j, key in (batch["rows"][i] for i in rows)],
         "images_per_row": [batch["images_per_row"][i] for i in rows],
-        "index": batch["index"][positions.start : positions.stop],
         "id": batch["id"][positions.start : positions.stop],
     }
-
-
-def _inject_fault(rank: int, batch_idx: int) -> None:
-    """Test hooks: ``EVALUATOR_FAIL_RANK=k`` raises on rank k at batch ``EVALUATOR_FAIL_AT_BATCH`` (default 0);
-    ``EVALUATOR_BATCH_DELAY=s`` makes every batch take s seconds longer."""
-    if (delay := os.environ.get("EVALUATOR_BATCH_DELAY")) is not None:
-        time.sleep(float(delay))
-    if os.environ.get("EVALUATOR_FAIL_RANK") == str(rank) and batch_idx == int(
-        os.environ.get("EVALUATOR_FAIL_AT_BATCH", 0)
-    ):
-        raise RuntimeError(f"injected failure on rank {rank} at batch {batch_idx} (EVALUATOR_FAIL_RANK)")
 
 
 def select_rows(inputs: dict, rows: list[int], images_per_row: list[int]) -> dict:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 
 import torch
 
-from evaluator import tiny
+from evaluator import qwen_vl, tiny
+from evaluator.errors import JudgeUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class JudgeUnavailable(RuntimeError):
-    """The judge checkpoint cannot be loaded (not local, and the hub out of reach, or not a checkpoint)."""
-
-
 def _pretrained_kwargs(model_cfg) -> dict:
     return {
-        "revision": model_cfg.get("revision") or None,
-        "local_files_only": bool(model_cfg.get("local_files_only", False)),
-        "trust_remote_code": bool(model_cfg.get("trust_remote_code", False)),
+        "revision": model_cfg.revision or None,
+        "local_files_only": model_cfg.local_files_only,
+        "trust_remote_code": model_cfg.trust_remote_code,
     }
 
 
@@ -33,8 +29,9 @@ def _unavailable(name: str, err: Exception) -> JudgeUnavailable:
     )
 
 
-def load_processor(model_cfg):
-    """The judge's processor (tokenizer, image processor, chat template), padding on the left for generation."""
+def load_processor(model_cfg, max_pixels: int | None = None):
+    """The judge's processor (tokenizer, image processor, chat template), padding on the left for generation, its
+    images capped at ``max_pixels`` (``data.max_pixels``) where given."""
     from transformers import AutoProcessor
 
     path = tiny.resolve(model_cfg.name_or_path)
@@ -42,16 +39,8 @@ def load_processor(model_cfg):
         processor = AutoProcessor.from_pretrained(path, **_pretrained_kwargs(model_cfg))
     except (OSError, ValueError) as e:
         raise _unavailable(model_cfg.name_or_path, e) from e
-    processor.tokenizer.padding_side = "left"
-    return processor
-
-
-def limit_image_size(processor, max_pixels: int | None) -> None:
-    """Cap the pixels of every image the judge sees (``data.max_pixels``): fewer visual tokens, faster, coarser."""
-    if max_pixels:
-        processor.image_processor.size = dataclasses.replace(
-            processor.image_processor.size, longest_edge=int(max_pixels)
-        )
+    qwen_vl.limit_image_size(processor, max_pixels)
+    return qwen_vl.prepare_processor(processor)
 
 
 def load_model(model_cfg, device: torch.device):
@@ -70,20 +59,18 @@ def load_model(model_cfg, device: torch.device):
         model = AutoModelForImageTextToText.from_pretrained(
             path,
             dtype=getattr(torch, model_cfg.dtype),
-            attn_implementation=model_cfg.get("attn_implementation") or None,
+            attn_implementation=model_cfg.attn_implementation or None,
             device_map={"": device},
             use_safetensors=True,
             **(
-                {"experts_implementation": model_cfg.experts_implementation}
-                if model_cfg.get("experts_implementation")
-                else {}
+                {"experts_implementation": model_cfg.experts_implementation} if model_cfg.experts_implementation else {}
             ),
             **_pretrained_kwargs(model_cfg),
         )
     except OSError as e:
         raise _unavailable(model_cfg.name_or_path, e) from e
     model.eval().requires_grad_(False)
-    log.info(
+    log.debug(
         "loaded %s (%s) on %s in %.1fs", model_cfg.name_or_path, model_cfg.dtype, device, time.perf_counter() - start
     )
     return model

@@ -34,17 +34,6 @@ def scale_values(low: float, high: float) -> list[int]:
     return list(range(int(low), int(high) + 1))
 
 
-def digit_token_ids(tokenizer) -> list[int]:
-    """Token ids of "0".."9"; each digit must be a single token, as in Qwen's tokenizer."""
-    ids = []
-    for d in "0123456789":
-        encoded = tokenizer.encode(d, add_special_tokens=False)
-        if len(encoded) != 1:
-            raise ValueError(f"logit scoring needs one token per digit; {d!r} is {encoded}")
-        ids.append(encoded[0])
-    return ids
-
-
 class _ForceFirstToken(LogitsProcessor):
     """Make the first generated token ``token_id``; the raw logits are still what the model predicted."""
 

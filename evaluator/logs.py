@@ -1,4 +1,7 @@
-"""Rank-aware logging: every line says which rank and device wrote it; each rank also keeps its own file."""
+"""Rank-aware logging: every line says which rank and device wrote it; each rank also keeps its own file.
+
+``escape`` is the one way text from data or a model reaches a terminal or a log.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,14 @@ from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+
+def escape(text) -> str:
+    """User- or model-written text made safe for a terminal, a log line or a markdown table: control characters
+    (ANSI escape sequences among them) are shown as escapes, not obeyed, and pipes are escaped."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in str(text))
+    return text.replace("|", "\\|")
+
+
 _FORMAT = "%(asctime)s %(levelname)s [%(where)s] %(name)s: %(message)s"
 
 
@@ -16,20 +27,27 @@ class RankFormatter(logging.Formatter):
     """Prefixes records with ``rank r/w device``; a formatter (not a filter) so tqdm's redirect keeps it."""
 
     where = "rank 0"
+    rank = 0
 
     def format(self, record: logging.LogRecord) -> str:
         record.where = RankFormatter.where
         return super().format(record)
 
 
+def _console_filter(record: logging.LogRecord) -> bool:
+    # The console shows rank 0's progress and every rank's warnings; each rank's file keeps all of its lines.
+    return RankFormatter.rank == 0 or record.levelno >= logging.WARNING
+
+
 def setup(level: str = "INFO", rank: int = 0) -> None:
     """Send the ``evaluator`` loggers to stderr with the rank prefix (idempotent)."""
-    RankFormatter.where = f"rank {rank}"
+    RankFormatter.where, RankFormatter.rank = f"rank {rank}", rank
     logger = logging.getLogger("evaluator")
-    logger.setLevel(level)
+    logger.setLevel(level.upper() if isinstance(level, str) else level)
     if not any(getattr(h, "_evaluator", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(RankFormatter(_FORMAT, datefmt="%H:%M:%S"))
+        handler.addFilter(_console_filter)
         handler._evaluator = True
         logger.addHandler(handler)
         logger.propagate = False
@@ -37,7 +55,7 @@ def setup(level: str = "INFO", rank: int = 0) -> None:
 
 def set_rank(rank: int, world_size: int, device) -> None:
     """Name this process in every later log line."""
-    RankFormatter.where = f"rank {rank}/{world_size} {device}"
+    RankFormatter.where, RankFormatter.rank = f"rank {rank}/{world_size} {device}", rank
 
 
 def add_file(path: Path) -> None:
@@ -57,3 +75,24 @@ def around_progress_bar():
     """Print log lines above rank 0's progress bar instead of through it."""
     with logging_redirect_tqdm(loggers=[logging.getLogger("evaluator")]):
         yield
+
+
+# What Lightning and PyTorch say that a scoring run has no use for: tips, hardware summaries, and warnings
+# about situations this evaluator creates on purpose (idle ranks with nothing to score).
+_QUIET_WARNINGS = (
+    r".*across ranks is zero.*",
+    r".*does not have many workers.*",
+    r".*pytree.*",
+    r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
+)
+
+
+def quiet_libraries() -> None:
+    """Keep Lightning's info lines and known-irrelevant warnings out of the console (they stay at DEBUG)."""
+    import warnings
+
+    level = logging.DEBUG if logging.getLogger("evaluator").level <= logging.DEBUG else logging.WARNING
+    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
+        logging.getLogger(name).setLevel(level)
+    for pattern in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)

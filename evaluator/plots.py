@@ -5,12 +5,20 @@ Drawn on ``matplotlib.figure.Figure`` objects directly: no pyplot state, no disp
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from evaluator.summary import MACRO, MICRO
+from evaluator.writing import atomic_write
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write(path, buf.getvalue())
 
 
 def score_histogram(rows: Sequence[dict], low: float, high: float, path: Path, key: str = "score") -> Path:
@@ -23,8 +31,7 @@ def score_histogram(rows: Sequence[dict], low: float, high: float, path: Path, k
     ax.set_xlabel(f"{key} ({len(scores)} scored of {len(rows)})")
     ax.set_ylabel("samples")
     ax.set_title("Score distribution")
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def category_bars(table: dict, criterion: str, path: Path) -> Path:
@@ -39,8 +46,7 @@ def category_bars(table: dict, criterion: str, path: Path) -> Path:
     ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right")
     ax.set_ylabel(f"mean {criterion}")
     ax.set_title(f"{criterion} by category")
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def compare_bars(header: Sequence[str], rows: Sequence[Sequence], path: Path) -> Path:
@@ -56,5 +62,4 @@ def compare_bars(header: Sequence[str], rows: Sequence[Sequence], path: Path) ->
     ax.set_ylabel(str(rows[0][1]) if rows else "")
     ax.legend(fontsize=8)
     ax.set_title("Runs by category")
-    fig.savefig(path)
-    return path
+    return _save(fig, path)

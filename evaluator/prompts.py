@@ -89,6 +89,5 @@ class Collator:
             "inputs": dict(inputs),
             "rows": rows,
             "images_per_row": [len(im) for im in images],
-            "index": [it["index"] for it in items],
             "id": [it["sample"].id for it in items],
         }

@@ -12,6 +12,7 @@ import base64
 import functools
 import io
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator import plots
+from evaluator import logs, plots
+from evaluator.errors import report_and_exit
 from evaluator.images import load_rgb
+from evaluator.writing import atomic_write, require_run
 
 THUMB = 160
 
@@ -63,7 +66,7 @@ def _reply(row: dict) -> str:
 
 def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, high: float) -> list[Path]:
     """``plot_scores.png`` (histogram of the overall score) and ``plot_categories.png`` (overall by category)."""
-    overall = summary["criteria"][-1]
+    overall = summary.get("overall") or summary["criteria"][-1]
     charts = [plots.score_histogram(rows, low, high, out_dir / "plot_scores.png")]
     table = summary["tables"]["all"]
     if any(k not in ("macro avg", "micro avg") for k in table):
@@ -96,25 +99,23 @@ def build(out_dir: Path) -> Path:
             rows=rows,
         )
     )
-    path = out_dir / "report.html"
-    tmp = path.with_name(".report.html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(out_dir / "report.html", html)
 
 
 def comparison_page(header: list[str], rows: list[list], chart: Path | None, path: Path) -> Path:
     """The leaderboard across runs as one HTML page (with its chart embedded)."""
     html = _env().get_template("compare.html.j2").render(header=header, rows=rows, chart=_b64(chart) if chart else None)
-    path.write_text(html, encoding="utf-8")
-    return path
+    return atomic_write(path, html)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluator.report", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="an evaluator run's output folder")
     args = parser.parse_args(argv)
-    print(build(args.out_dir))
+    logs.setup()
+    with report_and_exit():
+        path = build(require_run(args.out_dir))
+    sys.stdout.write(f"{path}\n")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-import lightning as L
+from lightning.pytorch.callbacks import BasePredictionWriter
 from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,10 @@ def fingerprint(cfg) -> str:
     """A short hash of every setting that changes a score."""
     model = cfg.model
     relevant = {
-        "model": {
-            k: model.get(k) for k in ("name_or_path", "revision", "dtype", "attn_implementation", "max_new_tokens")
-        },
+        "model": {k: model[k] for k in ("name_or_path", "revision", "dtype", "attn_implementation", "max_new_tokens")},
         "judge": OmegaConf.to_container(cfg.judge, resolve=True),
-        "images": {k: cfg.data.get(k) for k in ("resize_edited", "max_image_pixels", "min_image_side", "max_pixels")},
-        "seed": cfg.get("seed"),
+        "images": {k: cfg.data[k] for k in ("resize_edited", "max_image_pixels", "min_image_side", "max_pixels")},
+        "seed": cfg.seed,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -69,16 +67,17 @@ def clear(out_dir: Path) -> None:
     shutil.rmtree(out_dir / SHARDS, ignore_errors=True)
 
 
-class ShardWriter(L.Callback):
+class ShardWriter(BasePredictionWriter):
     """Appends each batch's rows to this rank's shard, flushed and fsynced, so a crash loses at most the batches
     in flight."""
 
     def __init__(self, out_dir: Path, fp: str):
+        super().__init__(write_interval="batch")
         self.out_dir = out_dir
         self.fp = fp
         self.file = None
 
-    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_predict_start(self, trainer, pl_module) -> None:
         folder = self.out_dir / SHARDS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"rank-{trainer.global_rank}.jsonl"
@@ -86,18 +85,17 @@ class ShardWriter(L.Callback):
         if path.stat().st_size and not _ends_with_newline(path):
             self.file.write("\n")  # after a write torn by a kill, start a fresh line rather than extend the torn one
 
-    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        lines = "".join(
-            json.dumps({**_without_index(r), "fingerprint": self.fp}, ensure_ascii=False) + "\n" for r in outputs
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
+        self.file.write(
+            "".join(json.dumps({**r, "fingerprint": self.fp}, ensure_ascii=False) + "\n" for r in prediction)
         )
-        self.file.write(lines)
         self.file.flush()
         os.fsync(self.file.fileno())
 
-    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_predict_end(self, trainer, pl_module) -> None:
         self.close()
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         self.close()
 
     def close(self) -> None:
@@ -110,7 +108,3 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as f:
         f.seek(-1, os.SEEK_END)
         return f.read(1) == b"\n"
-
-
-def _without_index(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "index"}

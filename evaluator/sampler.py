@@ -66,9 +66,8 @@ class CostModel:
     weighs sample counts against prompt lengths.
     """
 
-    def __init__(self, patch: int, merge: int, min_pixels: int, max_pixels: int, judgements, decode_tokens: int):
-        self.patch, self.merge = patch, merge
-        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+    def __init__(self, layout, judgements, decode_tokens: int):
+        self.layout = layout  # e.g. qwen_vl.PixelLayout: how many tokens an image of a given size becomes
         self.judgements = [
             (j.prompt.images, sum(len(p.get("text", "")) for p in j.prompt.parts) // 4) for j in judgements
         ]
@@ -76,23 +75,14 @@ class CostModel:
 
     @classmethod
     def for_judge(cls, processor, scheme, max_new_tokens: int) -> CostModel:
-        ip = processor.image_processor
-        decode = 0 if scheme.mode == "logits" else max_new_tokens
-        return cls(
-            ip.patch_size, ip.merge_size, ip.size["shortest_edge"], ip.size["longest_edge"], scheme.judgements, decode
-        )
+        from evaluator.qwen_vl import PixelLayout
 
-    def image_tokens(self, width: int, height: int) -> int:
-        """Language tokens of one image: one per merged patch, plus its start and end markers."""
-        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
-
-        h, w = smart_resize(height, width, self.patch * self.merge, self.min_pixels, self.max_pixels)
-        return (h // self.patch) * (w // self.patch) // self.merge**2 + 2
+        return cls(PixelLayout.of(processor), scheme.judgements, 0 if scheme.mode == "logits" else max_new_tokens)
 
     def cost(self, sizes: dict[str, tuple[int, int]], instruction: str = "") -> float:
         """Cost of one sample from its images' (width, height) by role."""
         total = 0
         for roles, text_tokens in self.judgements:
-            total += sum(self.image_tokens(*sizes[r]) for r in roles) + text_tokens + len(instruction) // 3
+            total += sum(self.layout.image_tokens(*sizes[r]) for r in roles) + text_tokens + len(instruction) // 3
             total += self.decode_tokens
         return float(total)

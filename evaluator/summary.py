@@ -14,6 +14,8 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from evaluator.logs import escape
+
 MACRO, MICRO = "macro avg", "micro avg"
 
 
@@ -89,9 +91,15 @@ def separation(rows: Sequence[dict], label: str = "follows", key: str = "score")
     }
 
 
-def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgements: Sequence[str] = ()) -> dict:
+def summarize(
+    rows: Sequence[dict],
+    criteria: Sequence[str] = ("score",),
+    judgements: Sequence[str] = (),
+    overall: str | None = None,
+) -> dict:
     """The overall score's statistics (overall, per category, per language), failures by error, unparseable
-    replies per judgement, and a table per subset for ``criteria``."""
+    replies per judgement, and a table per subset for ``criteria``; ``overall`` names the criterion that is the
+    overall score (default: the last of ``criteria``)."""
     unparseable = {}
     for j in judgements or ["score"]:
         column = f"error.{j}" if len(judgements) > 1 else "error"
@@ -105,6 +113,7 @@ def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgem
         "by_category": {k: _stats(v) for k, v in _by(rows, "category").items()},
         "by_language": {k: _stats(v) for k, v in _by(rows, "language").items()},
         "criteria": list(criteria),
+        "overall": overall or list(criteria)[-1],
         "tables": {name: table(rs, criteria) for name, rs in groups(rows).items()},
         "sanity": separation(rows),
     }
@@ -112,13 +121,6 @@ def summarize(rows: Sequence[dict], criteria: Sequence[str] = ("score",), judgem
 
 def _num(x) -> str:
     return "–" if x is None else f"{x:.3f}"
-
-
-def escape(text) -> str:
-    """User- or model-written text made safe for a markdown table in a terminal: control characters (ANSI escape
-    sequences among them) are shown as escapes, pipes are escaped."""
-    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in str(text))
-    return text.replace("|", "\\|")
 
 
 def to_markdown(summary: dict) -> str:

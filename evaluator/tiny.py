@@ -1,8 +1,8 @@
-"""Tiny random Qwen3-VL judges for offline tests and smoke runs.
+"""Tiny random judges for offline tests and smoke runs.
 
 A tiny judge is a real checkpoint folder (config, safetensors weights, tokenizer, processor and chat template)
 written once into a cache directory and then loaded through the same ``from_pretrained`` path as a real judge.
-``model.name_or_path: tiny:qwen3_vl`` (or ``tiny:qwen3_vl_moe``) selects one.
+``model.name_or_path: tiny:qwen3_vl`` (or ``tiny:qwen3_vl_moe``) selects one; its scores are noise.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
+from evaluator import qwen_vl
+from evaluator.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -23,82 +24,6 @@ PREFIX = "tiny:"
 
 # Bump when the builder changes what it writes, so stale cached judges are rebuilt.
 _BUILDER_VERSION = 2
-
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
-
-# Qwen's chat layout, reduced to what the judge sends: text and image parts in system/user/assistant turns.
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "<|im_start|>{{ message['role'] + '\\n' }}"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>"
-    "{%- elif part['type'] == 'text' -%}{{ part['text'] }}{%- endif -%}"
-    "{%- endfor -%}{%- endif -%}"
-    "<|im_end|>{{ '\\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}<|im_start|>{{ 'assistant\\n' }}{%- endif -%}"
-)
-
-# Head dimension 16 gives 8 rotary frequencies, split over (time, height, width) by the mrope section.
-_TEXT = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 16,
-    "max_position_embeddings": 4096,
-    "rope_parameters": {
-        "rope_type": "default",
-        "rope_theta": 5_000_000.0,
-        "mrope_section": [4, 2, 2],
-        "mrope_interleaved": True,
-    },
-    "tie_word_embeddings": False,
-}
-_VISION = {
-    "depth": 2,
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_heads": 2,
-    "patch_size": 16,
-    "temporal_patch_size": 2,
-    "spatial_merge_size": 2,
-    "out_hidden_size": 64,
-    "num_position_embeddings": 64,
-    "deepstack_visual_indexes": [0, 1],
-}
-_MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "decoder_sparse_step": 1}
-
-_QWEN_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
-# What the tokenizer learns its merges from: judge-prompt English, JSON replies and digits.
-_CORPUS = (
-    "You are a careful judge of image edits. The first image is the source image, the second image is the edited "
-    "image. The edit instruction is given below. Judge how well the edited image follows the instruction, keeps "
-    "everything else unchanged, and looks natural. Reply with a JSON object: "
-    '{"reason": "the edit follows the instruction and the rest of the image is unchanged", "score": 7}. '
-    "Score: 0 1 2 3 4 5 6 7 8 9 10 out of 10. Make the sky blue; turn the photo black and white; add a red frame."
-)
-
-SPECS: dict[str, dict] = {
-    "qwen3_vl": {"arch": "qwen3_vl", "text": _TEXT, "vision": _VISION},
-    "qwen3_vl_moe": {"arch": "qwen3_vl_moe", "text": {**_TEXT, **_MOE}, "vision": _VISION},
-}
-
-# Tiny images keep CPU tests fast: at most 256x256 pixels reach the vision tower (64 tokens an image).
-_PROCESSOR_PIXELS = {"min_pixels": 32 * 32, "max_pixels": 256 * 256}
 
 
 def cache_root() -> Path:
@@ -111,8 +36,10 @@ def resolve(name_or_path: str) -> str:
     if not name_or_path.startswith(PREFIX):
         return name_or_path
     name = name_or_path[len(PREFIX) :]
-    if name not in SPECS:
-        raise ValueError(f"unknown tiny judge {name!r}; choose one of {sorted(SPECS)}")
+    if name not in qwen_vl.TINY_SPECS:
+        raise ConfigError(
+            f"unknown tiny judge {name!r}; model.name_or_path=tiny:<name> takes one of {sorted(qwen_vl.TINY_SPECS)}"
+        )
     return str(ensure_built(name))
 
 
@@ -122,7 +49,7 @@ def ensure_built(name: str, root: Path | None = None) -> Path:
     Each process builds into its own temporary folder and renames it into place; the first rename wins and
     the others discard their copy. Builds are seeded, so every copy is identical.
     """
-    spec = SPECS[name]
+    spec = qwen_vl.TINY_SPECS[name]
     digest = hashlib.sha256(json.dumps([_BUILDER_VERSION, spec], sort_keys=True).encode()).hexdigest()[:12]
     root = root or cache_root()
     target = root / f"tiny-{name}-{digest}"
@@ -131,7 +58,7 @@ def ensure_built(name: str, root: Path | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
-        build(spec, tmp)
+        qwen_vl.build_tiny(spec, tmp)
         try:
             os.rename(tmp, target)
             log.info("built tiny judge %s in %s", name, target)
@@ -141,92 +68,3 @@ def ensure_built(name: str, root: Path | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def build_tokenizer():
-    """A byte-level BPE of a few hundred tokens with Qwen's special tokens and a Qwen-style chat template."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    # Qwen's own split: among other things every digit is a token of its own, which logit scoring relies on.
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_QWEN_SPLIT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=512,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    corpus = [_CORPUS] * 4
-    tok.train_from_iterator(corpus, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        padding_side="left",
-        chat_template=CHAT_TEMPLATE,
-    )
-
-
-def build_processor(tokenizer, pixels: dict | None = None):
-    """The Qwen3-VL processor around ``tokenizer``; by default with small pixel limits for fast CPU runs."""
-    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
-
-    pixels = pixels or _PROCESSOR_PIXELS
-    image_processor = Qwen2VLImageProcessor(patch_size=16, temporal_patch_size=2, merge_size=2, **pixels)
-    video_processor = Qwen3VLVideoProcessor(patch_size=16, temporal_patch_size=2, merge_size=2)
-    return Qwen3VLProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        video_processor=video_processor,
-        chat_template=CHAT_TEMPLATE,
-    )
-
-
-def build_config(spec: dict, tokenizer):
-    """A Qwen3-VL (or -MoE) config from ``spec`` whose special-token ids match ``tokenizer``."""
-    from transformers import Qwen3VLConfig, Qwen3VLMoeConfig
-
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    text = {
-        "vocab_size": len(tokenizer),  # a real shape may ask for the real vocabulary; the extra rows go unused
-        **spec["text"],
-        "pad_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "bos_token_id": ids["<|endoftext|>"],
-    }
-    config_cls = Qwen3VLMoeConfig if spec["arch"] == "qwen3_vl_moe" else Qwen3VLConfig
-    config = config_cls(
-        text_config=text,
-        vision_config=spec["vision"],
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=spec["text"].get("tie_word_embeddings", False),
-    )
-    return config
-
-
-def build(spec: dict, folder: Path, seed: int = 0) -> None:
-    """Write a random judge of ``spec``'s shape to ``folder`` as a ``from_pretrained``-loadable checkpoint."""
-    from transformers import AutoModelForImageTextToText, GenerationConfig
-
-    tokenizer = build_tokenizer()
-    processor = build_processor(tokenizer)
-    config = build_config(spec, tokenizer)
-    torch.manual_seed(seed)
-    model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
-    model.generation_config = GenerationConfig(
-        eos_token_id=config.text_config.eos_token_id,
-        pad_token_id=config.text_config.pad_token_id,
-        do_sample=False,
-    )
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)

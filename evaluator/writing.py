@@ -12,17 +12,26 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from evaluator.errors import ConfigError
 from evaluator.summary import table_csv, to_markdown
 
+RUN_FILES = ("results.jsonl", "summary.json", "config.yaml")
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+
+def atomic_write(path: Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file in the same folder and an atomic rename,
+    so that no reader ever sees half a file. Every output file of the evaluator is written through here."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def _csv_cell(value):
@@ -52,3 +61,18 @@ def write_summary(summary: dict, out_dir: Path) -> None:
 def write_config(cfg: DictConfig, out_dir: Path) -> None:
     """The fully resolved config, so a run can be repeated from its folder alone."""
     atomic_write(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def require_run(out_dir: Path) -> Path:
+    """``out_dir`` if it holds a finished run's files.
+
+    Raises:
+        ConfigError: naming the folder and the file it lacks.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} is not a folder; give the out_dir of a finished evaluator run")
+    missing = [f for f in RUN_FILES if not (out_dir / f).is_file()]
+    if missing:
+        raise ConfigError(f"{out_dir} is not a finished evaluator run (it has no {missing[0]}); give a run's out_dir")
+    return out_dir

@@ -1,0 +1,1 @@
+"""The shipped Hydra configs (``pkg://evaluator.conf``); a package so that the wheel carries them."""

@@ -1,0 +1,105 @@
+"""Serving the samples of the plan to each rank: the dataset, and the DataModule that shards it."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable, Sequence
+
+import lightning as L
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from evaluator.config import cpu_count
+from evaluator.images import DEFAULT_LIMITS, ImageLimits, load_rgb
+from evaluator.sampler import ShardSampler
+from evaluator.samples import Sample
+
+log = logging.getLogger(__name__)
+
+# data.batch_size=auto tries batches of up to this many samples.
+AUTO_BATCH_MAX = 64
+
+
+class PairDataset(Dataset):
+    """Serves each sample with its decoded source and edited images.
+
+    With ``resize_edited`` the edit is resized to the source's size first, as GEdit-Bench does before judging.
+    """
+
+    def __init__(self, samples: Sequence[Sample], resize_edited: bool = False, limits: ImageLimits = DEFAULT_LIMITS):
+        self.samples = list(samples)
+        self.resize_edited = resize_edited
+        self.limits = limits
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        s = self.samples[index]
+        source, edited = load_rgb(s.source, self.limits), load_rgb(s.edited, self.limits)
+        if self.resize_edited and edited.size != source.size:
+            edited = edited.resize(source.size, Image.Resampling.LANCZOS)
+        return {"sample": s, "source": source, "edited": edited}
+
+
+class JudgeData(L.LightningDataModule):
+    """Shards a plain list of samples over the trainer's ranks, each sample to exactly one rank, balanced by
+    ``costs`` (one estimate per sample; None: strided)."""
+
+    def __init__(
+        self,
+        dataset: PairDataset,
+        collate: Callable,
+        batch_size: int | str,
+        num_workers: int,
+        costs: Sequence[float] | None = None,
+        batch_size_for: Callable[[list[dict]], int] | None = None,
+    ):
+        super().__init__()
+        # With fewer samples than ranks some ranks get none; they must still take part, not fail.
+        self.allow_zero_length_dataloader_with_multiple_devices = True
+        self.dataset = dataset
+        self.collate = collate
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.costs = costs
+        self.batch_size_for = batch_size_for
+
+    def predict_dataloader(self) -> DataLoader:
+        sampler = ShardSampler(
+            self.dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, costs=self.costs
+        )
+        batch_size = self.batch_size
+        if batch_size == "auto":
+            # The sampler puts this rank's heaviest samples first: what fits for them fits for every batch.
+            heaviest = [self.dataset[i] for i in list(sampler)[:AUTO_BATCH_MAX]]
+            batch_size = self.batch_size_for(heaviest) if heaviest else 1
+        workers = workers_per_rank(self.num_workers, self.trainer.num_devices)
+        return DataLoader(
+            self.dataset,
+            batch_size=int(batch_size),
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=self.collate,
+            pin_memory=self.trainer.strategy.root_device.type == "cuda",
+            persistent_workers=False,
+            # By now this process runs gloo, store and queue threads; a worker forked from it can deadlock inside
+            # fork() on a lock one of them held. Workers fork from a clean server process instead.
+            multiprocessing_context=_worker_context() if workers > 0 else None,
+        )
+
+
+def workers_per_rank(requested: int, ranks_here: int) -> int:
+    """``data.num_workers``, capped to the CPUs each of this node's ranks has, less one for the rank itself (more
+    workers would only compete for them)."""
+    cap = max(cpu_count() // max(ranks_here, 1) - 1, 0)
+    if requested > cap:
+        log.debug(
+            "data.num_workers=%d capped to %d: the CPUs each of the %d ranks here has", requested, cap, ranks_here
+        )
+    return min(requested, cap)
+
+
+def _worker_context() -> str:
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"

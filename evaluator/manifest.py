@@ -1,0 +1,98 @@
+"""Reading a JSONL or CSV manifest of (id, source, edited, instruction[, category, language, ...]) rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from evaluator.samples import Kind, Problem, Sample
+
+REQUIRED = ("id", "source", "edited", "instruction")
+OPTIONAL = ("category", "language")
+
+
+def read_manifest(
+    path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False
+) -> tuple[list[Sample], list[Problem]]:
+    """Read a JSONL or CSV manifest; relative image paths are taken from the manifest's folder.
+
+    Args:
+        path: the manifest.
+        root: the folder every image must lie in (default: the manifest's folder).
+        allow_outside_root: accept images outside ``root`` (``..`` or absolute paths elsewhere).
+
+    Returns:
+        The readable samples, and a problem for every row that is not (unreadable line, missing column, text that
+        is not UTF-8, a path outside the root).
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        return [], [Problem(0, "-", Kind.FILE, f"manifest file not found: {path}")]
+    root = Path(root).expanduser().resolve() if root else path.parent
+    records, problems = _read_records(path)
+    samples = []
+    for row, rec in enumerate(records, start=1):
+        if rec is not None:
+            sample, problem = _sample(rec, row, path.parent, root, allow_outside_root)
+            samples += [sample] if sample else []
+            problems += [problem] if problem else []
+    return samples, problems
+
+
+def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool):
+    sample_id = str(rec.get("id") or "-")
+    missing = [k for k in REQUIRED if not str(rec.get(k) or "").strip()]
+    if missing:
+        return None, Problem(row, sample_id, Kind.MISSING_FIELD, f"missing {', '.join(missing)}")
+    bad_text = [k for k, v in rec.items() if isinstance(v, str) and _has_surrogates(v)]
+    if bad_text:
+        return None, Problem(row, _printable(sample_id), Kind.NOT_UTF8, f"not valid UTF-8: {', '.join(bad_text)}")
+    images = {k: (folder / str(rec[k])).resolve() for k in ("source", "edited")}
+    outside = [k for k, p in images.items() if not allow_outside_root and not p.is_relative_to(root)]
+    if outside:
+        where = ", ".join(f"{k} {images[k]}" for k in outside)
+        return None, Problem(row, sample_id, Kind.OUTSIDE_ROOT, f"path escapes the data root {root}: {where}")
+    sample = Sample(
+        id=sample_id,
+        source=str(images["source"]),
+        edited=str(images["edited"]),
+        instruction=str(rec["instruction"]),
+        category=_opt_str(rec.get("category")),
+        language=_opt_str(rec.get("language")),
+        extra={k: v for k, v in rec.items() if k not in REQUIRED + OPTIONAL},
+        row=row,
+    )
+    return sample, None
+
+
+def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
+    # surrogateescape keeps the readable rows of a file with a few bad bytes; those rows are reported.
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    problems: list[Problem] = []
+    if path.suffix.lower() == ".csv":
+        return list(csv.DictReader(io.StringIO(text, newline=""))), problems
+    records: list[dict | None] = []
+    for row, line in enumerate((ln for ln in text.splitlines() if ln.strip()), start=1):
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            problems.append(Problem(row, "-", Kind.UNREADABLE_LINE, f"unreadable line: {_printable(str(e))}"))
+            rec = None
+        records.append(rec)
+    return records, problems
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def _opt_str(value) -> str | None:
+    return None if value is None or str(value).strip() == "" else str(value)

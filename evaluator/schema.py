@@ -1,0 +1,135 @@
+"""The config schema: every key the evaluator reads, with its default, as dataclasses in Hydra's ConfigStore.
+
+The YAML presets in ``conf/`` hold only what differs from these defaults. Because the schema is typed and closed,
+a misspelled key (``data.batchsize=4``) or a wrong type fails while Hydra composes the config, before anything
+is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    """The judge checkpoint and how to load and run it."""
+
+    name_or_path: str = MISSING  # a hub id, a local checkpoint folder, or tiny:<name>
+    revision: str | None = None
+    dtype: str = "bfloat16"
+    attn_implementation: str | None = "sdpa"
+    max_new_tokens: int = 256
+    local_files_only: bool = False
+    trust_remote_code: bool = False
+    experts_implementation: str | None = None  # MoE judges: None is transformers' grouped default; eager is slow
+
+
+@dataclass
+class DataConfig:
+    """What every layout shares: image checks, batching and the DataLoader."""
+
+    layout: str = "manifest"
+    resize_edited: bool = False  # resize each edit to its source's size before judging
+    on_error: str = "skip"  # skip: score the good rows, an error row for each bad one; fail: stop before loading
+    max_image_pixels: int = 64_000_000  # larger images are refused from their header (decompression bombs)
+    min_image_side: int = 8  # smaller images are refused
+    max_pixels: int | None = None  # cap on each image's pixels as the judge sees it; None: the processor's own
+    batch_size: Any = 4  # per device: a positive integer, or "auto" for the largest that fits
+    num_workers: int = 2  # DataLoader workers per rank (capped to the CPUs each rank has)
+
+
+@dataclass
+class ManifestData(DataConfig):
+    """Your own pairs: a JSONL or CSV manifest."""
+
+    path: str = MISSING
+    root: str | None = None  # every image must lie under this folder (default: the manifest's folder)
+    allow_outside_root: bool = False
+
+
+@dataclass
+class GEditData(DataConfig):
+    """GEdit-Bench: its metadata and an editor's results folder."""
+
+    layout: str = "gedit"
+    metadata: str = MISSING  # parquet file(s) or a datasets save_to_disk folder
+    results_root: str = MISSING  # holds <model_name>/fullset/<task_type>/<en|cn>/<key>.png
+    model_name: str = MISSING  # the editing model whose outputs are judged
+    language: str = "all"  # en, cn or all
+    resize_edited: bool = True  # as GEdit-Bench does
+
+
+@dataclass
+class ImgEditData(DataConfig):
+    """ImgEdit-Bench's basic set."""
+
+    layout: str = "imgedit"
+    metadata: str = MISSING  # JSON: key -> {id: source image path under `sources`, prompt, edit_type}
+    sources: str = MISSING  # folder of the benchmark's source images
+    edits: str = MISSING  # folder of the editor's <key>.png outputs
+    allow_outside_root: bool = False  # source ids may not leave the sources folder
+
+
+@dataclass
+class Scale:
+    min: float = 0
+    max: float = 10
+
+
+@dataclass
+class JudgeConfig:
+    """A judging scheme; see ``evaluator.schemes``."""
+
+    name: str = MISSING
+    mode: str = "generate"  # generate: write a reply and parse it; logits: read the score's distribution
+    retries: int = 0  # re-ask an unparseable reply this many times, with seeded sampling
+    retry_temperature: float = 0.7
+    scale: Scale = field(default_factory=Scale)
+    system: str = ""
+    judgements: list[Any] = MISSING
+    overall: Any = None  # a criterion's name, or {name, of: [...], combine}
+    report: list[str] = field(default_factory=list)
+    rubrics: dict[str, str] = field(default_factory=dict)
+    logits_prefix: str = '{"$key": '
+
+
+@dataclass
+class TrainerConfig:
+    """Where the processes run. Under torchrun, devices follow torchrun's processes."""
+
+    accelerator: str = "auto"  # auto, gpu or cpu
+    devices: Any = "auto"  # auto, a count, or a list of GPU indices
+    num_nodes: int = 1
+
+
+@dataclass
+class EvalConfig:
+    """The top level of ``python -m evaluator``."""
+
+    model: ModelConfig = MISSING
+    data: DataConfig = MISSING
+    judge: JudgeConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    out_dir: str = MISSING
+    seed: int = 0
+    log_level: str = "INFO"
+    resume: bool = True  # rows an earlier run in out_dir scored under the same settings are not scored again
+    report: bool = True  # write report.html and the charts at the end
+    # Extra Lightning callbacks, by name: {name: {_target_: module.Class, ...}} (tests inject faults this way).
+    callbacks: dict[str, Any] = field(default_factory=dict)
+
+
+def register() -> None:
+    """Put the schemas into Hydra's ConfigStore, where the presets' defaults lists find them (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(group="model", name="model_schema", node=ModelConfig)
+    cs.store(group="data", name="manifest_schema", node=ManifestData)
+    cs.store(group="data", name="gedit_schema", node=GEditData)
+    cs.store(group="data", name="imgedit_schema", node=ImgEditData)
+    cs.store(group="judge", name="judge_schema", node=JudgeConfig)
+    cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
