@@ -34,6 +34,11 @@ def read(data_cfg) -> Loaded:
     return READERS[data_cfg.layout](data_cfg)
 
 
+def describe(data_cfg) -> str:
+    """The input's name for messages: the manifest's path or the benchmark's metadata."""
+    return str(data_cfg.path if data_cfg.layout == "manifest" else data_cfg.metadata)
+
+
 def _manifest(data_cfg) -> Loaded:
     samples, problems = read_manifest(data_cfg.path, root=data_cfg.root, allow_outside_root=data_cfg.allow_outside_root)
     return Loaded(samples, problems)

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from evaluator import logs
 from evaluator.errors import ConfigError, report_and_exit
+from evaluator.logs import escape
 from evaluator.summary import MACRO, MICRO
 from evaluator.writing import atomic_write, require_run
 
@@ -43,7 +44,7 @@ def leaderboard(
     """
     runs = []
     for d in out_dirs:
-        summary = json.loads((require_run(d) / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((require_run(d, ("summary.json",)) / "summary.json").read_text(encoding="utf-8"))
         if subset not in summary["tables"]:
             raise ConfigError(f"{d}: no subset {subset!r}; it has {', '.join(sorted(summary['tables']))}")
         crit = criterion or summary.get("overall") or summary["criteria"][-1]
@@ -63,7 +64,7 @@ def to_markdown(header: list[str], rows: list[list]) -> str:
     def fmt(x) -> str:
         if x is None:
             return "–"
-        return f"{x:.3f}" if isinstance(x, float) else str(x).replace("|", "\\|")
+        return f"{x:.3f}" if isinstance(x, float) else escape(x)
 
     lines = ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
     lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in rows]

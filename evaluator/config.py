@@ -119,8 +119,10 @@ def _close(name: str, options: Sequence[str], parent: str = "") -> str:
     return f"; did you mean {parent + '.' if parent else ''}{match[0]}?" if match else ""
 
 
-def check(cfg: DictConfig) -> None:
+def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     """The checks on a composed config that its schema cannot express; every one before any model loads.
+
+    ``checkpoint=False`` skips looking into ``model.name_or_path`` (for a judge already in memory).
 
     Raises:
         ConfigError: with one line saying what to change.
@@ -139,8 +141,12 @@ def check(cfg: DictConfig) -> None:
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
         if cfg.data[key] < 0:
             raise ConfigError(f"data.{key} cannot be negative ({cfg.data[key]})")
+    from evaluator.schemes import Scheme
+
+    Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
     _check_devices(cfg.trainer)
-    _check_checkpoint(cfg.model)
+    if checkpoint:
+        _check_checkpoint(cfg.model)
 
 
 def _preset(cfg: DictConfig, group: str) -> str:

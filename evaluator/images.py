@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from evaluator.samples import Kind
+from evaluator.schema import DataConfig
 
 # Qwen's image processor refuses images whose long side is more than 200 times the short one.
 MAX_ASPECT = 200
@@ -19,15 +20,15 @@ class ImageLimits:
     """What an input image may be: at most ``max_pixels`` (a decompression bomb is refused from its header),
     at least ``min_side`` pixels on its short side."""
 
-    max_pixels: int = 64_000_000
-    min_side: int = 8
+    max_pixels: int
+    min_side: int
 
     @classmethod
     def from_config(cls, data_cfg) -> ImageLimits:
         return cls(int(data_cfg.max_image_pixels), int(data_cfg.min_image_side))
 
 
-DEFAULT_LIMITS = ImageLimits()
+DEFAULT_LIMITS = ImageLimits(DataConfig.max_image_pixels, DataConfig.min_image_side)
 
 
 def check_image(path: str, role: str, limits: ImageLimits) -> tuple[tuple[int, int] | None, tuple[Kind, str] | None]:

@@ -9,6 +9,7 @@ import torch
 
 from evaluator import qwen_vl, tiny
 from evaluator.errors import JudgeUnavailable
+from evaluator.logs import FILE_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ def load_model(model_cfg, device: torch.device):
     except OSError as e:
         raise _unavailable(model_cfg.name_or_path, e) from e
     model.eval().requires_grad_(False)
-    log.debug(
-        "loaded %s (%s) on %s in %.1fs", model_cfg.name_or_path, model_cfg.dtype, device, time.perf_counter() - start
-    )
+    seconds = time.perf_counter() - start
+    log.info("loaded %s (%s) on %s in %.1fs", model_cfg.name_or_path, model_cfg.dtype, device, seconds, extra=FILE_ONLY)
     return model

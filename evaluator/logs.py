@@ -34,9 +34,15 @@ class RankFormatter(logging.Formatter):
         return super().format(record)
 
 
+# ``log.info(..., extra=FILE_ONLY)``: a line for the rank's log file, not for the console.
+FILE_ONLY = {"console": False}
+
+
 def _console_filter(record: logging.LogRecord) -> bool:
     # The console shows rank 0's progress and every rank's warnings; each rank's file keeps all of its lines.
-    return RankFormatter.rank == 0 or record.levelno >= logging.WARNING
+    if record.levelno >= logging.WARNING:
+        return True
+    return RankFormatter.rank == 0 and getattr(record, "console", True)
 
 
 def setup(level: str = "INFO", rank: int = 0) -> None:

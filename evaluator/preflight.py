@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from evaluator import benchmarks
+from evaluator.benchmarks import Loaded
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, check_image
 from evaluator.samples import Kind, Problem, Sample
 
@@ -56,6 +58,15 @@ def check_share(
             if not problems:
                 found.sizes[pos] = sizes
     return found
+
+
+def read_and_check(data_cfg, rank: int = 0, world_size: int = 1) -> tuple[Loaded, Findings]:
+    """Read the configured layout (every rank, in full) and check this rank's share of its images."""
+    loaded = benchmarks.read(data_cfg)
+    everything = loaded.samples + loaded.missing
+    no_edit = frozenset(range(len(loaded.samples), len(everything)))
+    limits = ImageLimits.from_config(data_cfg)
+    return loaded, check_share(everything, limits, rank, world_size, no_edit)
 
 
 def merge(shares: Sequence[Findings]) -> Findings:

@@ -45,7 +45,7 @@ def run(cfg: DictConfig, model=None) -> Path:
     Returns:
         The output folder.
     """
-    config.check(cfg)
+    config.check(cfg, checkpoint=model is None)
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     logs.setup(cfg.log_level, rank=env_rank())
     config.check_out_dir(out_dir)
@@ -82,18 +82,13 @@ def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordin
 def _plan(cfg: DictConfig, coordinator: Coordinator, out_dir: Path) -> Plan:
     """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 gathers the
     findings, reads what an earlier run left, and decides; every rank gets the same plan."""
-    loaded = benchmarks.read(cfg.data)
-    everything = loaded.samples + loaded.missing
-    no_edit = frozenset(range(len(loaded.samples), len(everything)))
-    share = preflight.check_share(
-        everything, ImageLimits.from_config(cfg.data), coordinator.rank, coordinator.world_size, no_edit
-    )
+    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size)
     shares = coordinator.gather("checked", share)
-    where = str(cfg.data.get("path") or cfg.data.get("metadata"))
 
     def decide() -> Plan:
         previous = read_previous(out_dir, resume.fingerprint(cfg), keep=cfg.resume)
-        return make_plan(loaded, preflight.merge(shares), where, cfg.data.on_error, previous)
+        findings = preflight.merge(shares)
+        return make_plan(loaded, findings, benchmarks.describe(cfg.data), cfg.data.on_error, previous)
 
     return coordinator.broadcast("plan", decide)
 
@@ -134,7 +129,7 @@ def _predict(cfg, trainer, coordinator, scheme: Scheme, plan: Plan, out_dir: Pat
         coordinator.wait_for_all("predicted", on_poll=progress.refresh)
     progress.close()
     rows = [row for batch in outputs or [] for row in batch]
-    log.debug("scored %d samples", len(rows))
+    log.info("scored %d samples", len(rows), extra=logs.FILE_ONLY)
     return rows
 
 

@@ -13,7 +13,12 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from evaluator.errors import ConfigError
 from evaluator.prompts import Prompt
+from evaluator.schema import JudgeConfig
 
 COMBINE = {
     "min": min,
@@ -54,15 +59,28 @@ class Scheme:
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Scheme:
-        """Read and check a judge config; every mistake is reported here, before any model loads."""
+        """Read and check a judge config (its defaults from ``schema.JudgeConfig``); every mistake is reported
+        here, before any model loads.
+
+        Raises:
+            ConfigError: naming the scheme and what is wrong in it.
+        """
+        try:
+            cfg = OmegaConf.merge(OmegaConf.structured(JudgeConfig), cfg)
+            return cls._from_typed(cfg)
+        except (ValueError, KeyError, TypeError, OSError, OmegaConfBaseException) as e:
+            raise ConfigError(f"judge={cfg.get('name', '?')}: {str(e).splitlines()[0]}") from None
+
+    @classmethod
+    def _from_typed(cls, cfg) -> Scheme:
         judgements = []
         for j in cfg["judgements"]:
             keys = tuple(j.get("keys") or [j["name"]])
             combine = j.get("combine", "first")
             _check_combine(combine, f"judgement {j['name']!r}")
-            prompt = Prompt.from_config({"system": j.get("system", cfg.get("system", "")), "user": j["user"]})
+            prompt = Prompt.from_config({"system": j.get("system", cfg.system), "user": j["user"]})
             judgements.append(Judgement(j["name"], prompt, keys, combine))
-        overall = cfg.get("overall") or {"name": judgements[0].name}
+        overall = cfg.overall or {"name": judgements[0].name}
         if isinstance(overall, str):
             overall = {"name": overall}
         overall_of = tuple(overall.get("of") or ())
@@ -73,27 +91,27 @@ class Scheme:
         if not overall_of and overall["name"] not in names:
             unknown.append(overall["name"])
         if unknown:
-            raise ValueError(f"scheme {cfg.get('name')!r}: overall refers to unknown criteria {unknown}")
+            raise ValueError(f"overall refers to unknown criteria {unknown}")
         scheme = cls(
-            name=str(cfg.get("name", "scheme")),
-            mode=str(cfg.get("mode", "generate")),
-            low=float(cfg["scale"]["min"]),
-            high=float(cfg["scale"]["max"]),
+            name=cfg.name,
+            mode=cfg.mode,
+            low=cfg.scale.min,
+            high=cfg.scale.max,
             judgements=tuple(judgements),
             overall=str(overall["name"]),
             overall_of=overall_of,
             overall_combine=overall_combine,
-            report=tuple(cfg.get("report") or [overall["name"]]),
-            rubrics=dict(cfg.get("rubrics") or {}),
-            logits_prefix=str(cfg.get("logits_prefix", '{"$key": ')),
-            retries=int(cfg.get("retries", 0)),
-            retry_temperature=float(cfg.get("retry_temperature", 0.7)),
+            report=tuple(cfg.report or [overall["name"]]),
+            rubrics=dict(cfg.rubrics),
+            logits_prefix=cfg.logits_prefix,
+            retries=cfg.retries,
+            retry_temperature=cfg.retry_temperature,
         )
         if scheme.mode not in ("generate", "logits"):
-            raise ValueError(f"judge.mode is 'generate' or 'logits', not {scheme.mode!r}")
+            raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
         missing = [c for c in scheme.report if c not in scheme.criteria]
         if missing:
-            raise ValueError(f"scheme {scheme.name!r}: report names unknown criteria {missing}")
+            raise ValueError(f"report names unknown criteria {missing}")
         return scheme
 
     @property

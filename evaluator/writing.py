@@ -63,8 +63,8 @@ def write_config(cfg: DictConfig, out_dir: Path) -> None:
     atomic_write(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
 
-def require_run(out_dir: Path) -> Path:
-    """``out_dir`` if it holds a finished run's files.
+def require_run(out_dir: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
+    """``out_dir`` if it holds a finished run's ``files``.
 
     Raises:
         ConfigError: naming the folder and the file it lacks.
@@ -72,7 +72,7 @@ def require_run(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ConfigError(f"{out_dir} is not a folder; give the out_dir of a finished evaluator run")
-    missing = [f for f in RUN_FILES if not (out_dir / f).is_file()]
+    missing = [f for f in files if not (out_dir / f).is_file()]
     if missing:
         raise ConfigError(f"{out_dir} is not a finished evaluator run (it has no {missing[0]}); give a run's out_dir")
     return out_dir

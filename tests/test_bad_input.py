@@ -4,21 +4,27 @@ import json
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.data import check_samples, read_manifest
+from evaluator.errors import DataError
 from evaluator.images import ImageLimits, load_rgb
-from evaluator.run import load_samples, merge_rows
+from evaluator.manifest import read_manifest
+from evaluator.plan import merge_rows
+from evaluator.preflight import check_samples
+from evaluator.samples import Kind
 from evaluator.summary import summarize
+
+from .fixtures import data_cfg, plan_of
 
 LIMITS = ImageLimits(max_pixels=1_000_000, min_side=8)
 
 
 def _problem(path, limits=LIMITS):
-    from evaluator.images import image_problem
+    from evaluator.images import check_image
 
-    return image_problem(str(path), "edited", limits)
+    size, problem = check_image(str(path), "edited", limits)
+    assert (size is None) == (problem is not None)
+    return problem[1] if problem else None
 
 
 def _png(path, mode="RGB", size=(32, 24), color=(10, 200, 30)):
@@ -132,18 +138,18 @@ def test_skip_runs_the_good_rows_and_reports_the_bad(tmp_path):
     rows[1]["edited"] = "missing.png"
     rows.append(dict(rows[0]))  # duplicate id
     path = _manifest(tmp_path, rows, [b"{not json"])
-    cfg = OmegaConf.create({"layout": "manifest", "path": str(path), "on_error": "skip"})
-    loaded, skipped = load_samples(cfg)
-    assert [s.id for s in loaded.samples] == ["id0", "id2"]
-    assert [(r["id"], r["error"]) for r in skipped] == [
+    plan = plan_of(data_cfg(path=str(path), on_error="skip"))
+    assert [s.id for s in plan.todo] == ["id0", "id2"]
+    assert [(r["id"], r["error"]) for r in plan.skipped] == [
         ("id1", "skipped: edited image not found"),
         ("id0#row4", "skipped: duplicate id"),
         ("-#row5", "skipped: unreadable line"),
     ]
-    scored = [[{"id": s.id, "score": 5.0, "error": None, "rank": 0} for s in loaded.samples]]
-    merged = merge_rows(scored, loaded, {}, skipped)
+    scored = [[{"id": s.id, "score": 5.0, "error": None, "rank": 0} for s in plan.todo]]
+    merged = merge_rows(scored, plan)
     assert [r["id"] for r in merged] == ["id0", "id1", "id2", "id0#row4", "-#row5"]  # every input row, in order
     summary = summarize(merged)
     assert summary["skipped"] == 3 and summary["scored"] == 2
-    with pytest.raises(ValueError, match="3 problem"):
-        load_samples(OmegaConf.create({"layout": "manifest", "path": str(path), "on_error": "fail"}))
+    with pytest.raises(DataError, match="3 problem") as err:
+        plan_of(data_cfg(path=str(path), on_error="fail"))
+    assert [p.kind for p in err.value.problems] == [Kind.NOT_FOUND, Kind.DUPLICATE_ID, Kind.UNREADABLE_LINE]

@@ -1,19 +1,17 @@
-from pathlib import Path
-
 import pytest
-from omegaconf import OmegaConf
 from PIL import Image
 
 from evaluator import benchmarks
-from evaluator.data import PairDataset
-from evaluator.run import load_samples, merge_rows
+from evaluator.dataset import PairDataset
+from evaluator.errors import DataError
+from evaluator.plan import merge_rows
 
-from .fixtures import GEDIT_ROWS, make_gedit, make_imgedit
+from .fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit, plan_of
 
 
 @pytest.mark.parametrize("arrow", [False, True], ids=["parquet", "save_to_disk"])
 def test_gedit_layout(tmp_path, arrow):
-    cfg = OmegaConf.create({"layout": "gedit", "language": "all", **make_gedit(tmp_path, arrow)})
+    cfg = data_cfg(layout="gedit", language="all", **make_gedit(tmp_path, arrow))
     loaded = benchmarks.read(cfg)
     assert loaded.problems == []
     assert [s.id for s in loaded.samples] == ["g0", "g1", "g2", "g3"]
@@ -29,20 +27,19 @@ def test_gedit_layout(tmp_path, arrow):
 
 
 def test_gedit_language_filter(tmp_path):
-    cfg = OmegaConf.create({"layout": "gedit", "language": "cn", **make_gedit(tmp_path)})
+    cfg = data_cfg(layout="gedit", language="cn", **make_gedit(tmp_path))
     loaded = benchmarks.read(cfg)
     assert [s.id for s in loaded.samples + loaded.missing] == [k for k, _, lang, _, _ in GEDIT_ROWS if lang == "cn"]
 
 
 def test_imgedit_layout_and_missing_edit_rows(tmp_path):
-    cfg = OmegaConf.create({"layout": "imgedit", **make_imgedit(tmp_path)})
-    loaded, skipped = load_samples(cfg)
-    assert skipped == []
-    assert [(s.id, s.category) for s in loaded.samples] == [("i0", "add"), ("i1", "remove"), ("i2", "background")]
-    assert loaded.samples[0].source == str(tmp_path / "src" / "animals" / "cat.jpg")
-    assert [s.id for s in loaded.missing] == ["i3"]
-    shards = [[{"index": i, "id": s.id, "score": 3.0, "error": None, "rank": 0} for i, s in enumerate(loaded.samples)]]
-    rows = merge_rows(shards, loaded)
+    plan = plan_of(data_cfg(layout="imgedit", **make_imgedit(tmp_path)))
+    assert plan.skipped == []
+    assert [(s.id, s.category) for s in plan.todo] == [("i0", "add"), ("i1", "remove"), ("i2", "background")]
+    assert plan.todo[0].source == str(tmp_path / "src" / "animals" / "cat.jpg")
+    assert [s.id for s in plan.missing] == ["i3"]
+    shards = [[{"id": s.id, "score": 3.0, "error": None, "rank": 0} for s in plan.todo]]
+    rows = merge_rows(shards, plan)
     assert [r["id"] for r in rows] == ["i0", "i1", "i2", "i3"]  # input order, missing edit included
     assert rows[3]["error"] == "missing edit" and rows[3]["score"] is None
 
@@ -50,8 +47,8 @@ def test_imgedit_layout_and_missing_edit_rows(tmp_path):
 def test_missing_source_is_a_problem_not_a_missing_edit(tmp_path):
     paths = make_imgedit(tmp_path)
     (tmp_path / "src" / "street.jpg").unlink()
-    with pytest.raises(ValueError) as err:
-        load_samples(OmegaConf.create({"layout": "imgedit", "on_error": "fail", **paths}))
+    with pytest.raises(DataError) as err:
+        plan_of(data_cfg(layout="imgedit", on_error="fail", **paths))
     assert sorted((p.id, p.message.split(":")[0]) for p in err.value.problems) == [
         ("i2", "source image not found"),
         ("i3", "source image not found"),
@@ -59,9 +56,8 @@ def test_missing_source_is_a_problem_not_a_missing_edit(tmp_path):
 
 
 def test_unreadable_metadata_is_reported(tmp_path):
-    cfg = OmegaConf.create(
-        {"layout": "gedit", "metadata": str(tmp_path / "none"), "results_root": str(tmp_path), "model_name": "m"}
-    )
-    with pytest.raises(ValueError, match="GEdit-Bench metadata unreadable"):
-        load_samples(cfg)
-    assert Path(tmp_path).exists()
+    cfg = data_cfg(layout="gedit", metadata=str(tmp_path / "none"), results_root=str(tmp_path), model_name="m")
+    with pytest.raises(DataError, match="GEdit-Bench metadata unreadable") as err:
+        plan_of(cfg)
+    [problem] = err.value.problems
+    assert problem.row == 0 and str(tmp_path / "none") in problem.message

@@ -1,14 +1,16 @@
 import json
 
 import pytest
-from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.data import JudgeData, PairDataset, check_samples, read_manifest
+from evaluator.dataset import PairDataset
+from evaluator.errors import DataError
 from evaluator.images import load_rgb
-from evaluator.run import load_samples
+from evaluator.manifest import read_manifest
+from evaluator.preflight import check_samples
 
 from .conftest import DEMO_MANIFEST
+from .fixtures import data_cfg, plan_of
 
 
 def _image(path, mode="RGB", size=(40, 30), color=(10, 200, 30)):
@@ -65,8 +67,8 @@ def test_every_problem_is_reported_together_with_its_row(tmp_path):
     rows[3]["source"] = "text.png"
     lines = [json.dumps(r) for r in rows] + ["{broken json", json.dumps({"id": "x", "source": "a.png"})]
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError) as err:
-        load_samples(OmegaConf.create({"path": str(tmp_path / "m.jsonl"), "on_error": "fail"}))
+    with pytest.raises(DataError) as err:
+        plan_of(data_cfg(path=str(tmp_path / "m.jsonl"), on_error="fail"))
     found = sorted((p.row, p.message.split(":")[0].split(" (")[0]) for p in err.value.problems)
     assert found == [
         (2, "duplicate id"),
@@ -79,11 +81,11 @@ def test_every_problem_is_reported_together_with_its_row(tmp_path):
 
 
 def test_missing_manifest_and_empty_manifest(tmp_path):
-    with pytest.raises(ValueError, match="manifest file not found"):
-        load_samples(OmegaConf.create({"path": str(tmp_path / "nope.jsonl")}))
+    with pytest.raises(DataError, match="manifest file not found"):
+        plan_of(data_cfg(path=str(tmp_path / "nope.jsonl")))
     (tmp_path / "empty.jsonl").write_text("\n")
-    with pytest.raises(ValueError, match="no samples"):
-        load_samples(OmegaConf.create({"path": str(tmp_path / "empty.jsonl")}))
+    with pytest.raises(DataError, match="no samples"):
+        plan_of(data_cfg(path=str(tmp_path / "empty.jsonl")))
 
 
 def test_truncated_image_is_caught_before_any_model_loads(tmp_path):
@@ -116,5 +118,20 @@ def test_demo_set_is_valid_and_labelled():
     assert item["source"].mode == "RGB" and max(item["source"].size) <= 512
 
 
-def test_datamodule_lets_ranks_without_samples_take_part():
-    assert JudgeData([], collate=list, batch_size=2, num_workers=0).allow_zero_length_dataloader_with_multiple_devices
+def test_transparent_palette_image_is_composited_over_white(tmp_path):
+    im = Image.new("P", (8, 8), 1)
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)  # index 0 black, index 1 red
+    im.putpixel((0, 0), 0)
+    im.save(tmp_path / "p.png", transparency=1)  # every red pixel transparent
+    rgb = load_rgb(str(tmp_path / "p.png"))
+    assert rgb.getpixel((0, 0)) == (0, 0, 0) and rgb.getpixel((3, 3)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize(
+    ("requested", "ranks", "cpus", "expected"), [(4, 1, 2, 1), (4, 3, 2, 0), (4, 6, 96, 4), (2, 6, 48, 2)]
+)
+def test_workers_are_capped_to_the_cpus_each_rank_has(monkeypatch, requested, ranks, cpus, expected):
+    from evaluator import dataset
+
+    monkeypatch.setattr(dataset, "cpu_count", lambda: cpus)
+    assert dataset.workers_per_rank(requested, ranks) == expected

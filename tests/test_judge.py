@@ -1,15 +1,14 @@
 import pytest
 import torch
-import yaml
-from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.config import CONF_DIR
-from evaluator.data import Sample
 from evaluator.judge import JudgeModule, select_rows
 from evaluator.loading import load_processor
 from evaluator.prompts import Collator
+from evaluator.samples import Sample
 from evaluator.schemes import Scheme
+
+from .fixtures import judge_dict, model_cfg
 
 
 class StubModel:
@@ -33,12 +32,12 @@ class StubModel:
 
 @pytest.fixture(scope="module")
 def processor():
-    return load_processor(OmegaConf.create({"name_or_path": "tiny:qwen3_vl"}))
+    return load_processor(model_cfg())
 
 
 def _batch(processor, scheme, sizes):
     items = [
-        {"index": i, "sample": Sample(id=f"s{i}", source="s", edited="e", instruction="x"),
+        {"sample": Sample(id=f"s{i}", source="s", edited="e", instruction="x"),
          "source": Image.new("RGB", size, (40 * i, 0, 0)), "edited": Image.new("RGB", size, (0, 0, 90 + 40 * i))}
         for i, size in enumerate(sizes)
     ]  # fmt: skip
@@ -46,10 +45,10 @@ def _batch(processor, scheme, sizes):
 
 
 def test_retries_reask_only_unparseable_rows(processor):
-    cfg = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+    cfg = judge_dict("score10")
     scheme = Scheme.from_config({**cfg, "retries": 2})
     batch = _batch(processor, scheme, [(64, 64), (128, 96)])
-    module = JudgeModule(OmegaConf.create({"max_new_tokens": 8}), scheme, processor)
+    module = JudgeModule(model_cfg(max_new_tokens=8), scheme, processor)
     # Row 0 answers well; row 1 rambles, then answers when re-asked.
     module.model = StubModel(processor.tokenizer, ['{"score": 7}', "I cannot tell"], ['{"score": 3}'])
     rows = module.predict_step(batch, 0)
@@ -64,10 +63,10 @@ def test_retries_reask_only_unparseable_rows(processor):
 
 
 def test_without_retries_an_unparseable_reply_stays_null(processor):
-    cfg = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+    cfg = judge_dict("score10")
     scheme = Scheme.from_config(cfg)
     batch = _batch(processor, scheme, [(64, 64)])
-    module = JudgeModule(OmegaConf.create({"max_new_tokens": 8}), scheme, processor)
+    module = JudgeModule(model_cfg(max_new_tokens=8), scheme, processor)
     module.model = StubModel(processor.tokenizer, ["no score here"], ['{"score": 3}'])
     [row] = module.predict_step(batch, 0)
     assert (row["score"], row["error"], row["response"]) == (None, "unparseable", "no score here")
@@ -75,7 +74,7 @@ def test_without_retries_an_unparseable_reply_stays_null(processor):
 
 
 def test_select_rows_takes_each_rows_own_patches(processor):
-    cfg = yaml.safe_load((CONF_DIR / "judge" / "viescore.yaml").read_text())
+    cfg = judge_dict("viescore")
     batch = _batch(processor, Scheme.from_config(cfg), [(64, 64), (128, 96)])
     inputs = batch["inputs"]
     # Rows s0/SC, s0/PQ, s1/SC, s1/PQ hold 2, 1, 2, 1 images of 16, 16, 48 and 48 patches: 16+16 | 16 | 48+48 | 48.
@@ -104,10 +103,10 @@ class OomStub(StubModel):
 
 
 def test_out_of_memory_splits_the_batch_down_to_single_samples(processor):
-    cfg = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+    cfg = judge_dict("score10")
     scheme = Scheme.from_config(cfg)
     batch = _batch(processor, scheme, [(64, 64), (96, 64), (64, 96)])
-    module = JudgeModule(OmegaConf.create({"max_new_tokens": 8}), scheme, processor)
+    module = JudgeModule(model_cfg(max_new_tokens=8), scheme, processor)
     module.model = OomStub(processor.tokenizer, fits=1)
     rows = module.predict_step(batch, 0)
     assert [r["id"] for r in rows] == ["s0", "s1", "s2"] and all(r["error"] is None for r in rows)
@@ -116,3 +115,27 @@ def test_out_of_memory_splits_the_batch_down_to_single_samples(processor):
     module.model = OomStub(processor.tokenizer, fits=0)
     rows = module.predict_step(batch, 0)
     assert [(r["score"], r["error"]) for r in rows] == [(None, "out of memory")] * 3
+
+
+def test_largest_fitting_batch_halves_until_it_fits():
+    from evaluator.judge import largest_fitting
+
+    tried = []
+
+    def attempt(n):
+        tried.append(n)
+        if n > 12:
+            raise torch.OutOfMemoryError("CUDA out of memory.")
+
+    assert largest_fitting(attempt, 64) == 8
+    assert tried == [64, 32, 16, 8]
+    tried.clear()
+    assert largest_fitting(lambda n: attempt(100), 64) == 1  # nothing fits: a single sample is left to predict_step
+    assert tried == [100] * 6  # 64, 32, 16, 8, 4, 2 tried; 1 is not
+
+
+def test_largest_fitting_lets_other_errors_through():
+    from evaluator.judge import largest_fitting
+
+    with pytest.raises(ValueError, match="a bug"):
+        largest_fitting(lambda n: (_ for _ in ()).throw(ValueError("a bug")), 8)

@@ -10,18 +10,18 @@ import math
 
 import pytest
 import torch
-import yaml
-from omegaconf import OmegaConf
 from PIL import Image
 from transformers import AutoModelForImageTextToText
 
 from evaluator import tiny
-from evaluator.config import CONF_DIR
-from evaluator.data import Sample
 from evaluator.loading import load_processor
-from evaluator.logits import digit_token_ids, scale_values, score_distributions
+from evaluator.logits import scale_values, score_distributions
 from evaluator.prompts import Collator
+from evaluator.qwen_vl import digit_token_ids
+from evaluator.samples import Sample
 from evaluator.schemes import Scheme
+
+from .fixtures import judge_dict, model_cfg
 
 
 def _set_head(model, last_token: int, one_token: int, first: torch.Tensor, after_one: torch.Tensor) -> None:
@@ -46,17 +46,16 @@ def _set_head(model, last_token: int, one_token: int, first: torch.Tensor, after
 @pytest.fixture(scope="module")
 def judge():
     path = tiny.ensure_built("qwen3_vl")
-    processor = load_processor(OmegaConf.create({"name_or_path": str(path)}))
+    processor = load_processor(model_cfg(name_or_path=str(path)))
     model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32).eval()
     return model, processor
 
 
 def _batch(processor, scale_min: int, scale_max: int):
-    cfg = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+    cfg = judge_dict("score10")
     scheme = Scheme.from_config({**cfg, "mode": "logits", "scale": {"min": scale_min, "max": scale_max}})
     items = [
         {
-            "index": i,
             "sample": Sample(id=str(i), source="s", edited="e", instruction="Make it blue" + "!" * i),
             "source": Image.new("RGB", (32 * (i + 1), 64)),
             "edited": Image.new("RGB", (64, 32 * (i + 1))),

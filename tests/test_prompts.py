@@ -1,15 +1,14 @@
 import pytest
-import yaml
-from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator.config import CONF_DIR
-from evaluator.data import Sample
 from evaluator.loading import load_processor
 from evaluator.prompts import Collator, Prompt
+from evaluator.samples import Sample
 from evaluator.schemes import Scheme
 
-SCORE10 = yaml.safe_load((CONF_DIR / "judge" / "score10.yaml").read_text())
+from .fixtures import judge_dict, model_cfg
+
+SCORE10 = judge_dict("score10")
 PROMPT10 = {"system": SCORE10["system"], "user": SCORE10["judgements"][0]["user"]}
 
 
@@ -38,19 +37,18 @@ def test_bad_prompt_parts_fail_at_load(part, match):
 
 
 def test_collator_left_pads_and_expands_image_tokens():
-    processor = load_processor(OmegaConf.create({"name_or_path": "tiny:qwen3_vl"}))
+    processor = load_processor(model_cfg())
     collate = Collator(processor, Scheme.from_config(SCORE10))
     items = [
-        {"index": 0, "sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))},
+        {"sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))},
         {
-            "index": 1,
             "sample": _sample("Add a thick red border around the whole image, please."),
             "source": Image.new("RGB", (128, 96)),
             "edited": Image.new("RGB", (128, 96)),
         },
     ]
     batch = collate(items)
-    assert batch["index"] == [0, 1] and batch["id"] == ["x", "x"]
+    assert batch["id"] == ["x", "x"]
     ids, mask = batch["inputs"]["input_ids"], batch["inputs"]["attention_mask"]
     assert ids.shape[0] == 2 and mask[:, -1].tolist() == [1, 1]  # left padding: every row ends with a real token
     assert mask[0, 0] == 0  # the shorter prompt is padded on the left
@@ -62,14 +60,14 @@ def test_collator_left_pads_and_expands_image_tokens():
 
 def _items():
     return [
-        {"index": i, "sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))}
+        {"sample": _sample(), "source": Image.new("RGB", (64, 64)), "edited": Image.new("RGB", (64, 64))}
         for i in range(2)
     ]
 
 
 def test_collator_rows_per_judgement_and_prefilled_keys_in_logits_mode():
-    processor = load_processor(OmegaConf.create({"name_or_path": "tiny:qwen3_vl"}))
-    viescore = yaml.safe_load((CONF_DIR / "judge" / "viescore.yaml").read_text())
+    processor = load_processor(model_cfg())
+    viescore = judge_dict("viescore")
     batch = Collator(processor, Scheme.from_config(viescore))(_items())
     assert batch["rows"] == [(0, "SC", None), (0, "PQ", None), (1, "SC", None), (1, "PQ", None)]
     assert batch["images_per_row"] == [2, 1, 2, 1]

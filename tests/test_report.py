@@ -11,9 +11,10 @@ from PIL import Image
 
 from evaluator import report
 from evaluator.compare import main as compare_main
-from evaluator.config import CONF_DIR
 from evaluator.summary import separation, summarize
 from evaluator.writing import write_results, write_summary
+
+from .fixtures import judge_dict
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
 
@@ -33,9 +34,7 @@ def _run_folder(tmp_path, n=5):
     rows[3] |= {"score": None, "error": "unparseable"}
     write_results(rows, out)
     write_summary(summarize(rows), out)
-    cfg = OmegaConf.create(
-        {"model": {"name_or_path": "tiny:qwen3_vl"}, "judge": OmegaConf.load(CONF_DIR / "judge" / "score10.yaml")}
-    )
+    cfg = OmegaConf.create({"model": {"name_or_path": "tiny:qwen3_vl"}, "judge": judge_dict("score10")})
     OmegaConf.save(cfg, out / "config.yaml")
     return out, rows
 

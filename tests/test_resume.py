@@ -1,41 +1,34 @@
 import json
 import logging
 
-from omegaconf import OmegaConf
-
 from evaluator import resume
-from evaluator.benchmarks import Loaded
-from evaluator.config import CONF_DIR
-from evaluator.data import Sample
-from evaluator.run import merge_rows
+from evaluator.config import compose
+from evaluator.plan import Plan, merge_rows
+from evaluator.run import run
+from evaluator.samples import Sample
+
+from .conftest import DEMO_MANIFEST, read_jsonl
 
 
-def _cfg(**over):
-    cfg = OmegaConf.create(
-        {
-            "model": OmegaConf.load(CONF_DIR / "model" / "tiny.yaml"),
-            "judge": OmegaConf.load(CONF_DIR / "judge" / "score10.yaml"),
-            "data": {"batch_size": 4, "resize_edited": False, "max_image_pixels": 10, "min_image_side": 8},
-            "seed": 0,
-        }
-    )
-    for key, value in over.items():
-        OmegaConf.update(cfg, key, value)
-    return cfg
+def _shard_rows(out_dir) -> int:
+    return sum(len(p.read_text().splitlines()) for p in (out_dir / resume.SHARDS).glob("rank-*.jsonl"))
 
 
-def test_fingerprint_follows_what_changes_a_score():
-    base = resume.fingerprint(_cfg())
-    assert resume.fingerprint(_cfg(**{"data.batch_size": 16})) == base  # batch size does not change a score
-    for change in (
-        {"model.dtype": "bfloat16"},
-        {"model.name_or_path": "Qwen/Qwen3-VL-8B-Instruct"},
-        {"model.max_new_tokens": 64},
-        {"judge.system": "Be lenient."},
-        {"judge.mode": "logits"},
-        {"data.max_image_pixels": 20},
-    ):
-        assert resume.fingerprint(_cfg(**change)) != base, change
+def test_a_change_that_changes_a_score_rescores_and_others_resume(tmp_path, restore_environ):
+    """Behaviour, not the hashed keys: every setting that changes a score makes a rerun score everything again;
+    batch size and workers do not."""
+    base = ["model=tiny", "trainer=cpu", "data.num_workers=0", "report=false", f"out_dir={tmp_path}"]
+    n = len(DEMO_MANIFEST.read_text().splitlines())
+    run(compose(base))
+    assert _shard_rows(tmp_path) == n
+    run(compose([*base, "data.batch_size=7"]))
+    assert _shard_rows(tmp_path) == n  # nothing scored again
+    changes = ["judge.system=Be lenient.", "judge.mode=logits", "model.max_new_tokens=9", "data.max_pixels=4096",
+               "data.resize_edited=true", "seed=1"]  # fmt: skip
+    for k, change in enumerate(changes, start=2):
+        run(compose([*base, change]))
+        assert _shard_rows(tmp_path) == k * n, change
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == n
 
 
 def test_read_previous_skips_torn_lines_and_other_settings(tmp_path, caplog):
@@ -54,8 +47,8 @@ def test_read_previous_skips_torn_lines_and_other_settings(tmp_path, caplog):
 
 
 def test_merge_takes_earlier_rows_for_what_was_not_rescored():
-    samples = [Sample(id=i, source="s", edited="e", instruction="x", row=n) for n, i in enumerate("abc", start=1)]
-    fresh = [[{"index": 0, "id": "b", "score": 5.0, "rank": 0}]]
+    a, b, c = (Sample(id=i, source="s", edited="e", instruction="x", row=n) for n, i in enumerate("abc", start=1))
+    fresh = [[{"id": "b", "score": 5.0, "rank": 0}]]
     previous = {"a": {"id": "a", "score": 1.0, "rank": 3}, "c": {"id": "c", "score": 2.0, "rank": 4}}
-    rows = merge_rows(fresh, Loaded(samples), previous)
+    rows = merge_rows(fresh, Plan(todo=[b], done=[a, c], previous=previous))
     assert [(r["id"], r["score"], r["rank"]) for r in rows] == [("a", 1.0, 3), ("b", 5.0, 0), ("c", 2.0, 4)]

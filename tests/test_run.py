@@ -6,9 +6,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from evaluator.benchmarks import Loaded
-from evaluator.data import Sample
-from evaluator.run import merge_rows
+from evaluator.plan import Plan, merge_rows
+from evaluator.samples import Sample
 
 from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, read_jsonl, run_cli
 
@@ -58,7 +57,10 @@ def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
     ]
     assert {r["rank"] for r in rows} == {0, 1, 2}
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["rank-0.log", "rank-1.log", "rank-2.log"]
-    assert "[rank 2/3 cpu]" in proc.stderr  # every line names its rank and device
+    # Every line names its rank and device; the console shows rank 0's lines only, each rank's file its own.
+    scored = [ln for ln in (tmp_path / "logs" / "rank-2.log").read_text().splitlines() if "run: scored" in ln]
+    assert len(scored) == 1 and "[rank 2/3 cpu] evaluator.run: scored" in scored[0]
+    assert "[rank 2/3 cpu]" not in proc.stderr and "[rank 0/3 cpu] evaluator.run: plan: 18 samples" in proc.stderr
 
 
 def test_launch_sh_with_idle_rank_and_moe_judge(tmp_path):
@@ -80,7 +82,7 @@ def test_launch_sh_with_idle_rank_and_moe_judge(tmp_path):
     rows = read_jsonl(tmp_path / "out" / "results.jsonl")
     assert [r["id"] for r in rows] == ["demo-00-astronaut-grayscale", "demo-01-astronaut-mirror"]
     assert sorted(r["rank"] for r in rows) == [0, 1]  # rank 2 had nothing to do, and neither hung nor crashed
-    assert "[rank 2/3 cpu] evaluator.run: scored 0 samples" in proc.stderr
+    assert "[rank 2/3 cpu] evaluator.run: scored 0 samples" in (tmp_path / "out" / "logs" / "rank-2.log").read_text()
 
 
 def test_lightning_launches_the_processes_itself(single_run, tmp_path):
@@ -100,7 +102,7 @@ def test_bad_data_stops_before_the_model_with_a_table(tmp_path):
     assert proc.returncode == 2
     assert "3 problem(s)" in proc.stderr and "source image not found" in proc.stderr
     assert "missing source, edited, instruction" in proc.stderr
-    assert "Traceback" not in proc.stderr and "loaded tiny" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "loaded tiny" not in (tmp_path / "logs" / "rank-0.log").read_text()
     assert not (tmp_path / "results.jsonl").exists()
 
 
@@ -112,13 +114,15 @@ def test_unreachable_judge_says_so_in_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_merge_rows_refuses_duplicates_and_gaps():
-    loaded = Loaded([Sample(id=i, source="s", edited="e", instruction="x") for i in "ab"])
-    row = {"index": 0, "id": "a", "score": 1.0, "rank": 0}
+def test_merge_rows_refuses_duplicates_gaps_and_strays():
+    plan = Plan(todo=[Sample(id=i, source="s", edited="e", instruction="x") for i in "ab"])
+    row = {"id": "a", "score": 1.0, "rank": 0}
     with pytest.raises(RuntimeError, match="scored twice"):
-        merge_rows([[row], [{**row, "rank": 1}]], loaded)
+        merge_rows([[row], [{**row, "rank": 1}]], plan)
     with pytest.raises(RuntimeError, match="1 sample\\(s\\) were not scored: \\['b'\\]"):
-        merge_rows([[row]], loaded)
+        merge_rows([[row]], plan)
+    with pytest.raises(RuntimeError, match="the plan did not hold: \\['c'\\]"):
+        merge_rows([[row, {**row, "id": "b"}, {**row, "id": "c"}]], plan)
 
 
 @pytest.mark.parametrize("mode", ["generate", "logits"])

@@ -1,15 +1,16 @@
 import math
 
 import pytest
-import yaml
 
-from evaluator.config import CONF_DIR
-from evaluator.data import Sample
+from evaluator.errors import ConfigError
+from evaluator.samples import Sample
 from evaluator.schemes import Scheme
+
+from .fixtures import judge_dict
 
 
 def _load(name: str) -> dict:
-    return yaml.safe_load((CONF_DIR / "judge" / f"{name}.yaml").read_text())
+    return judge_dict(name)
 
 
 def test_score10_is_one_judgement_with_one_score():
@@ -53,7 +54,7 @@ def test_rubric5_picks_the_rubric_by_category():
     ],
 )
 def test_scheme_mistakes_fail_before_any_model_loads(change, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=f"^judge=viescore: .*{match}"):
         Scheme.from_config({**_load("viescore"), **change})
 
 

@@ -96,10 +96,11 @@ def test_per_subset_csv(tmp_path):
 
 
 def test_user_and_model_text_cannot_drive_the_terminal():
-    from evaluator.data import DataError, Problem
+    from evaluator.errors import DataError
+    from evaluator.samples import Kind, Problem
 
     rows = [{"id": "a", "score": 1.0, "category": "\x1b[2Jred|team", "error": None}]
     md = to_markdown(summarize(rows))
     assert "\x1b" not in md and "\\x1b[2Jred\\|team" in md
-    message = str(DataError("m.jsonl", [Problem(1, "id\x1b[31m", "edited image not found: /x\x07")]))
+    message = str(DataError("m.jsonl", [Problem(1, "id\x1b[31m", Kind.NOT_FOUND, "edited image not found: /x\x07")]))
     assert "\x1b" not in message and "\x07" not in message and "id\\x1b[31m" in message
