@@ -165,6 +165,33 @@ def to_markdown(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measure_shape(args, shape: str, device, work: Path, manifest: Path, scheme) -> list[Result]:
+    """Every measure for one judge shape, each against the baseline and the compute floor."""
+    model, processor, build_s = build_judge(shape, device, work / f"processor-{shape}")
+    m = {"model": model, "processor": processor, "scheme": scheme, "manifest": manifest, "device": device,
+         "shape": shape, "n": args.samples, "batch": args.batch, "new_tokens": args.new_tokens}  # fmt: skip
+    results = [
+        measure_baseline(**{**m, "n": args.baseline_samples}),
+        measure_bare(**m, generate=True),
+        measure_bare(**{**m, "new_tokens": 0}, generate=False),
+        *(measure_pipeline(**m, mode=mode, work=work, workers=args.workers) for mode in ("generate", "logits")),
+    ]
+    batch = next(prepared_batches(processor, scheme, items(manifest, 1), 1, "cpu"))
+    tokens, patches = float(batch["attention_mask"].sum()), float(batch["image_grid_thw"].prod(-1).sum())
+    for r in results:
+        r.vs_baseline = results[0].s_per_sample / r.s_per_sample
+        new = 0 if r.name.endswith(("forward", "logits")) else args.new_tokens
+        if device.type == "cuda":
+            r.vs_floor = r.s_per_sample / (flops_per_sample(model, tokens, patches, new) / PEAK_BF16_FLOPS)
+    if args.load_check or args.tiny:
+        results[0].load_s = measure_load(model, work / f"checkpoint-{shape}", device)
+    log.info("%s: random init on %s in %.1fs", shape, device, build_s)
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m evaluator.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="test-sized judges on the CPU (the CI smoke test)")
@@ -191,29 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     scheme = Scheme.from_config(compose().judge)
     results: list[Result] = []
     for shape in shapes:
-        model, processor, build_s = build_judge(shape, device, work / f"processor-{shape}")
-        m = {"model": model, "processor": processor, "scheme": scheme, "manifest": manifest, "device": device,
-             "shape": shape, "n": args.samples, "batch": args.batch, "new_tokens": args.new_tokens}  # fmt: skip
-        shape_results = [
-            measure_baseline(**{**m, "n": args.baseline_samples}),
-            measure_bare(**m, generate=True),
-            measure_bare(**{**m, "new_tokens": 0}, generate=False),
-            *(measure_pipeline(**m, mode=mode, work=work, workers=args.workers) for mode in ("generate", "logits")),
-        ]
-        batch = next(prepared_batches(processor, scheme, items(manifest, 1), 1, "cpu"))
-        tokens, patches = float(batch["attention_mask"].sum()), float(batch["image_grid_thw"].prod(-1).sum())
-        for r in shape_results:
-            r.vs_baseline = shape_results[0].s_per_sample / r.s_per_sample
-            new = 0 if r.name.endswith(("forward", "logits")) else args.new_tokens
-            if device.type == "cuda":
-                r.vs_floor = r.s_per_sample / (flops_per_sample(model, tokens, patches, new) / PEAK_BF16_FLOPS)
-        if args.load_check or args.tiny:
-            shape_results[0].load_s = measure_load(model, work / f"checkpoint-{shape}", device)
-        log.info("%s: random init on %s in %.1fs", shape, device, build_s)
-        results += shape_results
-        del model
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        results += measure_shape(args, shape, device, work, manifest, scheme)
     report = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "torch": torch.__version__,

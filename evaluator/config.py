@@ -79,8 +79,8 @@ def check_overrides(argv: Sequence[str]) -> None:
             skip = False
         elif a.startswith("-"):
             skip = a in _FLAGS_WITH_VALUE
-        elif not a.lstrip("+~").startswith("hydra."):
-            overrides.append(a)
+        elif not a.lstrip("+~").startswith("hydra.") or a.startswith("hydra.searchpath="):
+            overrides.append(a)  # Hydra's own settings are Hydra's business, but the search path finds presets
     compose(overrides)
 
 
@@ -192,9 +192,15 @@ def _check_checkpoint(model) -> None:
     """A local checkpoint folder must be one, of a model type the judge supports."""
     from evaluator import qwen_vl
 
+    if model.name_or_path.startswith("tiny:"):
+        name = model.name_or_path.removeprefix("tiny:")
+        if name not in qwen_vl.TINY_SPECS:
+            known = ", ".join(f"tiny:{n}" for n in qwen_vl.TINY_SPECS)
+            raise ConfigError(f"unknown tiny judge {model.name_or_path!r}; model.name_or_path takes {known}")
+        return
     path = Path(model.name_or_path).expanduser()
-    if model.name_or_path.startswith("tiny:") or not path.exists():
-        return  # a hub id (or a tiny judge): loading says what is wrong with it
+    if not path.exists():
+        return  # a hub id: loading says what is wrong with it
     config = path / "config.json"
     if not config.is_file():
         raise ConfigError(f"model.name_or_path={path} is not a checkpoint folder (it has no config.json)")

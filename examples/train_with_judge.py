@@ -1,6 +1,6 @@
 """Train a toy image editor with the judge as its validation metric: 2 epochs, 2 DDP processes, on CPU.
 
-    python examples/train_with_judge.py --out runs/toy [--devices 2] [--epochs 2]
+    python examples/train_with_judge.py [--out outputs/train_with_judge] [--devices 2] [--epochs 2]
 
 The editor is a 1x1 convolution that tints a picture towards the colour its instruction names. Each validation
 epoch, ``JudgeValidation`` scores its edits with the tiny random judge in logit mode and logs ``val/judge_score``
@@ -74,7 +74,7 @@ def validation_set() -> ColourPairs:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("outputs/train_with_judge"), help="(ignored by git)")
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()

@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_MANIFEST = REPO / "evaluator" / "assets" / "demo" / "manifest.jsonl"
 
 
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests need CUDA; without it they are skipped, and say so."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (pytest -m gpu on a GPU machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tiny_cache(tmp_path_factory) -> Path:
     """Build tiny judges into a fresh cache shared by this session's tests and the processes they start."""

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from evaluator import bench
+from evaluator import bench, qwen_vl
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def test_flop_count_of_the_real_30b_a3b_shape_matches_the_anchor():
     import torch
     from transformers import AutoModelForImageTextToText
 
-    config = bench.tiny.build_config(bench.REAL_SPECS["qwen3_vl_30b_a3b"], bench.tiny.build_tokenizer())
+    config = qwen_vl.build_config(bench.REAL_SPECS["qwen3_vl_30b_a3b"], qwen_vl.build_tokenizer())
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(config)
     # ANCHORS.md: about 27 TFLOP for one sample of ~2,315 prompt tokens with two 1024x1024 images (2 x 4,096 patches).

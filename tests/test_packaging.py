@@ -1,0 +1,41 @@
+"""The wheel carries everything a plain install needs: every shipped config, template and demo asset."""
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [path] = out.glob("evaluator-*.whl")
+    with zipfile.ZipFile(path) as z:
+        return set(z.namelist())
+
+
+def test_every_config_template_and_asset_is_in_the_wheel(wheel):
+    expected = {f"evaluator/conf/{p.relative_to(REPO / 'conf')}" for p in (REPO / "conf").rglob("*.yaml")}
+    expected |= {f"evaluator/{p.relative_to(REPO / 'evaluator')}" for p in (REPO / "evaluator" / "templates").iterdir()}
+    expected |= {f"evaluator/{p.relative_to(REPO / 'evaluator')}" for p in (REPO / "evaluator" / "assets").rglob("*")
+                 if p.is_file()}  # fmt: skip
+    assert len(expected) > 40
+    assert sorted(expected - wheel) == []
+    assert "evaluator/conf/hydra/help/evaluator.yaml" in wheel and "evaluator/conf/eval.yaml" in wheel
+
+
+def test_the_console_script_is_declared(wheel):
+    [entry_points] = [n for n in wheel if n.endswith(".dist-info/entry_points.txt")]
+    assert entry_points
