@@ -42,17 +42,20 @@ def main() -> None:
     start = time.monotonic()
     job = subprocess.Popen(cmd, cwd=args.repo, env=env, start_new_session=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    found = False
     try:
         while job.poll() is None:
             shards = list((out / "shards").glob("rank-*.jsonl")) if (out / "shards").exists() else []
             if any(s.stat().st_size for s in shards):
+                found = True
                 break
             time.sleep(0.1)
         seconds = time.monotonic() - start
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         job.wait()
-    print(json.dumps({"rows": args.rows, "nproc": args.nproc, "repo": str(args.repo), "first_sample_s": round(seconds, 1)}))
+    result = {"rows": args.rows, "nproc": args.nproc, "repo": str(args.repo), "first_sample_s": round(seconds, 1)}
+    sys.stdout.write(json.dumps({**result, "scored": found}) + "\n")  # scored: false means the run failed first
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -63,7 +63,8 @@ def report_and_exit(rank: int = 0):
         yield
     except UserError as e:
         if rank == 0 or not e.same_on_every_rank:
-            log.error("%s", e)
+            # A message may quote what the user typed or a file holds; its lines are its own, its bytes are not.
+            log.error("%s", "\n".join(escape(line, table=False) for line in str(e).split("\n")))
         if isinstance(e, RankFailed):
             # Let the failing rank exit first, so the launcher names it as the root cause, not this one.
             time.sleep(RANK_FAILED_GRACE_S)

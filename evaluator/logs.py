@@ -13,11 +13,11 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 
-def escape(text) -> str:
+def escape(text, table: bool = True) -> str:
     """User- or model-written text made safe for a terminal, a log line or a markdown table: control characters
-    (ANSI escape sequences among them) are shown as escapes, not obeyed, and pipes are escaped."""
+    (ANSI escape sequences among them) are shown as escapes, not obeyed; for a table, pipes are escaped too."""
     text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in str(text))
-    return text.replace("|", "\\|")
+    return text.replace("|", "\\|") if table else text
 
 
 _FORMAT = "%(asctime)s %(levelname)s [%(where)s] %(name)s: %(message)s"

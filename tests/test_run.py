@@ -45,6 +45,26 @@ def test_single_process_demo_run_writes_every_file(single_run):
     assert f"| **all** | {N_DEMO} |" in summary
 
 
+NOISE = ("GPU available", "TPU available", "HPU available", "litlogger", "pytree", "Total length of",
+         "suggested max number of worker", "does not have many workers", "Traceback")  # fmt: skip
+
+
+def test_quick_start_console_is_quiet_shows_numbers_and_reruns_without_the_judge(tmp_path):
+    args = ["model=tiny", "trainer=cpu", "judge.mode=logits", f"out_dir={tmp_path}"]
+    proc = run_cli(args)
+    assert_ok(proc)
+    assert [n for n in NOISE if n in proc.stderr + proc.stdout] == []
+    assert f"plan: {N_DEMO} samples to score on 1 rank(s)" in proc.stderr and "scores are noise" in proc.stderr
+    assert "Judge sanity check: ROC AUC" in proc.stderr and "– (0)" not in proc.stderr  # every table cell has a number
+    assert f"results in {tmp_path}" in proc.stderr
+    first = read_jsonl(tmp_path / "results.jsonl")
+    again = run_cli(args)
+    assert_ok(again)
+    assert f"resuming: {N_DEMO} of {N_DEMO} samples" in again.stderr and "judging" not in again.stderr
+    assert (tmp_path / "logs" / "rank-0.log").read_text().count("loaded tiny:qwen3_vl") == 1  # not loaded again
+    assert read_jsonl(tmp_path / "results.jsonl") == first and len(first) == N_DEMO
+
+
 def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
     proc = run_cli([*TINY, f"out_dir={tmp_path}"], nproc=3)
     assert_ok(proc)
@@ -61,6 +81,7 @@ def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
     scored = [ln for ln in (tmp_path / "logs" / "rank-2.log").read_text().splitlines() if "run: scored" in ln]
     assert len(scored) == 1 and "[rank 2/3 cpu] evaluator.run: scored" in scored[0]
     assert "[rank 2/3 cpu]" not in proc.stderr and "[rank 0/3 cpu] evaluator.run: plan: 18 samples" in proc.stderr
+    assert [n for n in NOISE if n in proc.stderr] == []
 
 
 def test_launch_sh_with_idle_rank_and_moe_judge(tmp_path):
