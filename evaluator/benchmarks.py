@@ -68,8 +68,21 @@ def read_table(path: str | Path) -> list[dict]:
     return pa.concat_tables(tables).to_pylist()
 
 
+def _inside(path: Path, root: Path, what: str) -> Path:
+    """``path`` resolved, if it stays inside ``root``; a key such as ``../x`` or ``/etc/x`` must not lead out.
+
+    Raises:
+        ValueError: saying which path leaves which root.
+    """
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ValueError(f"{what} {resolved} would lie outside {root}")
+    return resolved
+
+
 def _image_file(value, folder: Path, name: str) -> str:
-    """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once."""
+    """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
+    ``folder`` (a name that would lead out of it is refused)."""
     if isinstance(value, str):
         return value
     if value.get("bytes") is None:
@@ -77,13 +90,16 @@ def _image_file(value, folder: Path, name: str) -> str:
     data = value["bytes"]
     with Image.open(io.BytesIO(data)) as im:
         ext = (im.format or "png").lower().replace("jpeg", "jpg")
-    target = folder / f"{name}.{ext}"
+    target = _inside(folder / f"{name}.{ext}", folder, "embedded source image")
     if not target.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
         tmp.write_bytes(data)
         os.replace(tmp, target)  # ranks may race here; every one writes the same bytes
     return str(target)
+
+
+GEDIT_COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_image")
 
 
 def read_gedit(data_cfg) -> Loaded:
@@ -99,26 +115,27 @@ def read_gedit(data_cfg) -> Loaded:
         return Loaded(problems=[Problem(0, "-", Kind.FILE, f"GEdit-Bench metadata unreadable: {e}")])
     stamp = hashlib.sha256(f"{meta}:{meta.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     sources = cache_root() / "gedit-sources" / stamp
-    edits = Path(data_cfg.results_root).expanduser().resolve() / data_cfg.model_name / "fullset"
-    language = data_cfg.language
-    samples = []
+    root = Path(data_cfg.results_root).expanduser().resolve()
+    samples, problems = [], []
     for row, rec in enumerate(records, start=1):
-        lang = rec["instruction_language"]
-        if language not in ("all", lang):
+        if data_cfg.language not in ("all", rec.get("instruction_language")):
             continue
-        samples.append(
-            Sample(
-                id=str(rec["key"]),
-                source=_image_file(rec["input_image"], sources, str(rec["key"])),
-                edited=str(edits / rec["task_type"] / lang / f"{rec['key']}.png"),
-                instruction=rec["instruction"],
-                category=rec["task_type"],
-                language=lang,
-                extra={"intersection": bool(rec.get("Intersection_exist", False))},
-                row=row,
-            )
-        )
-    return _split_missing(samples)
+        missing = [c for c in GEDIT_COLUMNS if rec.get(c) is None]
+        if missing:
+            problems.append(Problem(row, str(rec.get("key", "-")), Kind.MISSING_FIELD, f"missing {', '.join(missing)}"))
+            continue
+        key, task, lang = str(rec["key"]), str(rec["task_type"]), str(rec["instruction_language"])
+        try:
+            edited = _inside(root / data_cfg.model_name / "fullset" / task / lang / f"{key}.png", root, "edited image")
+            source = _image_file(rec["input_image"], sources, key)
+        except ValueError as e:
+            problems.append(Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+            continue
+        extra = {"intersection": bool(rec.get("Intersection_exist", False))}
+        samples.append(Sample(key, source, str(edited), str(rec["instruction"]), task, lang, extra, row))
+    loaded = _split_missing(samples)
+    loaded.problems = problems
+    return loaded
 
 
 def read_imgedit(data_cfg) -> Loaded:
@@ -127,20 +144,27 @@ def read_imgedit(data_cfg) -> Loaded:
     meta = Path(data_cfg.metadata).expanduser()
     try:
         mapping = json.loads(meta.read_text(encoding="utf-8"))
+        if not isinstance(mapping, dict):
+            raise ValueError("not a JSON object of key -> {id, prompt, edit_type}")
     except (OSError, ValueError) as e:
         return Loaded(problems=[Problem(0, "-", Kind.FILE, f"ImgEdit-Bench metadata unreadable: {e}")])
     sources = Path(data_cfg.sources).expanduser().resolve()
     edits = Path(data_cfg.edits).expanduser().resolve()
     samples, problems = [], []
     for row, (key, rec) in enumerate(mapping.items(), start=1):
-        source = (sources / rec["id"]).resolve()
-        if not source.is_relative_to(sources) and not data_cfg.allow_outside_root:
-            problems.append(
-                Problem(row, str(key), Kind.OUTSIDE_ROOT, f"path escapes the data root {sources}: source {source}")
-            )
+        missing = [c for c in ("id", "prompt", "edit_type") if not isinstance(rec, dict) or rec.get(c) is None]
+        if missing:
+            problems.append(Problem(row, str(key), Kind.MISSING_FIELD, f"missing {', '.join(missing)}"))
             continue
-        sample = Sample(str(key), str(source), str(edits / f"{key}.png"), rec["prompt"], rec["edit_type"], row=row)
-        samples.append(sample)
+        try:
+            source = (sources / str(rec["id"])).resolve()
+            if not data_cfg.allow_outside_root:
+                source = _inside(source, sources, "source image")
+            edited = _inside(edits / f"{key}.png", edits, "edited image")
+        except ValueError as e:
+            problems.append(Problem(row, str(key), Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+            continue
+        samples.append(Sample(str(key), str(source), str(edited), str(rec["prompt"]), str(rec["edit_type"]), row=row))
     loaded = _split_missing(samples)
     loaded.problems = problems
     return loaded

@@ -30,8 +30,12 @@ _NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-complet
 def setup() -> None:
     """Register the config schema and the resolvers the presets use (idempotent)."""
     schema.register()
+    from evaluator.outdir import data_name
+
     # ${evaluator_asset:demo/manifest.jsonl}: a file shipped inside the package, as an absolute path.
     OmegaConf.register_new_resolver("evaluator_asset", lambda rel: str(ASSETS_DIR / rel), replace=True)
+    # ${evaluator_data_name:${data}}: the default out_dir's name for the data (see outdir.data_name).
+    OmegaConf.register_new_resolver("evaluator_data_name", lambda data: data_name(data, ASSETS_DIR), replace=True)
 
 
 def conf_dir() -> Path:
@@ -61,7 +65,10 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         del cfg["hydra"]
     # ${hydra:...} resolves only inside a Hydra app; from Python the folder is named after the choices alike.
     if not any(o.startswith("out_dir=") for o in overrides):
-        cfg.out_dir = f"outputs/{choices['data']}/{choices['model']}-{choices['judge']}"
+        raw = OmegaConf.to_container(cfg, resolve=False)["out_dir"]
+        for group in ("data", "model", "judge"):
+            raw = raw.replace(f"${{hydra:runtime.choices.{group}}}", choices[group])
+        cfg.out_dir = raw
     return cfg
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import torch.distributed as dist
 
+from evaluator import stopping
 from evaluator.errors import RankFailed, UserError
+from evaluator.stopping import Stopped
 
 
 def initialized() -> bool:
@@ -45,18 +47,28 @@ class Coordinator:
     def fail(self, error: BaseException) -> None:
         """Tell the other ranks that this one failed (best effort: the store may be gone already).
 
-        The first failure is the one reported; a rank that stops because of another's says nothing.
+        The first failure is the one reported; a rank that stops because of another's says nothing. A rank stopped
+        by a signal says so, and the others stop as it did.
         """
         if self.store is None or isinstance(error, RankFailed):
             return
-        key, message = f"{self.prefix}/failed", f"rank {self.rank}: {type(error).__name__}: {error}"
+        if isinstance(error, Stopped):
+            key, message = f"{self.prefix}/stopped", str(error.signum)
+        else:
+            key, message = f"{self.prefix}/failed", f"rank {self.rank}: {type(error).__name__}: {error}"
         with contextlib.suppress(Exception):  # the store may be gone; the launcher stops the others then
             self.store.compare_set(key, "", message)
 
     def check(self) -> None:
-        """Raise ``RankFailed`` if another rank said it failed."""
-        if self.store is not None and self.store.check([f"{self.prefix}/failed"]):
+        """Raise ``Stopped`` if this process or another rank got a stop signal, ``RankFailed`` if another rank
+        said it failed."""
+        stopping.check()
+        if self.store is None:
+            return
+        if self.store.check([f"{self.prefix}/failed"]):
             raise RankFailed(f"stopping because {self.store.get(f'{self.prefix}/failed').decode()}")
+        if self.store.check([f"{self.prefix}/stopped"]):
+            raise Stopped(int(self.store.get(f"{self.prefix}/stopped").decode()), " (on another rank)")
 
     def wait_for_all(self, name: str, poll_seconds: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
         """A barrier that notices failed ranks: returns once every rank arrived at ``name``."""

@@ -42,8 +42,10 @@ def read_manifest(
 
 
 def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool):
-    sample_id = str(rec.get("id") or "-")
-    missing = [k for k in REQUIRED if not str(rec.get(k) or "").strip()]
+    sample_id = _id(rec.get("id"))
+    if None in rec:  # csv.DictReader keeps the cells beyond the header under the key None
+        return None, Problem(row, sample_id, Kind.EXTRA_CELLS, f"{len(rec[None])} more cell(s) than the header has")
+    missing = [k for k in REQUIRED if (sample_id == "-" if k == "id" else _blank(rec.get(k)))]
     if missing:
         return None, Problem(row, sample_id, Kind.MISSING_FIELD, f"missing {', '.join(missing)}")
     bad_text = [k for k, v in rec.items() if isinstance(v, str) and _has_surrogates(v)]
@@ -69,12 +71,15 @@ def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: b
 
 def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
     # surrogateescape keeps the readable rows of a file with a few bad bytes; those rows are reported.
-    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    # utf-8-sig: Excel's "CSV UTF-8" (and some editors' JSONL) start with a byte-order mark.
+    text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
     problems: list[Problem] = []
     if path.suffix.lower() == ".csv":
         return list(csv.DictReader(io.StringIO(text, newline=""))), problems
     records: list[dict | None] = []
-    for row, line in enumerate((ln for ln in text.splitlines() if ln.strip()), start=1):
+    # JSON Lines end at "\n" alone: U+2028, U+2029 and NEL are valid inside JSON strings (str.splitlines splits there).
+    lines = (ln.rstrip("\r") for ln in text.split("\n"))
+    for row, line in enumerate((ln for ln in lines if ln.strip()), start=1):
         try:
             rec = json.loads(line)
             if not isinstance(rec, dict):
@@ -84,6 +89,17 @@ def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
             rec = None
         records.append(rec)
     return records, problems
+
+
+def _id(value) -> str:
+    """An id as text: numbers are ids too (``0`` included), anything else blank is missing ("-")."""
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        return "-"
+    return str(value) if str(value).strip() else "-"
+
+
+def _blank(value) -> bool:
+    return value is None or isinstance(value, bool) or not str(value).strip()
 
 
 def _has_surrogates(text: str) -> bool:

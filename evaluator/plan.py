@@ -26,6 +26,7 @@ class Plan:
 
     todo: list[Sample] = field(default_factory=list)  # to score now, in input order
     sizes: list[dict] = field(default_factory=list)  # each todo sample's upright image sizes, by role
+    digests: dict[str, str] = field(default_factory=dict)  # each todo sample's input digest, by id
     done: list[Sample] = field(default_factory=list)  # scored by an earlier run under the same fingerprint
     previous: dict[str, dict] = field(default_factory=dict)  # those rows, by id
     missing: list[Sample] = field(default_factory=list)  # no edited image: "missing edit" rows
@@ -62,19 +63,26 @@ def make_plan(
         log.warning("skipping %d of %d rows (data.on_error=skip); they get error rows", len(plan.skipped), total)
     previous = previous or {}
     positions = {s.row: i for i, s in enumerate(everything)}
+    changed = 0
     for s in loaded.samples:
         if s.row in bad:
             continue
-        if s.id in previous:
+        pos = positions[s.row]
+        digest = findings.digests[pos]
+        if s.id in previous and previous[s.id].get("digest") == digest:
             plan.done.append(s)
             plan.previous[s.id] = previous[s.id]
-        else:
-            plan.todo.append(s)
-            plan.sizes.append(findings.sizes[positions[s.row]])
+            continue
+        changed += s.id in previous
+        plan.todo.append(s)
+        plan.sizes.append(findings.sizes[pos])
+        plan.digests[s.id] = digest
     scorable = len(plan.todo) + len(plan.done)
     log.info("%d samples checked in %s", scorable, where)
     if plan.done:
         log.info("resuming: %d of %d samples were scored by an earlier run", len(plan.done), scorable)
+    if changed:
+        log.warning("%d of %d samples changed since the last run; scoring them again", changed, scorable)
     if plan.missing:
         log.warning("%d samples have no edited image; they are reported as 'missing edit'", len(plan.missing))
     return plan
@@ -130,11 +138,12 @@ def merge_rows(shards: Sequence[Sequence[dict]], plan: Plan) -> list[dict]:
 
 
 def _result(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "id"}
+    return {k: v for k, v in row.items() if k not in ("id", "digest")}
 
 
 def read_previous(out_dir: Path, fingerprint: str, keep: bool) -> dict[str, dict]:
-    """The rows to resume from: an earlier run's under this fingerprint, or none (and its shards cleared)."""
+    """The rows to resume from: an earlier run's under this fingerprint (with their digests), or none (and the
+    shards cleared)."""
     if not keep:
         resume.clear(out_dir)
         return {}

@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from evaluator.summary import MACRO, MICRO
 from evaluator.writing import atomic_write
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    # Labels are data (categories, run names): plain text, never parsed as mathtext ("$\\x$" would fail the chart).
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write(path, buf.getvalue())

@@ -6,11 +6,13 @@ the samples ``r, r + w, ...`` and the findings are gathered on rank 0, which dec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from evaluator import benchmarks
+from evaluator import benchmarks, stopping
 from evaluator.benchmarks import Loaded
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, check_image
 from evaluator.samples import Kind, Problem, Sample
@@ -20,11 +22,30 @@ Size = tuple[int, int]
 
 @dataclass
 class Findings:
-    """One rank's share of the pre-flight check: the problems found, and the upright image sizes of the samples
-    that passed (by their position in the input), which the cost model shards by."""
+    """One rank's share of the pre-flight check: the problems found; and for the samples that passed (by their
+    position in the input) their upright image sizes, which the cost model shards by, and their input digests,
+    which resume keys on."""
 
     problems: list[Problem] = field(default_factory=list)
     sizes: dict[int, dict[str, Size]] = field(default_factory=dict)
+    digests: dict[int, str] = field(default_factory=dict)
+
+
+def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
+    """SHA-256 of everything of a sample that reaches the judge: both images' bytes, the instruction, and the fields
+    the prompt can use (the category picks a rubric, the language can be named). A row scored before is reused only
+    under the same digest."""
+    fields = [image_digests.get("source"), image_digests.get("edited"), sample.instruction, sample.category,
+              sample.language]  # fmt: skip
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def check_share(
@@ -33,40 +54,49 @@ def check_share(
     rank: int = 0,
     world_size: int = 1,
     no_edit: frozenset[int] = frozenset(),
+    tokens: Callable[[str], int] | None = None,
+    max_tokens: int = 0,
     threads: int = 8,
 ) -> Findings:
     """Decode this rank's share of the images (fully, so truncated files are caught), in threads, since decoding
     releases the GIL. Samples whose position is in ``no_edit`` have no edited image (a benchmark's missing output)
-    and get only their source checked."""
+    and get only their source checked. With ``tokens`` (text -> the judge's token count), an instruction over
+    ``max_tokens`` makes its row a problem: one such row would cost minutes and memory quadratic in its length."""
     positions = range(rank, len(samples), world_size)
 
-    def one(pos: int) -> tuple[dict[str, Size], list[Problem]]:
-        s, sizes, problems = samples[pos], {}, []
+    def one(pos: int) -> tuple[dict[str, Size], list[Problem], str]:
+        s, sizes, problems, digests = samples[pos], {}, [], {}
+        if tokens is not None and (n := tokens(s.instruction)) > max_tokens:
+            message = f"instruction too long: {n} tokens > data.max_prompt_tokens={max_tokens}"
+            return {}, [Problem(s.row, s.id, Kind.TOO_LONG, message)], ""
         roles = ("source",) if pos in no_edit else ("source", "edited")
         for role in roles:
             size, problem = check_image(getattr(s, role), role, limits)
             if problem:
                 problems.append(Problem(s.row, s.id, *problem))
             else:
-                sizes[role] = size
-        return sizes, problems
+                sizes[role], digests[role] = size, file_digest(getattr(s, role))
+        return sizes, problems, input_digest(s, digests)
 
     found = Findings()
     with ThreadPoolExecutor(threads) as pool:
-        for pos, (sizes, problems) in zip(positions, pool.map(one, positions), strict=True):
+        for pos, (sizes, problems, digest) in zip(positions, pool.map(one, positions), strict=True):
+            stopping.check(" while checking the inputs")
             found.problems += problems
             if not problems:
-                found.sizes[pos] = sizes
+                found.sizes[pos], found.digests[pos] = sizes, digest
     return found
 
 
-def read_and_check(data_cfg, rank: int = 0, world_size: int = 1) -> tuple[Loaded, Findings]:
-    """Read the configured layout (every rank, in full) and check this rank's share of its images."""
+def read_and_check(data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None) -> tuple[Loaded, Findings]:
+    """Read the configured layout (every rank, in full) and check this rank's share of its rows; with the
+    judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too."""
     loaded = benchmarks.read(data_cfg)
     everything = loaded.samples + loaded.missing
     no_edit = frozenset(range(len(loaded.samples), len(everything)))
     limits = ImageLimits.from_config(data_cfg)
-    return loaded, check_share(everything, limits, rank, world_size, no_edit)
+    tokens = None if tokenizer is None else (lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return loaded, check_share(everything, limits, rank, world_size, no_edit, tokens, data_cfg.max_prompt_tokens)
 
 
 def merge(shares: Sequence[Findings]) -> Findings:
@@ -75,6 +105,7 @@ def merge(shares: Sequence[Findings]) -> Findings:
     for share in shares:
         out.problems += share.problems
         out.sizes.update(share.sizes)
+        out.digests.update(share.digests)
     return out
 
 

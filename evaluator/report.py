@@ -23,7 +23,7 @@ from PIL import Image
 from evaluator import logs, plots
 from evaluator.errors import report_and_exit
 from evaluator.images import load_rgb
-from evaluator.writing import atomic_write, require_run
+from evaluator.writing import INDEX, atomic_write, require_run, write_index
 
 THUMB = 160
 
@@ -74,8 +74,9 @@ def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, hig
     return charts
 
 
-def build(out_dir: Path) -> Path:
-    """Write ``report.html`` and the charts from a run's ``results.jsonl``, ``summary.json`` and ``config.yaml``."""
+def build(out_dir: Path) -> list[Path]:
+    """Write the charts and ``report.html`` (last in the list returned) from a run's ``results.jsonl``,
+    ``summary.json`` and ``config.yaml``."""
     out_dir = Path(out_dir)
     rows = [json.loads(x) for x in (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
@@ -99,7 +100,7 @@ def build(out_dir: Path) -> Path:
             rows=rows,
         )
     )
-    return atomic_write(out_dir / "report.html", html)
+    return [*charts, atomic_write(out_dir / "report.html", html)]
 
 
 def comparison_page(header: list[str], rows: list[list], chart: Path | None, path: Path) -> Path:
@@ -108,14 +109,21 @@ def comparison_page(header: list[str], rows: list[list], chart: Path | None, pat
     return atomic_write(path, html)
 
 
+def _run_files(out_dir: Path) -> list[Path]:
+    listed = json.loads((out_dir / INDEX).read_text(encoding="utf-8"))
+    return [out_dir / name for name in listed if (out_dir / name).is_file()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluator.report", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="an evaluator run's output folder")
     args = parser.parse_args(argv)
     logs.setup()
     with report_and_exit():
-        path = build(require_run(args.out_dir))
-    sys.stdout.write(f"{path}\n")
+        out_dir = require_run(args.out_dir)
+        paths = build(out_dir)
+        write_index(out_dir, [p for p in _run_files(out_dir) if p not in paths] + paths)
+    sys.stdout.write(f"{paths[-1]}\n")
 
 
 if __name__ == "__main__":

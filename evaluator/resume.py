@@ -1,14 +1,17 @@
 """Resume: every rank appends its finished rows to ``out_dir/shards/rank-<k>.jsonl`` after each batch, and a later
-run with the same ``out_dir`` skips the ids already scored under the same fingerprint, whatever the world size was.
+run with the same ``out_dir`` reuses a row only when its id, its input digest (the bytes of both images and every
+field that reaches the prompt) and the run's fingerprint all match, whatever the world size was.
 
-A row's fingerprint covers everything that changes its score: the checkpoint and revision, dtype and attention,
-the scheme with its prompt texts and mode, the generation settings and the image limits. Batch size and world size
-do not count. The shards of all ranks are read by global rank 0, so resuming needs ``out_dir`` on a filesystem every
-node sees; without one, rank 0 resumes from its own shards only and the others' are scored again.
+The fingerprint covers every setting that changes a score: the checkpoint and revision, dtype and attention, the
+resolved scheme (the prompt texts themselves, also those read from files, not their paths), the generation
+settings, the image limits and the seed. Batch size and world size do not count. The shards of all ranks are read by
+global rank 0, so resuming needs ``out_dir`` on a filesystem every node sees; without one, rank 0 resumes from its
+own shards only and the others' are scored again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,49 +20,61 @@ import shutil
 from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
-from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
 SHARDS = "shards"
+_MODEL_KEYS = ("name_or_path", "revision", "dtype", "attn_implementation", "max_new_tokens", "experts_implementation")
+_IMAGE_KEYS = ("resize_edited", "max_image_pixels", "min_image_side", "max_pixels")
 
 
-def fingerprint(cfg) -> str:
-    """A short hash of every setting that changes a score."""
-    model = cfg.model
+def fingerprint(cfg, scheme) -> str:
+    """A short hash of every setting that changes a score; ``scheme`` is the resolved ``schemes.Scheme``."""
     relevant = {
-        "model": {k: model[k] for k in ("name_or_path", "revision", "dtype", "attn_implementation", "max_new_tokens")},
-        "judge": OmegaConf.to_container(cfg.judge, resolve=True),
-        "images": {k: cfg.data[k] for k in ("resize_edited", "max_image_pixels", "min_image_side", "max_pixels")},
+        "model": {k: cfg.model[k] for k in _MODEL_KEYS},
+        "scheme": dataclasses.asdict(scheme),
+        "images": {k: cfg.data[k] for k in _IMAGE_KEYS},
         "seed": cfg.seed,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def read_previous(out_dir: Path, fp: str) -> dict[str, dict]:
-    """Rows already scored under ``fp`` in ``out_dir``'s shards, by id (the last one wins).
+    """Rows already scored under ``fp`` in ``out_dir``'s shards, by id (the last one wins), each with its digest.
 
-    Lines that do not parse (a run killed mid-write) are skipped with a warning; rows of another fingerprint
-    are ignored.
+    Lines that do not parse (a run killed mid-write) or do not have a row's shape are skipped with a warning; rows
+    of another fingerprint are ignored.
     """
     rows: dict[str, dict] = {}
     other = 0
     for shard in sorted((out_dir / SHARDS).glob("rank-*.jsonl")):
-        with shard.open(encoding="utf-8", errors="replace") as f:
+        with shard.open(encoding="utf-8", errors="replace", newline="\n") as f:
             for n, line in enumerate(f, start=1):
-                try:
-                    row = json.loads(line)
-                    row_id, row_fp = row["id"], row["fingerprint"]
-                except (ValueError, KeyError, TypeError):
+                row = _row(line)
+                if row is None:
                     log.warning("ignoring unreadable line %d of %s (a run stopped mid-write?)", n, shard)
-                    continue
-                if row_fp == fp:
-                    rows[row_id] = {k: v for k, v in row.items() if k != "fingerprint"}
+                elif row["fingerprint"] == fp:
+                    rows[row["id"]] = {k: v for k, v in row.items() if k != "fingerprint"}
                 else:
                     other += 1
     if other:
         log.info("ignoring %d earlier rows scored with other settings", other)
     return rows
+
+
+def _row(line: str) -> dict | None:
+    """A shard line as a row, or None if it is not one (torn, or valid JSON of another shape)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    strings = all(isinstance(row.get(k), str) for k in ("id", "fingerprint", "digest"))
+    score = row.get("score")
+    number = score is None or (isinstance(score, (int, float)) and not isinstance(score, bool))
+    error = row.get("error") is None or isinstance(row.get("error"), str)
+    return row if strings and number and error else None
 
 
 def clear(out_dir: Path) -> None:
@@ -71,10 +86,11 @@ class ShardWriter(BasePredictionWriter):
     """Appends each batch's rows to this rank's shard, flushed and fsynced, so a crash loses at most the batches
     in flight."""
 
-    def __init__(self, out_dir: Path, fp: str):
+    def __init__(self, out_dir: Path, fp: str, digests: dict[str, str]):
         super().__init__(write_interval="batch")
         self.out_dir = out_dir
         self.fp = fp
+        self.digests = digests  # each sample's input digest, by id: what the row was scored from
         self.file = None
 
     def on_predict_start(self, trainer, pl_module) -> None:
@@ -86,9 +102,8 @@ class ShardWriter(BasePredictionWriter):
             self.file.write("\n")  # after a write torn by a kill, start a fresh line rather than extend the torn one
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
-        self.file.write(
-            "".join(json.dumps({**r, "fingerprint": self.fp}, ensure_ascii=False) + "\n" for r in prediction)
-        )
+        lines = [{**r, "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in prediction]
+        self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
         self.file.flush()
         os.fsync(self.file.fileno())
 

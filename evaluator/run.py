@@ -14,12 +14,13 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from evaluator import benchmarks, config, logs, preflight, report, resume
+from evaluator import benchmarks, config, logs, outdir, preflight, report, resume, stopping
 from evaluator.coordination import Coordinator, initialized
 from evaluator.dataset import JudgeData, PairDataset
 from evaluator.images import ImageLimits
 from evaluator.judge import JudgeModule
 from evaluator.loading import load_processor
+from evaluator.logs import escape
 from evaluator.plan import Plan, make_plan, merge_rows, read_previous
 from evaluator.progress import GlobalProgress
 from evaluator.prompts import Collator
@@ -28,7 +29,7 @@ from evaluator.schemes import Scheme
 from evaluator.strategy import make_trainer, start_processes
 from evaluator.summary import summarize, to_markdown
 from evaluator.topology import env_rank
-from evaluator.writing import write_config, write_results, write_summary
+from evaluator.writing import write_config, write_index, write_results, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def run(cfg: DictConfig, model=None) -> Path:
     config.check_out_dir(out_dir)
     logs.add_file(out_dir / "logs" / f"rank-{env_rank()}.log")
     logs.quiet_libraries()
+    stopping.reset()
+    stopping.install()
     L.seed_everything(cfg.seed, verbose=False)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = make_trainer(cfg.trainer, callbacks)
@@ -65,28 +68,35 @@ def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordin
     """The five steps on one rank, with the process group up; returns the coordinator, for shutting down."""
     logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
     coordinator = Coordinator()
+    lock = outdir.Lock(out_dir)
     try:
         scheme = Scheme.from_config(cfg.judge)
-        plan = _plan(cfg, coordinator, out_dir)  # steps 1 and 2
+        fp = resume.fingerprint(cfg, scheme)
+        processor = load_processor(cfg.model, cfg.data.max_pixels)
+        plan = _plan(cfg, coordinator, out_dir, fp, lock, processor.tokenizer)  # steps 1 and 2
         _announce(cfg, scheme, plan, trainer)
-        rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, model) if plan.todo else []  # 3 and 4
+        rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, fp, processor, model) if plan.todo else []
         shards = coordinator.gather("rows", rows)  # step 5
         if coordinator.rank == 0:
             write_outputs(cfg, scheme, merge_rows(shards, plan), out_dir)
     except BaseException as e:
         coordinator.fail(e)
         raise
+    finally:
+        lock.release()
     return coordinator
 
 
-def _plan(cfg: DictConfig, coordinator: Coordinator, out_dir: Path) -> Plan:
-    """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 gathers the
-    findings, reads what an earlier run left, and decides; every rank gets the same plan."""
-    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size)
+def _plan(cfg: DictConfig, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lock, tokenizer) -> Plan:
+    """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 takes the output
+    folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
+    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size, tokenizer)
     shares = coordinator.gather("checked", share)
 
     def decide() -> Plan:
-        previous = read_previous(out_dir, resume.fingerprint(cfg), keep=cfg.resume)
+        lock.acquire()
+        outdir.claim(out_dir, cfg.data, cfg.resume)
+        previous = read_previous(out_dir, fp, keep=cfg.resume)
         findings = preflight.merge(shares)
         return make_plan(loaded, findings, benchmarks.describe(cfg.data), cfg.data.on_error, previous)
 
@@ -104,9 +114,8 @@ def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer) -
         log.info("the tiny judge has random weights: its scores are noise, for smoke runs and tests only")
 
 
-def _predict(cfg, trainer, coordinator, scheme: Scheme, plan: Plan, out_dir: Path, model) -> list[dict]:
+def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: str, processor, model) -> list[dict]:
     """Steps 3 and 4: the plan's samples to the DataModule, balanced by cost; every rank scores its share."""
-    processor = load_processor(cfg.model, cfg.data.max_pixels)
     costs = CostModel.for_judge(processor, scheme, cfg.model.max_new_tokens)
     resize = cfg.data.resize_edited
     module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model)
@@ -123,7 +132,9 @@ def _predict(cfg, trainer, coordinator, scheme: Scheme, plan: Plan, out_dir: Pat
         batch_size_for=lambda items: module.largest_batch(items, collate),
     )
     progress = GlobalProgress(coordinator, total=len(plan.todo))
-    trainer.callbacks.extend([progress, resume.ShardWriter(out_dir, resume.fingerprint(cfg))])
+    # In this order: a batch's rows reach the shard before a stop or a failure elsewhere ends the rank.
+    writer = resume.ShardWriter(out_dir, fp, plan.digests)
+    trainer.callbacks.extend([writer, progress, stopping.StopOnSignal(coordinator.check)])
     with logs.around_progress_bar():
         outputs = trainer.predict(module, datamodule=data, return_predictions=True)
         coordinator.wait_for_all("predicted", on_poll=progress.refresh)
@@ -134,12 +145,16 @@ def _predict(cfg, trainer, coordinator, scheme: Scheme, plan: Plan, out_dir: Pat
 
 
 def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Path) -> None:
-    """Write every output file of a run and show its summary."""
+    """Write every output file of a run and show its summary. The report is a view of the results: if it cannot
+    be drawn, that is a warning, and the results stand."""
     summary = summarize(rows, scheme.report, [j.name for j in scheme.judgements], overall=scheme.overall)
-    write_results(rows, out_dir)
-    write_summary(summary, out_dir)
-    write_config(cfg, out_dir)
+    written = [*write_results(rows, out_dir), *write_summary(summary, out_dir), write_config(cfg, out_dir)]
     if cfg.report:
-        report.build(out_dir)
+        try:
+            written += report.build(out_dir)
+        except Exception as e:  # a chart or template failing must never lose the results
+            log.warning("no report (%s: %s); the results are written. Retry: python -m evaluator.report %s",
+                        type(e).__name__, escape(e, table=False), out_dir)  # fmt: skip
+    write_index(out_dir, written)
     log.info("summary of %d samples:\n%s", len(rows), to_markdown(summary))
     log.info("results in %s", out_dir)

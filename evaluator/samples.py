@@ -39,6 +39,7 @@ class Kind(str, Enum):
     NO_SAMPLES = "no samples"
     UNREADABLE_LINE = "unreadable line"
     MISSING_FIELD = "missing field"
+    EXTRA_CELLS = "more cells than the header"
     NOT_UTF8 = "not valid UTF-8"
     OUTSIDE_ROOT = "path escapes the data root"
     DUPLICATE_ID = "duplicate id"
@@ -49,6 +50,7 @@ class Kind(str, Enum):
     TOO_LARGE = "image too large"
     TOO_SMALL = "image too small"
     ELONGATED = "image too elongated"
+    TOO_LONG = "instruction too long"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class DataConfig:
     max_image_pixels: int = 64_000_000  # larger images are refused from their header (decompression bombs)
     min_image_side: int = 8  # smaller images are refused
     max_pixels: int | None = None  # cap on each image's pixels as the judge sees it; None: the processor's own
+    max_prompt_tokens: int = 2048  # a longer instruction (in the judge's tokens) makes its row an error row
     batch_size: Any = 4  # per device: a positive integer, or "auto" for the largest that fits
     num_workers: int = 2  # DataLoader workers per rank (capped to the CPUs each rank has)
 

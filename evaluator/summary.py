@@ -163,11 +163,12 @@ def to_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_csv(tab: dict, criteria: Sequence[str]) -> str:
-    """One subset's table as CSV: category, n, then each criterion's mean and count."""
+def table_csv(tab: dict, criteria: Sequence[str], cell=lambda v: v) -> str:
+    """One subset's table as CSV: category, n, then each criterion's mean and count; ``cell`` makes each cell
+    safe for a spreadsheet."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["category", "n", *[f for c in criteria for f in (c, f"{c}_n")]])
+    writer.writerow([cell(v) for v in ["category", "n", *[f for c in criteria for f in (c, f"{c}_n")]]])
     for cat, row in tab.items():
-        writer.writerow([cat, row["n"], *[v for c in criteria for v in (row[c]["mean"], row[c]["n"])]])
+        writer.writerow([cell(cat), row["n"], *[v for c in criteria for v in (row[c]["mean"], row[c]["n"])]])
     return buf.getvalue()

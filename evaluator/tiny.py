@@ -7,6 +7,7 @@ written once into a cache directory and then loaded through the same ``from_pret
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -46,8 +47,8 @@ def resolve(name_or_path: str) -> str:
 def ensure_built(name: str, root: Path | None = None) -> Path:
     """Build the tiny judge ``name`` into the cache unless it is there; safe when several ranks race.
 
-    Each process builds into its own temporary folder and renames it into place; the first rename wins and
-    the others discard their copy. Builds are seeded, so every copy is identical.
+    One process builds (the others wait on a lock file), into a temporary folder that is renamed into place
+    whole, so no process ever sees half a checkpoint.
     """
     spec = qwen_vl.TINY_SPECS[name]
     digest = hashlib.sha256(json.dumps([_BUILDER_VERSION, spec], sort_keys=True).encode()).hexdigest()[:12]
@@ -56,15 +57,16 @@ def ensure_built(name: str, root: Path | None = None) -> Path:
     if (target / "config.json").exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-    try:
-        qwen_vl.build_tiny(spec, tmp)
+    with open(root / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if (target / "config.json").exists():
+            return target  # another rank built it while this one waited
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
         try:
+            qwen_vl.build_tiny(spec, tmp)
+            shutil.rmtree(target, ignore_errors=True)  # a folder without config.json is no checkpoint
             os.rename(tmp, target)
             log.info("built tiny judge %s in %s", name, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from evaluator.errors import ConfigError
 from evaluator.summary import table_csv, to_markdown
 
 RUN_FILES = ("results.jsonl", "summary.json", "config.yaml")
+INDEX = "files.json"
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
@@ -34,33 +35,70 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
     return path
 
 
-def _csv_cell(value):
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+def slug(text, limit: int = 40) -> str:
+    """``text`` reduced to letters, digits, ``.``, ``_`` and ``-``, at most ``limit`` long."""
+    kept = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(text)).strip("._")
+    return kept[:limit] or "x"
 
 
-def write_results(rows: Sequence[dict], out_dir: Path) -> None:
+def safe_name(text, limit: int = 40) -> str:
+    """A short, safe file-name part for any value: its slug, and a short hash when the slug lost anything, so that
+    two values never share a name."""
+    text = str(text)
+    short = slug(text, limit)
+    return short if short == text else f"{short}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP: CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: lists and dicts as JSON, a string that would start a formula
+    behind a single quote. ``results.jsonl`` keeps every value exactly."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_results(rows: Sequence[dict], out_dir: Path) -> list[Path]:
     """``results.jsonl`` (one JSON object per sample) and ``results.csv`` (the same columns)."""
-    atomic_write(out_dir / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    jsonl = atomic_write(out_dir / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer = csv.DictWriter(buf, fieldnames=[spreadsheet_safe(c) for c in columns])
     writer.writeheader()
-    writer.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
-    atomic_write(out_dir / "results.csv", buf.getvalue())
+    writer.writerows({spreadsheet_safe(k): spreadsheet_safe(v) for k, v in r.items()} for r in rows)
+    return [jsonl, atomic_write(out_dir / "results.csv", buf.getvalue())]
 
 
-def write_summary(summary: dict, out_dir: Path) -> None:
-    """``summary.json``, ``summary.md`` and one ``summary_<subset>.csv`` per table."""
-    atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    atomic_write(out_dir / "summary.md", to_markdown(summary))
+def write_summary(summary: dict, out_dir: Path) -> list[Path]:
+    """``summary.json``, ``summary.md`` and one ``summary_<subset>.csv`` per table (named safely, whatever the
+    subset's value)."""
+    paths = [atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")]
+    paths.append(atomic_write(out_dir / "summary.md", to_markdown(summary)))
     for group, tab in summary["tables"].items():
-        slug = re.sub(r"[^\w.-]+", "_", group.replace("=", "-"))
-        atomic_write(out_dir / f"summary_{slug}.csv", table_csv(tab, summary["criteria"]))
+        name = f"summary_{safe_name(group.replace('=', '-').replace(',', '_'))}.csv"
+        paths.append(atomic_write(out_dir / name, table_csv(tab, summary["criteria"], spreadsheet_safe)))
+    return paths
 
 
-def write_config(cfg: DictConfig, out_dir: Path) -> None:
+def write_config(cfg: DictConfig, out_dir: Path) -> Path:
     """The fully resolved config, so a run can be repeated from its folder alone."""
-    atomic_write(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    return atomic_write(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def write_index(out_dir: Path, paths: Sequence[Path]) -> Path:
+    """``files.json``, written last: the SHA-256 of every file of this run's one merge. A reader that finds a file
+    that does not match it knows the set is not from one run (a run killed while writing)."""
+    index = {p.name: _sha256(p) for p in paths}
+    return atomic_write(out_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def require_run(out_dir: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
@@ -72,7 +110,11 @@ def require_run(out_dir: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ConfigError(f"{out_dir} is not a folder; give the out_dir of a finished evaluator run")
-    missing = [f for f in files if not (out_dir / f).is_file()]
+    missing = [f for f in (*files, INDEX) if not (out_dir / f).is_file()]
     if missing:
         raise ConfigError(f"{out_dir} is not a finished evaluator run (it has no {missing[0]}); give a run's out_dir")
+    index = json.loads((out_dir / INDEX).read_text(encoding="utf-8"))
+    changed = [f for f in files if index.get(f) != _sha256(out_dir / f)]
+    if changed:
+        raise ConfigError(f"{out_dir}: {changed[0]} is not from the run that {INDEX} records; run it again")
     return out_dir

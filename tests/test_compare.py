@@ -2,16 +2,17 @@ from omegaconf import OmegaConf
 
 from evaluator.compare import leaderboard, main
 from evaluator.summary import summarize
-from evaluator.writing import write_summary
+from evaluator.writing import write_index, write_summary
 
 from .test_summary import GEDIT_LIKE
 
 
 def _run(folder, rows, model_name=None):
     folder.mkdir()
-    write_summary(summarize(rows, ["SC", "PQ", "O"], ["SC", "PQ"]), folder)
+    written = write_summary(summarize(rows, ["SC", "PQ", "O"], ["SC", "PQ"]), folder)
     if model_name:
         OmegaConf.save({"data": {"model_name": model_name}}, folder / "config.yaml")
+    write_index(folder, written)
     return folder
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from evaluator import report
 from evaluator.compare import main as compare_main
 from evaluator.summary import separation, summarize
-from evaluator.writing import write_results, write_summary
+from evaluator.writing import write_index, write_results, write_summary
 
 from .fixtures import judge_dict
 
@@ -32,10 +32,10 @@ def _run_folder(tmp_path, n=5):
                      "follows": i % 2 == 0, "score": float(i * 2), "error": None, "response": f"Looks fine {i}."})  # fmt: skip
     rows[1]["response"] = EVIL
     rows[3] |= {"score": None, "error": "unparseable"}
-    write_results(rows, out)
-    write_summary(summarize(rows), out)
+    written = write_results(rows, out) + write_summary(summarize(rows), out)
     cfg = OmegaConf.create({"model": {"name_or_path": "tiny:qwen3_vl"}, "judge": judge_dict("score10")})
     OmegaConf.save(cfg, out / "config.yaml")
+    write_index(out, [*written, out / "config.yaml"])
     return out, rows
 
 
@@ -48,7 +48,7 @@ def test_separation_worked_out_by_hand():
 
 def test_report_escapes_and_embeds_everything(tmp_path):
     out, rows = _run_folder(tmp_path)
-    html = report.build(out).read_text()
+    html = report.build(out)[-1].read_text()
     assert "<script>document.title" not in html and "&lt;script&gt;document.title" in html
     assert "Make it &lt;b&gt;bold&lt;/b&gt;" in html
     assert html.count('src="data:image/jpeg;base64,') == 2 * len(rows)  # every thumbnail embedded
@@ -81,7 +81,7 @@ def test_report_renders_in_a_headless_browser(tmp_path):
             pytest.fail(".ci/run installs Debian's chromium; it is missing")
         pytest.skip("no chromium here (apt-get install chromium)")
     out, rows = _run_folder(tmp_path)
-    page = report.build(out)
+    page = report.build(out)[-1]
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]  # fmt: skip

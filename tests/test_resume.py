@@ -35,14 +35,19 @@ def test_read_previous_skips_torn_lines_and_other_settings(tmp_path, caplog):
     shards = tmp_path / resume.SHARDS
     shards.mkdir()
     (shards / "rank-0.jsonl").write_text(
-        json.dumps({"id": "a", "score": 1.0, "fingerprint": "fp"}) + "\n"
-        + json.dumps({"id": "b", "score": 2.0, "fingerprint": "old"}) + "\n"
+        json.dumps({"id": "a", "score": 1.0, "digest": "d", "fingerprint": "fp"}) + "\n"
+        + json.dumps({"id": "b", "score": 2.0, "digest": "d", "fingerprint": "old"}) + "\n"
         + '{"id": "c", "score": 3.0, "finger'  # killed mid-write
     )  # fmt: skip
-    (shards / "rank-5.jsonl").write_text(json.dumps({"id": "d", "score": 4.0, "fingerprint": "fp"}) + "\n")
+    (shards / "rank-5.jsonl").write_text(
+        json.dumps({"id": "d", "score": 4.0, "digest": "d", "fingerprint": "fp"}) + "\n"
+    )
     with caplog.at_level(logging.WARNING, logger="evaluator.resume"):
         rows = resume.read_previous(tmp_path, "fp")
-    assert rows == {"a": {"id": "a", "score": 1.0}, "d": {"id": "d", "score": 4.0}}  # shards of any world size
+    assert rows == {
+        "a": {"id": "a", "score": 1.0, "digest": "d"},
+        "d": {"id": "d", "score": 4.0, "digest": "d"},
+    }  # shards of any world size
     assert "ignoring unreadable line 3" in caplog.text
 
 

@@ -1,0 +1,136 @@
+"""The output folder: its default name, which data it holds, and one run at a time in it.
+
+``out_dir/run.json`` records the data a folder's results are of (written before anything is scored), so a run of
+other data into the same folder is refused instead of mixing two editors' scores. ``out_dir/.lock`` (host and
+pid) is held by global rank 0 while a run is in the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from evaluator.errors import ConfigError
+from evaluator.writing import atomic_write, slug
+
+log = logging.getLogger(__name__)
+
+IDENTITY = "run.json"
+LOCK = ".lock"
+# The keys of a data config that say which data it is (the rest says how to read or batch it).
+_DATA_KEYS = ("layout", "path", "root", "metadata", "results_root", "model_name", "language", "sources", "edits")
+_PATH_KEYS = ("path", "root", "metadata", "results_root", "sources", "edits")
+
+
+def data_name(data, assets: Path) -> str:
+    """A folder name for the data: the demo's, the edited model's for GEdit-Bench, else the input's folder and file
+    name with a short hash of its full path (two editors' manifests are often both ``pairs.jsonl``)."""
+    if data.layout == "gedit":
+        return f"gedit-{slug(data.model_name)}" + ("" if data.language == "all" else f"-{slug(data.language)}")
+    where = Path(str(data.path if data.layout == "manifest" else data.edits)).expanduser().resolve()
+    if where.is_relative_to(assets):
+        return where.parent.name  # a data set shipped in the package, e.g. "demo"
+    digest = hashlib.sha256(str(where).encode()).hexdigest()[:8]
+    return f"{data.layout}-{slug(where.parent.name)}-{slug(where.stem)}-{digest}"
+
+
+def identity(data) -> dict:
+    """Which data a run scores, with every path made absolute."""
+    out = {}
+    for key in _DATA_KEYS:
+        value = data.get(key)
+        if value is not None and key in _PATH_KEYS:
+            value = str(Path(str(value)).expanduser().resolve())
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def claim(out_dir: Path, data, resume: bool) -> None:
+    """Make ``out_dir`` this data's folder: refuse one that holds other data's results unless ``resume=false``,
+    record the data, and remove temporary files a killed run left.
+
+    Raises:
+        ConfigError: the folder holds the results of other data.
+    """
+    mine, path = identity(data), out_dir / IDENTITY
+    if path.exists() and resume:
+        try:
+            theirs = json.loads(path.read_text(encoding="utf-8")).get("data")
+        except (OSError, ValueError):
+            theirs = None
+        if theirs is not None and theirs != mine:
+            raise ConfigError(
+                f"out_dir={out_dir} holds the results of other data ({_describe(theirs)}); choose another out_dir, "
+                "or resume=false to replace them"
+            )
+    atomic_write(path, json.dumps({"data": mine}, indent=2, ensure_ascii=False) + "\n")
+    for stale in out_dir.glob(".*.tmp-*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def _describe(ident: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in ident.items() if k != "layout") or str(ident)
+
+
+class Lock:
+    """One run at a time in ``out_dir``: a lock file with host and pid, taken by global rank 0.
+
+    A lock left by a process that no longer runs on this host is taken over with a warning.
+    """
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / LOCK
+        self.held = False
+
+    def acquire(self) -> None:
+        """Raises: ConfigError naming the run that holds the folder."""
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder and holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
+                    log.warning("taking over the lock of %s: pid %s on this host is gone", self.path, holder["pid"])
+                    self.path.unlink(missing_ok=True)
+                    continue
+                who = f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" if holder else "?"
+                raise ConfigError(
+                    f"out_dir={self.path.parent} is in use by another run ({who}); wait for it, or choose another "
+                    f"out_dir (if that run is gone, delete {self.path})"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,77 @@
+"""Stopping cleanly on SIGTERM or SIGINT (preemption on SLURM and Kubernetes, Ctrl-C): each rank finishes the
+batch in flight, its shard flushed and fsynced, and exits non-zero with one line saying how to resume.
+
+The handler only notes the signal; the run checks for it after every batch and in every wait, and a rank that
+stops tells the others through the store (``Coordinator``), so a signal to one rank stops all of them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import lightning as L
+
+from evaluator.errors import UserError
+
+_received: list[int] = []  # this process's signals, in order (one process, one list: no rank shares it)
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Stopped(UserError):
+    """The run was stopped by a signal; what was scored is in the shards and a rerun resumes from there."""
+
+    same_on_every_rank = True
+
+    def __init__(self, signum: int, where: str = ""):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"stopped by {name}{where}; the rows scored so far are kept, run the same command again to resume"
+        )
+
+    def __reduce__(self):
+        return Stopped, (self.signum,)
+
+
+def _note(signum, frame) -> None:
+    _received.append(signum)
+
+
+def install() -> None:
+    """Note SIGTERM and SIGINT instead of dying mid-batch (main thread only; a no-op elsewhere)."""
+    if threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, _note)
+
+
+def requested() -> int | None:
+    """The first signal this process received, if any."""
+    return _received[0] if _received else None
+
+
+def check(where: str = "") -> None:
+    """Raise ``Stopped`` if this process received a signal."""
+    if _received:
+        raise Stopped(_received[0], where)
+
+
+def reset() -> None:
+    """Forget received signals (a new run in the same process)."""
+    _received.clear()
+
+
+class StopOnSignal(L.Callback):
+    """Keeps the evaluator's handlers during ``predict`` (Lightning installs its own SIGTERM handler, which only
+    notes the signal and carries on), and after every batch (once its rows are in the shard) calls ``check``,
+    which raises to stop this rank: a signal here, or a stop or failure on another rank."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        install()
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.check()
