@@ -8,6 +8,9 @@ collective here is preceded by such a wait.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -17,6 +20,7 @@ from evaluator import stopping
 from evaluator.errors import RankFailed, UserError
 from evaluator.stopping import Stopped
 
+log = logging.getLogger("evaluator.errors")  # the logger that reports every other rank's reason to stop
 
 def initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
@@ -69,6 +73,28 @@ class Coordinator:
             raise RankFailed(f"stopping because {self.store.get(f'{self.prefix}/failed').decode()}")
         if self.store.check([f"{self.prefix}/stopped"]):
             raise Stopped(int(self.store.get(f"{self.prefix}/stopped").decode()), " (on another rank)")
+
+    def exit_on_failure(self, poll_seconds: float = 0.5) -> None:
+        """Watch for another rank's failure from a thread, and on one, say why and end this process at once.
+
+        For the parent of Lightning's own launcher: its process observer kills the parent with SIGKILL (exit 137)
+        within seconds of a child failing, so waiting for the batch in flight to finish would lose the message and
+        the exit code. The rows of finished batches are in the shards already.
+        """
+
+        def watch() -> None:
+            while True:
+                time.sleep(poll_seconds)
+                try:
+                    self.check()
+                except RankFailed as e:
+                    log.error("%s", e)
+                    logging.shutdown()
+                    os._exit(1)
+                except Exception:  # a stop, or the store gone at the end: the main thread handles those
+                    return
+
+        threading.Thread(target=watch, name="evaluator-failure-watch", daemon=True).start()
 
     def wait_for_all(self, name: str, poll_seconds: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
         """A barrier that notices failed ranks: returns once every rank arrived at ``name``."""

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from evaluator.config import cpu_count
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, load_rgb
-from evaluator.sampler import ShardSampler
+from evaluator.sampler import LengthBatches, ShardSampler
 from evaluator.samples import Sample
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,10 @@ class JudgeData(L.LightningDataModule):
             heaviest = [self.dataset[i] for i in list(sampler)[:AUTO_BATCH_MAX]]
             batch_size = self.batch_size_for(heaviest) if heaviest else 1
         workers = workers_per_rank(self.num_workers, self.trainer.num_devices)
+        costs = self.costs or [1.0] * len(self.dataset)
         return DataLoader(
             self.dataset,
-            batch_size=int(batch_size),
-            sampler=sampler,
+            batch_sampler=LengthBatches(list(sampler), costs, int(batch_size)),
             num_workers=workers,
             collate_fn=self.collate,
             pin_memory=self.trainer.strategy.root_device.type == "cuda",

@@ -6,6 +6,7 @@ This module imports nothing heavy, so every part of the evaluator can raise thes
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -49,6 +50,12 @@ class JudgeUnavailable(UserError):
     exit_code = 3
 
 
+class OutputError(UserError):
+    """A result file cannot be written (a full disk, a read-only folder, a quota)."""
+
+    same_on_every_rank = False
+
+
 class RankFailed(UserError):
     """Another rank failed; this one stops instead of waiting for it."""
 
@@ -65,7 +72,7 @@ def report_and_exit(rank: int = 0):
         if rank == 0 or not e.same_on_every_rank:
             # A message may quote what the user typed or a file holds; its lines are its own, its bytes are not.
             log.error("%s", "\n".join(escape(line, table=False) for line in str(e).split("\n")))
-        if isinstance(e, RankFailed):
-            # Let the failing rank exit first, so the launcher names it as the root cause, not this one.
+        if isinstance(e, RankFailed) and "TORCHELASTIC_RUN_ID" in os.environ:
+            # Let the failing rank exit first, so torchrun names it as the root cause, not this one.
             time.sleep(RANK_FAILED_GRACE_S)
         raise SystemExit(e.exit_code) from None

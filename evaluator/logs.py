@@ -88,6 +88,7 @@ def around_progress_bar():
 _QUIET_WARNINGS = (
     r".*across ranks is zero.*",
     r".*does not have many workers.*",
+    r".*custom batch sampler.*for prediction.*",  # ours returns every index once (sampler.LengthBatches)
     r".*pytree.*",
     r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
 )

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from evaluator.errors import OutputError
+
 log = logging.getLogger(__name__)
 
 SHARDS = "shards"
@@ -103,9 +105,12 @@ class ShardWriter(BasePredictionWriter):
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         lines = [{**r, "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in prediction]
-        self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
-        self.file.flush()
-        os.fsync(self.file.fileno())
+        try:
+            self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as e:
+            raise OutputError(f"cannot write {self.file.name}: {e.strerror or e}") from None
 
     def on_predict_end(self, trainer, pl_module) -> None:
         self.close()

@@ -68,6 +68,8 @@ def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordin
     """The five steps on one rank, with the process group up; returns the coordinator, for shutting down."""
     logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
     coordinator = Coordinator()
+    if getattr(trainer.strategy.launcher, "procs", None):  # the parent of Lightning's own launcher
+        coordinator.exit_on_failure()
     lock = outdir.Lock(out_dir)
     try:
         scheme = Scheme.from_config(cfg.judge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 def balanced_shards(costs: Sequence[float], world_size: int) -> list[list[int]]:
@@ -23,6 +23,32 @@ def balanced_shards(costs: Sequence[float], world_size: int) -> list[list[int]]:
         shards[rank].append(i)
         heapq.heappush(loads, (load + costs[i], rank))
     return shards
+
+
+def length_batches(indices: Sequence[int], costs: Sequence[float], batch_size: int, ratio: float = 2.0):
+    """Cut a shard ordered heaviest first into batches of at most ``batch_size`` whose samples all cost within
+    ``ratio`` of the batch's heaviest: a long prompt is batched with its like, never padding a batch of short
+    ones (padding costs compute, and attention memory grows with the square of the longest row)."""
+    batches: list[list[int]] = []
+    for i in indices:
+        if batches and len(batches[-1]) < batch_size and costs[batches[-1][0]] <= ratio * costs[i]:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+class LengthBatches(Sampler):
+    """``length_batches`` as the DataLoader's batch sampler."""
+
+    def __init__(self, indices: Sequence[int], costs: Sequence[float], batch_size: int):
+        self.batches = length_batches(indices, costs, batch_size)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 class ShardSampler(DistributedSampler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from evaluator.errors import ConfigError
+from evaluator.errors import ConfigError, OutputError
 from evaluator.summary import table_csv, to_markdown
 
 RUN_FILES = ("results.jsonl", "summary.json", "config.yaml")
@@ -30,8 +31,11 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -4,20 +4,24 @@
 """
 
 import time
+from pathlib import Path
 
 import lightning as L
 
 
 class Fault(L.Callback):
-    """Raise on rank ``fail_rank`` at its batch ``at_batch``; make every batch take ``delay`` seconds longer."""
+    """Raise on rank ``fail_rank`` at its batch ``at_batch`` (writing the time to ``stamp`` first, if given); make
+    every batch take ``delay`` seconds longer."""
 
-    def __init__(self, fail_rank: int | None = None, at_batch: int = 0, delay: float = 0.0):
-        self.fail_rank, self.at_batch, self.delay = fail_rank, at_batch, delay
+    def __init__(self, fail_rank: int | None = None, at_batch: int = 0, delay: float = 0.0, stamp: str | None = None):
+        self.fail_rank, self.at_batch, self.delay, self.stamp = fail_rank, at_batch, delay, stamp
 
     def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         if self.delay:
             time.sleep(self.delay)
         if trainer.global_rank == self.fail_rank and batch_idx == self.at_batch:
+            if self.stamp:
+                Path(self.stamp).write_text(str(time.time()))
             raise RuntimeError(f"injected failure on rank {self.fail_rank} at batch {batch_idx}")
 
 
