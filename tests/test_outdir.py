@@ -43,7 +43,9 @@ def test_two_editors_with_the_same_ids_get_their_own_scores(tmp_path, restore_en
     monkeypatch.chdir(tmp_path)  # the default out_dir is relative to the current folder
     a, b = _editor(tmp_path / "A", (250, 0, 0)), _editor(tmp_path / "B", (0, 0, 250))
     out_a = run(compose([*BASE, f"data.path={a}"]))
+    before = (out_a / "results.jsonl").read_bytes()
     out_b = run(compose([*BASE, f"data.path={b}"]))
+    assert (out_a / "results.jsonl").read_bytes() == before  # A's results left intact
     assert out_a != out_b  # the default folder names the data, so editor B never lands in editor A's folder
     fresh_b = run(compose([*BASE, f"data.path={b}", f"out_dir={tmp_path}/fresh"]))
     assert _scores(out_b) == _scores(fresh_b) != _scores(out_a)  # B's own scores, equal to a fresh run

@@ -27,9 +27,9 @@ def single_run(tmp_path_factory):
 
 def test_single_process_demo_run_writes_every_file(single_run):
     assert sorted(p.name for p in single_run.iterdir()) == [
-        "config.yaml", "logs", "plot_categories.png", "plot_scores.png", "report.html", "results.csv",
-        "results.jsonl", "shards", "summary.json", "summary.md", "summary_all.csv", "summary_language-en.csv",
-        "summary_language-zh.csv",
+        "config.yaml", "files.json", "logs", "plot_categories.png", "plot_scores.png", "report.html", "results.csv",
+        "results.jsonl", "run.json", "shards", "summary.json", "summary.md", "summary_all.csv",
+        "summary_language-en.csv", "summary_language-zh.csv",
     ]  # fmt: skip
     rows = read_jsonl(single_run / "results.jsonl")
     demo = read_jsonl(DEMO_MANIFEST)
