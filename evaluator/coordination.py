@@ -22,6 +22,7 @@ from evaluator.stopping import Stopped
 
 log = logging.getLogger("evaluator.errors")  # the logger that reports every other rank's reason to stop
 
+
 def initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 

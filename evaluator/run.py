@@ -52,13 +52,12 @@ def run(cfg: DictConfig, model=None) -> Path:
     config.check_out_dir(out_dir)
     logs.add_file(out_dir / "logs" / f"rank-{env_rank()}.log")
     logs.quiet_libraries()
-    stopping.reset()
-    stopping.install()
     L.seed_everything(cfg.seed, verbose=False)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = make_trainer(cfg.trainer, callbacks)
     owns_process_group = not initialized()
-    coordinator = start_processes(trainer, _score, cfg, trainer, out_dir, model)
+    with stopping.handling():
+        coordinator = start_processes(trainer, _score, cfg, trainer, out_dir, model)
     if owns_process_group:
         coordinator.shutdown()
     return out_dir

@@ -7,6 +7,7 @@ stops tells the others through the store (``Coordinator``), so a signal to one r
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -46,6 +47,21 @@ def install() -> None:
             signal.signal(s, _note)
 
 
+@contextlib.contextmanager
+def handling():
+    """Within: signals are noted (``install``), none from an earlier run counts; after: the handlers the
+    process had before are back (a run inside a Python session leaves Ctrl-C as it found it)."""
+    main = threading.current_thread() is threading.main_thread()
+    before = {s: signal.getsignal(s) for s in SIGNALS} if main else {}
+    _received.clear()
+    install()
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
 def requested() -> int | None:
     """The first signal this process received, if any."""
     return _received[0] if _received else None
@@ -55,11 +71,6 @@ def check(where: str = "") -> None:
     """Raise ``Stopped`` if this process received a signal."""
     if _received:
         raise Stopped(_received[0], where)
-
-
-def reset() -> None:
-    """Forget received signals (a new run in the same process)."""
-    _received.clear()
 
 
 class StopOnSignal(L.Callback):

@@ -69,3 +69,12 @@ def test_a_signal_stops_the_run_and_a_rerun_completes_it_exactly_once(tmp_path, 
     ids = _shard_ids(tmp_path)
     assert len(ids) == len(set(ids)) == N_DEMO  # nothing scored twice, nothing left out
     assert len(read_jsonl(tmp_path / "results.jsonl")) == N_DEMO
+
+
+def test_a_run_in_a_python_session_leaves_the_signal_handlers_as_it_found_them(tmp_path, restore_environ):
+    from evaluator.config import compose
+    from evaluator.run import run
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    run(compose(["model=tiny", "trainer=cpu", "judge.mode=logits", "report=false", f"out_dir={tmp_path}"]))
+    assert {s: signal.getsignal(s) for s in before} == before
