@@ -164,3 +164,20 @@ def test_escape_codes_in_an_id_reach_no_terminal(tmp_path):
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert "\\x1b]0;pwned" in proc.stderr  # shown, not obeyed
     assert not any(line.startswith("INFO forged") for line in proc.stderr.splitlines())
+
+
+def test_a_run_with_a_long_language_and_a_mathtext_category_completes_with_its_report(tmp_path, restore_environ):
+    rows = [json.loads(x) for x in DEMO_MANIFEST.read_text().splitlines()[:3]]
+    rows[0]["language"] = "l" * 300  # once too long a file name for summary_language-<value>.csv
+    rows[1]["category"] = "$\\undefinedmacro$"  # once parsed as mathtext by the chart
+    (tmp_path / "images").mkdir()
+    for r in rows:
+        for k in ("source", "edited"):
+            (tmp_path / r[k]).write_bytes((DEMO_MANIFEST.parent / r[k]).read_bytes())
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    run(compose(["model=tiny", "trainer=cpu", "judge.mode=logits", "data=manifest", f"data.path={tmp_path}/m.jsonl",
+                 "data.num_workers=0", f"out_dir={out}"]))  # fmt: skip
+    assert (out / "report.html").exists() and (out / "plot_categories.png").exists()
+    assert all(len(p.name) < 80 for p in out.iterdir())
+    assert "$\\undefinedmacro$" in (out / "summary.md").read_text()
