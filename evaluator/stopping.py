@@ -62,11 +62,6 @@ def handling():
             signal.signal(s, handler)
 
 
-def requested() -> int | None:
-    """The first signal this process received, if any."""
-    return _received[0] if _received else None
-
-
 def check(where: str = "") -> None:
     """Raise ``Stopped`` if this process received a signal."""
     if _received:
