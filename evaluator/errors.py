@@ -6,12 +6,12 @@ This module imports nothing heavy, so every part of the evaluator can raise thes
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 
 from evaluator.logs import escape
+from evaluator.topology import under_torchrun
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def report_and_exit(rank: int = 0):
         if rank == 0 or not e.same_on_every_rank:
             # A message may quote what the user typed or a file holds; its lines are its own, its bytes are not.
             log.error("%s", "\n".join(escape(line, table=False) for line in str(e).split("\n")))
-        if isinstance(e, RankFailed) and "TORCHELASTIC_RUN_ID" in os.environ:
+        if isinstance(e, RankFailed) and under_torchrun():
             # Let the failing rank exit first, so torchrun names it as the root cause, not this one.
             time.sleep(RANK_FAILED_GRACE_S)
         raise SystemExit(e.exit_code) from None
