@@ -1,3 +1,4 @@
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
@@ -7,7 +8,9 @@ from evaluator import tiny
 
 
 def test_racing_builders_leave_one_loadable_checkpoint(tmp_path):
-    with ProcessPoolExecutor(3) as pool:
+    # Spawned, not forked: by now this pytest process has run judges in-process (OpenMP and gloo threads), and a
+    # child forked from it can die inside torch before it builds anything.
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
         folders = list(pool.map(tiny.ensure_built, ["qwen3_vl"] * 3, [tmp_path] * 3))
     assert len(set(folders)) == 1
     left = [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")]
