@@ -30,8 +30,26 @@ class Loaded:
 
 
 def read(data_cfg) -> Loaded:
-    """Read the configured layout (``data.layout``: manifest, gedit or imgedit)."""
-    return READERS[data_cfg.layout](data_cfg)
+    """Read the configured layout (``data.layout``: manifest, gedit or imgedit), then ``data.limit``."""
+    loaded = READERS[data_cfg.layout](data_cfg)
+    return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
+
+
+def limit(loaded: Loaded, n: int) -> Loaded:
+    """A deterministic subset of ``n`` samples spread over the categories: the first of each category in input
+    order, then the second of each, and so on. Missing edits count among the ``n``, as they would in the full set.
+    """
+    by_category: dict[str, list[Sample]] = {}
+    for s in sorted(loaded.samples + loaded.missing, key=lambda s: s.row):
+        by_category.setdefault(s.category or "", []).append(s)
+    chosen, depth = set(), 0
+    while len(chosen) < n and any(depth < len(v) for v in by_category.values()):
+        for _, members in sorted(by_category.items()):
+            if depth < len(members) and len(chosen) < n:
+                chosen.add(members[depth].id)
+        depth += 1
+    keep = [s for s in loaded.samples if s.id in chosen]
+    return Loaded(keep, loaded.problems, [s for s in loaded.missing if s.id in chosen])
 
 
 def describe(data_cfg) -> str:
@@ -90,7 +108,10 @@ def _image_file(value, folder: Path, name: str) -> str:
     data = value["bytes"]
     with Image.open(io.BytesIO(data)) as im:
         ext = (im.format or "png").lower().replace("jpeg", "jpg")
-    target = _inside(folder / f"{name}.{ext}", folder, "embedded source image")
+    # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
+    # their images are the same bytes.
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    target = _inside(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
@@ -106,7 +127,9 @@ def read_gedit(data_cfg) -> Loaded:
     """GEdit-Bench: metadata rows (key, task_type, instruction, instruction_language, input_image,
     Intersection_exist) and edits at ``<results_root>/<model_name>/fullset/<task_type>/<lang>/<key>.png``.
 
-    Source images embedded in the metadata are written once into the cache folder.
+    A sample's id is ``<key>/<language>``: the English and the Chinese row of a picture share their key. Its
+    source is ``<key>_SRCIMG.png`` beside the edit where the editor saved one (the file GEdit-Bench's own scorer
+    reads), else the metadata's image, written once into the cache folder.
     """
     meta = Path(data_cfg.metadata).expanduser().resolve()
     try:
@@ -127,12 +150,13 @@ def read_gedit(data_cfg) -> Loaded:
         key, task, lang = str(rec["key"]), str(rec["task_type"]), str(rec["instruction_language"])
         try:
             edited = _inside(root / data_cfg.model_name / "fullset" / task / lang / f"{key}.png", root, "edited image")
-            source = _image_file(rec["input_image"], sources, key)
+            saved = edited.with_name(f"{key}_SRCIMG.png")
+            source = str(saved) if saved.is_file() else _image_file(rec["input_image"], sources, key)
         except ValueError as e:
-            problems.append(Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+            problems.append(Problem(row, f"{key}/{lang}", Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
             continue
-        extra = {"intersection": bool(rec.get("Intersection_exist", False))}
-        samples.append(Sample(key, source, str(edited), str(rec["instruction"]), task, lang, extra, row))
+        extra = {"key": key, "intersection": bool(rec.get("Intersection_exist", False))}
+        samples.append(Sample(f"{key}/{lang}", source, str(edited), str(rec["instruction"]), task, lang, extra, row))
     loaded = _split_missing(samples)
     loaded.problems = problems
     return loaded

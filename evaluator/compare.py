@@ -1,7 +1,10 @@
 """One leaderboard across runs: ``python -m evaluator.compare OUT_A OUT_B ... [--criterion O] [--subset all]``.
 
-Rows are runs, columns the categories, then the macro and micro averages, read from each run's
-``summary.json``. Prints markdown; ``--csv FILE`` also writes the table as CSV.
+By default rows are runs and columns their headline figures (as each run's protocol computes them, with
+standard errors), followed by each later run's paired difference from the first one (see ``evaluator.paired``),
+which needs runs of the same samples (``--intersection``: the samples they share). With ``--criterion`` or
+``--subset``, columns are the categories of one criterion and subset, then the macro and micro averages. Prints
+markdown; ``--csv FILE`` also writes the table as CSV.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from omegaconf import OmegaConf
 from evaluator import logs
 from evaluator.errors import ConfigError, report_and_exit
 from evaluator.logs import escape
+from evaluator.paired import check_comparable, paired, read_run
 from evaluator.summary import MACRO, MICRO
 from evaluator.writing import atomic_write, require_run
 
@@ -60,14 +64,71 @@ def leaderboard(
     return header, rows
 
 
-def to_markdown(header: list[str], rows: list[list]) -> str:
-    def fmt(x) -> str:
-        if x is None:
-            return "–"
-        return f"{x:.3f}" if isinstance(x, float) else escape(x)
+def headline_board(out_dirs: list[Path]) -> tuple[list[str], list[list], list[list]]:
+    """Header, rows and standard errors: one row per run with each headline figure, named as in ``summary.json``.
 
-    lines = ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
-    lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in rows]
+    Raises:
+        ConfigError: a folder is not a run, or the runs follow different protocols.
+    """
+    runs = [(d, json.loads((require_run(d, ("summary.json",)) / "summary.json").read_text(encoding="utf-8")))
+            for d in out_dirs]  # fmt: skip
+    for d, summary in runs:
+        if "headline" not in summary:
+            raise ConfigError(f"{d}: its summary.json has no headline (an older run); rebuild it by running it again")
+    protocols = {s["headline"]["protocol"] for _, s in runs}
+    if len(protocols) > 1:
+        raise ConfigError(f"the runs follow different protocols ({', '.join(sorted(protocols))}): not comparable")
+    figures = list(dict.fromkeys(name for _, s in runs for name in s["headline"]["figures"]))
+    header = ["run", "protocol", *figures, "n"]
+    rows, ses = [], []
+    for d, s in runs:
+        h = s["headline"]
+        found = [h["figures"].get(name, {}) for name in figures]
+        rows.append([run_label(d), h["protocol"], *[f.get("value") for f in found], s["count"]])
+        ses.append([None, None, *[f.get("se") for f in found], None])
+    return header, rows, ses
+
+
+def paired_table(out_dirs: list[Path], intersection: bool = False) -> list[list]:
+    """Each later run against the first: one row per headline figure with the paired difference (later minus
+    first), its 95% interval, and the samples improved / worsened / tied."""
+    base = (out_dirs[0], *read_run(out_dirs[0]))
+    table = []
+    for d in out_dirs[1:]:
+        other = (d, *read_run(d))
+        ids = check_comparable(base, other, intersection)
+        rows_a = [r for r in base[2] if r["id"] in ids]
+        rows_b = [r for r in other[2] if r["id"] in ids]
+        h = base[1]["headline"]
+        for name, p in paired(rows_a, rows_b, h["protocol"], h["criteria"]).items():
+            table.append([run_label(d), name, p["difference"], p["ci95"], p["improved"], p["worsened"], p["tied"]])
+    return table
+
+
+def _fmt(x, se=None) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3f}" + (f" ± {se:.3f}" if se is not None else "")
+    return escape(x)
+
+
+def to_markdown(header: list[str], rows: list[list], ses: list[list] | None = None) -> str:
+    ses = ses or [[None] * len(r) for r in rows]
+    lines = ["| " + " | ".join(escape(h) for h in header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
+    for row, se in zip(rows, ses, strict=True):
+        lines.append("| " + " | ".join(_fmt(x, e) for x, e in zip(row, se, strict=True)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def paired_markdown(first: str, table: list[list]) -> str:
+    lines = [f"Paired differences from {escape(first)} (95% paired-bootstrap interval; samples improved / worsened "
+             "/ tied):", "", "| run | figure | difference | 95% CI | improved | worsened | tied |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for label, name, diff, ci, up, down, tied in table:
+        interval = f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "–"
+        change = "–" if diff is None else f"{diff:+.3f}"
+        lines.append(f"| {escape(label)} | {escape(name)} | {change} | {interval} | {up} | {down} | {tied} |")
     return "\n".join(lines) + "\n"
 
 
@@ -80,15 +141,23 @@ def to_csv(header: list[str], rows: list[list]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluator.compare", description=__doc__.splitlines()[0])
     parser.add_argument("out_dirs", nargs="+", type=Path, help="output folders of evaluator runs")
-    parser.add_argument("--criterion", help="criterion to compare (default: each run's overall)")
-    parser.add_argument("--subset", default="all", help="table subset, e.g. all, language=en, intersection")
+    parser.add_argument("--criterion", help="a per-category table of this criterion instead of the headline")
+    parser.add_argument("--subset", help="with --criterion: table subset, e.g. all, language=en, intersection")
+    parser.add_argument("--intersection", action="store_true", help="pair runs over the samples they share")
     parser.add_argument("--csv", type=Path, help="also write the leaderboard to this CSV file")
     parser.add_argument("--html", type=Path, help="also write it as an HTML page with its chart (and the PNG beside)")
     args = parser.parse_args(argv)
     logs.setup()
     with report_and_exit():
-        header, rows = leaderboard(args.out_dirs, args.criterion, args.subset)
-    sys.stdout.write(to_markdown(header, rows))
+        if args.criterion or args.subset:
+            header, rows = leaderboard(args.out_dirs, args.criterion, args.subset or "all")
+            sys.stdout.write(to_markdown(header, rows))
+        else:
+            header, rows, ses = headline_board(args.out_dirs)
+            table = paired_table(args.out_dirs, args.intersection) if len(args.out_dirs) > 1 else []
+            sys.stdout.write(to_markdown(header, rows, ses))
+            if table:
+                sys.stdout.write("\n" + paired_markdown(rows[0][0], table))
     if args.csv:
         atomic_write(args.csv, to_csv(header, rows))
     if args.html:

@@ -145,6 +145,9 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     _one_of("data.on_error", cfg.data.on_error, ("skip", "fail"))
     _one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
+    _one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
+    if cfg.data.limit is not None and cfg.data.limit < 1:
+        raise ConfigError(f"data.limit is a positive number of samples or null, not {cfg.data.limit}")
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
         if cfg.data[key] < 0:
             raise ConfigError(f"data.{key} cannot be negative ({cfg.data[key]})")

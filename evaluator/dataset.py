@@ -24,22 +24,30 @@ AUTO_BATCH_MAX = 64
 class PairDataset(Dataset):
     """Serves each sample with its decoded source and edited images.
 
-    With ``resize_edited`` the edit is resized to the source's size first, as GEdit-Bench does before judging.
+    With ``resize_edited`` the edit is resized to the source's size first, with PIL's bicubic filter, as
+    GEdit-Bench does before judging; ``upright=False`` ignores EXIF orientation, as GEdit-Bench does too.
     """
 
-    def __init__(self, samples: Sequence[Sample], resize_edited: bool = False, limits: ImageLimits = DEFAULT_LIMITS):
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        resize_edited: bool = False,
+        limits: ImageLimits = DEFAULT_LIMITS,
+        upright: bool = True,
+    ):
         self.samples = list(samples)
         self.resize_edited = resize_edited
         self.limits = limits
+        self.upright = upright
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
-        source, edited = load_rgb(s.source, self.limits), load_rgb(s.edited, self.limits)
+        source, edited = (load_rgb(p, self.limits, self.upright) for p in (s.source, s.edited))
         if self.resize_edited and edited.size != source.size:
-            edited = edited.resize(source.size, Image.Resampling.LANCZOS)
+            edited = edited.resize(source.size, Image.Resampling.BICUBIC)
         return {"sample": s, "source": source, "edited": edited}
 
 

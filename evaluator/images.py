@@ -64,8 +64,8 @@ class _TooLarge(ValueError):
     pass
 
 
-def load_rgb(path: str, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
-    """Open an image as 8-bit RGB, upright per its EXIF orientation.
+def load_rgb(path: str, limits: ImageLimits = DEFAULT_LIMITS, upright: bool = True) -> Image.Image:
+    """Open an image as 8-bit RGB, upright per its EXIF orientation (unless ``upright=False``).
 
     Alpha (RGBA, LA, transparent palettes) is composited over white; CMYK and palette images are converted;
     16-bit and 32-bit grey are scaled down to 8 bits rather than clipped. An image over ``limits.max_pixels``
@@ -74,7 +74,8 @@ def load_rgb(path: str, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
     with Image.open(path) as im:
         if im.width * im.height > limits.max_pixels:
             raise _TooLarge(f"{im.width}x{im.height} px; data.max_image_pixels={limits.max_pixels}")
-        im = ImageOps.exif_transpose(im)
+        if upright:
+            im = ImageOps.exif_transpose(im)
         if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
             bits = 16 if im.mode.startswith("I;16") else 32
             grey = np.asarray(im, dtype=np.float64) / (2**bits - 1) * 255

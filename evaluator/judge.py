@@ -13,7 +13,7 @@ import torch
 from evaluator.loading import load_model
 from evaluator.logits import score_distributions
 from evaluator.logs import escape
-from evaluator.parsing import UNPARSEABLE, parse_scores
+from evaluator.parsing import OFFICIAL_PARSERS, UNPARSEABLE, parse_scores
 from evaluator.qwen_vl import digit_token_ids
 from evaluator.schemes import Scheme
 
@@ -122,12 +122,16 @@ class JudgeModule(L.LightningModule):
         return out
 
     def _parse(self, reply: str, judgement: str) -> dict:
-        return parse_scores(reply, self._keys[judgement], self.scheme.low, self.scheme.high)
+        keys = self._keys[judgement]
+        if self.scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
+            return {keys[0]: OFFICIAL_PARSERS[self.scheme.parser](reply)}
+        return parse_scores(reply, keys, self.scheme.low, self.scheme.high)
 
     def _generate(self, inputs: dict, **sampling) -> list[str]:
         prompt_len = inputs["input_ids"].shape[1]
         sampling = sampling or {"do_sample": False}
-        output = self.model.generate(**inputs, max_new_tokens=int(self.model_cfg.max_new_tokens), **sampling)
+        limit = self.scheme.max_new_tokens or self.model_cfg.max_new_tokens
+        output = self.model.generate(**inputs, max_new_tokens=int(limit), **sampling)
         return [r.strip() for r in self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)]
 
     def _score_logits(self, batch: dict) -> list[dict]:

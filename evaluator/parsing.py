@@ -120,3 +120,44 @@ def _from_key_value(reply: str, key: str, high: float) -> float | None:
 
 def _from_fraction(reply: str, high: float) -> float | None:
     return _unique([float(v) for v, denom in _FRACTION.findall(reply) if float(denom) == high])
+
+
+# The benchmarks' own reading of a reply, for their official schemes: as their scripts do, except that a reply
+# that does not parse is an error, never a random score.
+_VIESCORE_DELIMITER = "||V^=^V||"
+_BARE_LIST = re.compile(rf"\[\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\]")
+
+
+def parse_viescore(reply: str) -> Parsed:
+    """VIEScore (GEdit-Bench): the JSON between two ``||V^=^V||`` delimiters, else the outermost ``{...}``,
+    else a bare ``[a, b]``; its ``score`` list's minimum. No range check, as in the benchmark."""
+    parts = reply.split(_VIESCORE_DELIMITER)
+    text = parts[1] if len(parts) >= 3 else reply
+    start, end = text.find("{"), text.rfind("}")
+    listed = None
+    if 0 <= start < end:
+        try:
+            obj = json.loads(text[start : end + 1])
+            listed = obj.get("score") if isinstance(obj, dict) else None
+        except ValueError:
+            listed = None
+    if listed is None and (m := _BARE_LIST.search(text)):
+        listed = [m.group(1), m.group(2)]
+    numbers = [_number(v) for v in listed] if isinstance(listed, list) else []
+    if not numbers or None in numbers:
+        return Parsed(None, UNPARSEABLE)
+    return Parsed(min(numbers))
+
+
+def parse_imgedit(reply: str) -> Parsed:
+    """ImgEdit-Bench: the mean of the integers on lines of the form ``<text>: <integer>``, rounded to 2 decimals
+    as its ``step1`` script rounds."""
+    scores = []
+    for line in reply.splitlines():
+        parts = line.strip().split(": ")
+        if len(parts) == 2 and parts[1].isdigit() and parts[1].isascii():
+            scores.append(int(parts[1]))
+    return Parsed(round(sum(scores) / len(scores), 2)) if scores else Parsed(None, UNPARSEABLE)
+
+
+OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit}

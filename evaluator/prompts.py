@@ -1,9 +1,11 @@
 """Prompts: turning a sample into the judge's chat messages, and a batch of them into model inputs.
 
 A judge's prompt is data (``conf/judge/*.yaml``): a system text and a list of user parts, each ``{text: ...}``,
-``{file: path}`` (a text kept in its own file) or ``{image: source|edited}``. Texts are ``string.Template``s, so
+``{file: path}`` (a text kept in its own file), ``{image: source|edited}``, or ``{official: ...}`` (a benchmark's
+own wording, read from ``judge.official_source``: see ``evaluator.official``). Texts are ``string.Template``s, so
 ``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON braces a prompt asks
-for need no escaping.
+for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced by the
+instruction, as the benchmarks do.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+
+from evaluator import official
 
 IMAGE_ROLES = ("source", "edited")
 
@@ -24,16 +28,15 @@ class Prompt:
     parts: tuple[dict, ...]
 
     @classmethod
-    def from_config(cls, cfg: Mapping) -> Prompt:
-        """Build from a judge config's ``system`` and ``user`` keys, checking every part and placeholder."""
-        parts = tuple(
-            {"text": Path(p["file"]).expanduser().read_text()} if "file" in p else dict(p) for p in cfg["user"]
-        )
+    def from_config(cls, cfg: Mapping, official_source: str | None = None) -> Prompt:
+        """Build from a judge config's ``system`` and ``user`` keys, checking every part and placeholder.
+
+        An ``official`` part names the source's texts to join (a list), or ``category`` for the text named by
+        each sample's category; either way the text is kept here, so a run's fingerprint covers the wording.
+        """
+        parts = tuple(_part(dict(p), official_source) for p in cfg["user"])
         for p in parts:
-            if set(p) == {"text"}:
-                Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
-            elif set(p) != {"image"} or p["image"] not in IMAGE_ROLES:
-                raise ValueError(f"a prompt part is {{text: ...}}, {{file: path}} or {{image: source|edited}}, not {p}")
+            _check(p)
         return cls(system=str(cfg["system"]).strip(), parts=parts)
 
     @property
@@ -41,19 +44,72 @@ class Prompt:
         """The image roles in the order the judge sees them."""
         return [p["image"] for p in self.parts if "image" in p]
 
+    @property
+    def categories(self) -> set[str] | None:
+        """The categories an official per-category prompt has a text for; None if the prompt takes any."""
+        found = [set(p["by_category"]) for p in self.parts if "by_category" in p]
+        return found[0] if found else None
+
     def messages(self, sample, extra: Mapping[str, str] | None = None) -> list[dict]:
-        """The chat for one sample; image parts are placeholders the processor fills in order."""
+        """The chat for one sample; image parts (``{"type": "image", "role": ...}``) are placeholders the processor
+        fills in order. An empty system text sends no system message, as the benchmarks' own scorers do."""
         values = {
             "instruction": sample.instruction,
             "category": sample.category or "",
             "language": sample.language or "",
             **(extra or {}),
         }
-        content = [
-            {"type": "image"} if "image" in p else {"type": "text", "text": Template(p["text"]).substitute(values)}
-            for p in self.parts
-        ]
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": content}]
+        content = [_content(p, sample, values) for p in self.parts]
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, {"role": "user", "content": content}]
+
+
+def _part(p: dict, source: str | None) -> dict:
+    if "file" in p:
+        return {"text": Path(p["file"]).expanduser().read_text()}
+    if "official" not in p:
+        return p
+    if not source:
+        raise ValueError("an {official: ...} prompt part needs judge.official_source=<the benchmark's file>")
+    texts, names, placeholder = official.texts(source), p["official"], str(p.get("placeholder", ""))
+    if names == "category":
+        return {"by_category": texts, "placeholder": placeholder}
+    return {"literal": official.compose(texts, list(names), source), "placeholder": placeholder}
+
+
+def _check(p: dict) -> None:
+    if set(p) == {"text"}:
+        Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
+    elif not ((set(p) == {"image"} and p["image"] in IMAGE_ROLES) or "literal" in p or "by_category" in p):
+        raise ValueError(
+            f"a prompt part is {{text: ...}}, {{file: path}}, {{image: source|edited}} or {{official: ...}}, not {p}"
+        )
+
+
+def _content(part: dict, sample, values: Mapping[str, str]) -> dict:
+    if "image" in part:
+        return {"type": "image", "role": part["image"]}
+    if "text" in part:
+        return {"type": "text", "text": Template(part["text"]).substitute(values)}
+    text = part["literal"] if "literal" in part else part["by_category"][sample.category or ""]
+    if part["placeholder"]:
+        text = text.replace(part["placeholder"], sample.instruction)
+    return {"type": "text", "text": text}
+
+
+def prompt_records(scheme, samples) -> list[dict]:
+    """What the judge is asked, one record per sample and judgement (``dry_run``): the id, the judgement, and
+    the chat with each image named by its role and path, texts exactly as sent."""
+    records = []
+    for s in samples:
+        extra = scheme.values(s)
+        for j in scheme.judgements:
+            chat = j.prompt.messages(s, extra)
+            for c in chat[-1]["content"]:
+                if c["type"] == "image":
+                    c["path"] = s.source if c["role"] == "source" else s.edited
+            records.append({"id": s.id, "judgement": j.name, "messages": chat})
+    return records
 
 
 _PLACEHOLDER_CHECK = {"instruction": "", "category": "", "language": "", "rubric": ""}

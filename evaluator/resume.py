@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 SHARDS = "shards"
 _MODEL_KEYS = ("name_or_path", "revision", "dtype", "attn_implementation", "max_new_tokens", "experts_implementation")
-_IMAGE_KEYS = ("resize_edited", "max_image_pixels", "min_image_side", "max_pixels")
+_IMAGE_KEYS = ("resize_edited", "exif_transpose", "max_image_pixels", "min_image_side", "max_pixels")
 
 
 def fingerprint(cfg, scheme) -> str:

@@ -7,6 +7,7 @@ others, so all of them follow the same plan.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -17,19 +18,21 @@ from omegaconf import DictConfig
 from evaluator import benchmarks, config, logs, outdir, preflight, report, resume, stopping
 from evaluator.coordination import Coordinator, initialized
 from evaluator.dataset import JudgeData, PairDataset
+from evaluator.errors import ConfigError
+from evaluator.headline import protocol_of
 from evaluator.images import ImageLimits
 from evaluator.judge import JudgeModule
 from evaluator.loading import load_processor
 from evaluator.logs import escape
 from evaluator.plan import Plan, make_plan, merge_rows, read_previous
 from evaluator.progress import GlobalProgress
-from evaluator.prompts import Collator
+from evaluator.prompts import Collator, prompt_records
 from evaluator.sampler import CostModel
 from evaluator.schemes import Scheme
 from evaluator.strategy import make_trainer, start_processes
 from evaluator.summary import summarize, to_markdown
 from evaluator.topology import env_rank
-from evaluator.writing import write_config, write_index, write_results, write_summary
+from evaluator.writing import atomic_write, write_config, write_index, write_results, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,12 @@ def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordin
         scheme = Scheme.from_config(cfg.judge)
         fp = resume.fingerprint(cfg, scheme)
         processor = load_processor(cfg.model, cfg.data.max_pixels)
-        plan = _plan(cfg, coordinator, out_dir, fp, lock, processor.tokenizer)  # steps 1 and 2
+        plan = _plan(cfg, scheme, coordinator, out_dir, fp, lock, processor.tokenizer)  # steps 1 and 2
         _announce(cfg, scheme, plan, trainer)
+        if cfg.dry_run:
+            if coordinator.rank == 0:
+                write_prompts(cfg, scheme, plan, out_dir)
+            return coordinator
         rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, fp, processor, model) if plan.todo else []
         shards = coordinator.gather("rows", rows)  # step 5
         if coordinator.rank == 0:
@@ -88,7 +95,7 @@ def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordin
     return coordinator
 
 
-def _plan(cfg: DictConfig, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lock, tokenizer) -> Plan:
+def _plan(cfg, scheme: Scheme, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lock, tokenizer) -> Plan:
     """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 takes the output
     folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
     loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size, tokenizer)
@@ -99,9 +106,32 @@ def _plan(cfg: DictConfig, coordinator: Coordinator, out_dir: Path, fp: str, loc
         outdir.claim(out_dir, cfg.data, cfg.resume)
         previous = read_previous(out_dir, fp, keep=cfg.resume)
         findings = preflight.merge(shares)
-        return make_plan(loaded, findings, benchmarks.describe(cfg.data), cfg.data.on_error, previous)
+        plan = make_plan(loaded, findings, benchmarks.describe(cfg.data), cfg.data.on_error, previous)
+        _check_categories(cfg, scheme, plan)
+        return plan
 
     return coordinator.broadcast("plan", decide)
+
+
+def _check_categories(cfg: DictConfig, scheme: Scheme, plan: Plan) -> None:
+    """Say once which categories get the default rubric; stop if an official per-type prompt lacks one."""
+    fallback, missing = scheme.uncovered([*plan.todo, *plan.done])
+    if missing:
+        listed = ", ".join(f"{escape(c)} ({n})" for c, n in sorted(missing.items()))
+        source = cfg.judge.official_source
+        raise ConfigError(f"judge.official_source={source} has no prompt for the edit types {listed}")
+    if fallback:
+        listed = ", ".join(f"{escape(c)} ({n} samples)" for c, n in sorted(fallback.items()))
+        log.warning("judge=%s has no rubric for %s; they get its default rubric", scheme.name, listed)
+
+
+def write_prompts(cfg: DictConfig, scheme: Scheme, plan: Plan, out_dir: Path) -> None:
+    """``dry_run``: every prompt of the plan's samples to ``prompts.jsonl``, and the run's config; no judge."""
+    records = prompt_records(scheme, [*plan.todo, *plan.done])
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_index(out_dir, [atomic_write(out_dir / "prompts.jsonl", text), write_config(cfg, out_dir)])
+    log.info("dry run: %d prompts of %d samples in %s", len(records), len(plan.todo) + len(plan.done),
+             out_dir / "prompts.jsonl")  # fmt: skip
 
 
 def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer) -> None:
@@ -117,12 +147,12 @@ def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer) -
 
 def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: str, processor, model) -> list[dict]:
     """Steps 3 and 4: the plan's samples to the DataModule, balanced by cost; every rank scores its share."""
-    costs = CostModel.for_judge(processor, scheme, cfg.model.max_new_tokens)
+    costs = CostModel.for_judge(processor, scheme, scheme.max_new_tokens or cfg.model.max_new_tokens)
     resize = cfg.data.resize_edited
     module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model)
     collate = Collator(processor, scheme)
     data = JudgeData(
-        PairDataset(plan.todo, resize, ImageLimits.from_config(cfg.data)),
+        PairDataset(plan.todo, resize, ImageLimits.from_config(cfg.data), upright=cfg.data.exif_transpose),
         collate,
         cfg.data.batch_size,
         cfg.data.num_workers,
@@ -148,7 +178,9 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
 def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Path) -> None:
     """Write every output file of a run and show its summary. The report is a view of the results: if it cannot
     be drawn, that is a warning, and the results stand."""
-    summary = summarize(rows, scheme.report, [j.name for j in scheme.judgements], overall=scheme.overall)
+    judgements = [j.name for j in scheme.judgements]
+    protocol = protocol_of(cfg.data.layout)
+    summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
     written = [*write_results(rows, out_dir), *write_summary(summary, out_dir), write_config(cfg, out_dir)]
     if cfg.report:
         try:

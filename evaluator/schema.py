@@ -41,6 +41,8 @@ class DataConfig:
     max_prompt_tokens: int = 2048  # a longer instruction (in the judge's tokens) makes its row an error row
     batch_size: Any = 4  # per device: a positive integer, or "auto" for the largest that fits
     num_workers: int = 2  # DataLoader workers per rank (capped to the CPUs each rank has)
+    exif_transpose: bool = True  # turn each image upright per its EXIF orientation (GEdit-Bench does not)
+    limit: int | None = None  # score a deterministic subset of this many samples, spread over the categories
 
 
 @dataclass
@@ -61,7 +63,8 @@ class GEditData(DataConfig):
     results_root: str = MISSING  # holds <model_name>/fullset/<task_type>/<en|cn>/<key>.png
     model_name: str = MISSING  # the editing model whose outputs are judged
     language: str = "all"  # en, cn or all
-    resize_edited: bool = True  # as GEdit-Bench does
+    resize_edited: bool = True  # as GEdit-Bench does (bicubic)
+    exif_transpose: bool = False  # as GEdit-Bench does
 
 
 @dataclass
@@ -96,6 +99,11 @@ class JudgeConfig:
     report: list[str] = field(default_factory=list)
     rubrics: dict[str, str] = field(default_factory=dict)
     logits_prefix: str = '{"$key": '
+    # How replies are read: this project's parser, or a benchmark's own (viescore, imgedit) for its official scheme.
+    parser: str = "default"
+    # The benchmark's own prompt file (vie_prompts.py or prompts.json) that `official:` prompt parts read.
+    official_source: str | None = None
+    max_new_tokens: int | None = None  # a scheme's own reply length (the official ones: 512); None: model's
 
 
 @dataclass
@@ -120,6 +128,7 @@ class EvalConfig:
     log_level: str = "INFO"
     resume: bool = True  # rows an earlier run in out_dir scored under the same settings are not scored again
     report: bool = True  # write report.html and the charts at the end
+    dry_run: bool = False  # check the data and write every prompt to out_dir/prompts.jsonl; load no weights
     # Extra Lightning callbacks, by name: {name: {_target_: module.Class, ...}} (tests inject faults this way).
     callbacks: dict[str, Any] = field(default_factory=dict)
 

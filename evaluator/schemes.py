@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,7 +25,8 @@ COMBINE = {
     "min": min,
     "max": max,
     "mean": statistics.fmean,
-    "geometric_mean": lambda xs: math.prod(xs) ** (1 / len(xs)),
+    # A benchmark's own parser checks no range, so a negative score can reach here: it has no geometric mean.
+    "geometric_mean": lambda xs: math.prod(xs) ** (1 / len(xs)) if math.prod(xs) >= 0 else None,
     "first": lambda xs: xs[0],
 }
 
@@ -56,6 +58,8 @@ class Scheme:
     logits_prefix: str
     retries: int
     retry_temperature: float
+    parser: str = "default"
+    max_new_tokens: int | None = None
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Scheme:
@@ -78,7 +82,7 @@ class Scheme:
             keys = tuple(j.get("keys") or [j["name"]])
             combine = j.get("combine", "first")
             _check_combine(combine, f"judgement {j['name']!r}")
-            prompt = Prompt.from_config({"system": j.get("system", cfg.system), "user": j["user"]})
+            prompt = Prompt.from_config({"system": j.get("system", cfg.system), "user": j["user"]}, cfg.official_source)
             judgements.append(Judgement(j["name"], prompt, keys, combine))
         overall = cfg.overall or {"name": judgements[0].name}
         if isinstance(overall, str):
@@ -106,6 +110,8 @@ class Scheme:
             logits_prefix=cfg.logits_prefix,
             retries=cfg.retries,
             retry_temperature=cfg.retry_temperature,
+            parser=cfg.parser,
+            max_new_tokens=cfg.max_new_tokens,
         )
         if scheme.mode not in ("generate", "logits"):
             raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
@@ -125,6 +131,15 @@ class Scheme:
         rubric = self.rubrics.get(sample.category or "", self.rubrics.get("default", ""))
         return {"rubric": rubric}
 
+    def uncovered(self, samples) -> tuple[Counter, Counter]:
+        """Samples per category that fall back to the default rubric, and per category that an official
+        per-category prompt has no text for (such samples cannot be judged under it)."""
+        categories = Counter(s.category or "" for s in samples)
+        fallback = Counter({c: n for c, n in categories.items() if self.rubrics and c not in self.rubrics})
+        known = [j.prompt.categories for j in self.judgements if j.prompt.categories is not None]
+        missing = Counter({c: n for c, n in categories.items() if known and any(c not in k for k in known)})
+        return fallback, missing
+
     def combine(self, key_scores: Mapping[str, float | None]) -> dict[str, float | None]:
         """All criteria of one sample from its key scores; any missing input makes its combination None."""
         out = dict(key_scores)
@@ -143,4 +158,5 @@ def _check_combine(name: str, where: str) -> None:
 def _combine(how: str, values: list[float | None]) -> float | None:
     if not values or any(v is None for v in values):
         return None
-    return float(COMBINE[how](values))
+    value = COMBINE[how](values)
+    return None if value is None else float(value)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from evaluator import headline as headlines
 from evaluator.logs import escape
 
 MACRO, MICRO = "macro avg", "micro avg"
@@ -42,7 +44,8 @@ def _by(rows: Sequence[dict], key: str) -> dict[str, list[dict]]:
 
 def _cell(rows: Sequence[dict], criterion: str) -> dict:
     values = [r[criterion] for r in rows if r.get(criterion) is not None]
-    return {"mean": statistics.fmean(values) if values else None, "n": len(values)}
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
+    return {"mean": statistics.fmean(values) if values else None, "se": se, "n": len(values)}
 
 
 def table(rows: Sequence[dict], criteria: Sequence[str]) -> dict:
@@ -51,8 +54,10 @@ def table(rows: Sequence[dict], criteria: Sequence[str]) -> dict:
     categories = list(out)
     macro = {}
     for c in criteria:
-        means = [out[cat][c]["mean"] for cat in categories if out[cat][c]["mean"] is not None]
-        macro[c] = {"mean": statistics.fmean(means) if means else None, "n": len(means)}
+        cells = [out[cat][c] for cat in categories if out[cat][c]["mean"] is not None]
+        ses = [cell["se"] for cell in cells]
+        se = math.sqrt(sum(x * x for x in ses)) / len(ses) if ses and None not in ses else None
+        macro[c] = {"mean": statistics.fmean(x["mean"] for x in cells) if cells else None, "se": se, "n": len(cells)}
     out[MACRO] = {"n": len(rows), **macro}
     out[MICRO] = {"n": len(rows), **{c: _cell(rows, c) for c in criteria}}
     return out
@@ -96,16 +101,20 @@ def summarize(
     criteria: Sequence[str] = ("score",),
     judgements: Sequence[str] = (),
     overall: str | None = None,
+    protocol: str = "manifest",
+    parser: str = "default",
 ) -> dict:
-    """The overall score's statistics (overall, per category, per language), failures by error, unparseable
-    replies per judgement, and a table per subset for ``criteria``; ``overall`` names the criterion that is the
-    overall score (default: the last of ``criteria``)."""
+    """The headline as ``protocol`` computes it (see ``evaluator.headline``), the overall score's statistics
+    (overall, per category, per language), failures by error, unparseable replies per judgement, and a table per
+    subset for ``criteria``; ``overall`` names the criterion that is the overall score (default: the last of
+    ``criteria``)."""
     unparseable = {}
     for j in judgements or ["score"]:
         column = f"error.{j}" if len(judgements) > 1 else "error"
         unparseable[j] = sum(1 for r in rows if "unparseable" in str(r.get(column) or ""))
     errors = Counter(r["error"] for r in rows if r.get("error"))
     return {
+        "headline": headlines.headline(rows, protocol, list(criteria), parser),
         **_stats(rows),
         "errors": dict(errors),
         "skipped": sum(n for e, n in errors.items() if e.startswith("skipped")),
@@ -124,8 +133,10 @@ def _num(x) -> str:
 
 
 def to_markdown(summary: dict) -> str:
-    """The summary as markdown: the overall score, then one table per subset, then the failures."""
-    lines = ["| group | n | scored | failed | mean | std |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    """The summary as markdown: the headline, the overall score, one table per subset, then the failures."""
+    lines = headlines.to_markdown(summary["headline"], escape) if "headline" in summary else []
+    lines += ["", "## All samples", ""]
+    lines += ["| group | n | scored | failed | mean | std |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
 
     def add(name: str, s: dict) -> None:
         lines.append(
@@ -145,7 +156,8 @@ def to_markdown(summary: dict) -> str:
             name = f"**{cat}**" if cat in (MACRO, MICRO) else escape(cat)
             cells = [f"{_num(row[c]['mean'])} ({row[c]['n']})" for c in criteria]
             lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
-    lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on)."]
+    lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on); summary.json "
+              "has each cell's standard error."]  # fmt: skip
     if sanity := summary.get("sanity"):
         lines.append(
             f"Judge sanity check: ROC AUC {sanity['auc']:.3f} separating the {sanity['follows']} edits that follow "
@@ -164,11 +176,12 @@ def to_markdown(summary: dict) -> str:
 
 
 def table_csv(tab: dict, criteria: Sequence[str], cell=lambda v: v) -> str:
-    """One subset's table as CSV: category, n, then each criterion's mean and count; ``cell`` makes each cell
-    safe for a spreadsheet."""
+    """One subset's table as CSV: category, n, then each criterion's mean, standard error and count; ``cell``
+    makes each cell safe for a spreadsheet."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([cell(v) for v in ["category", "n", *[f for c in criteria for f in (c, f"{c}_n")]]])
+    writer.writerow([cell(v) for v in ["category", "n", *[f for c in criteria for f in (c, f"{c}_se", f"{c}_n")]]])
     for cat, row in tab.items():
-        writer.writerow([cell(cat), row["n"], *[v for c in criteria for v in (row[c]["mean"], row[c]["n"])]])
+        values = [v for c in criteria for v in (row[c]["mean"], row[c]["se"], row[c]["n"])]
+        writer.writerow([cell(cat), row["n"], *values])
     return buf.getvalue()

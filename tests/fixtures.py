@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 # key, task_type, language, Intersection_exist, edit present?
-GEDIT_ROWS = [
+GEDIT_ROWS = [  # GEdit-Bench's English and Chinese rows of a picture share its key
     ("g0", "color_alter", "en", True, True),
-    ("g1", "color_alter", "cn", True, True),
-    ("g2", "background_change", "en", False, True),
-    ("g3", "background_change", "cn", True, True),
-    ("g4", "background_change", "en", True, False),  # the model produced no output for this one
+    ("g0", "color_alter", "cn", True, True),
+    ("g1", "background_change", "en", False, True),
+    ("g1", "background_change", "cn", False, True),
+    ("g2", "background_change", "en", True, False),  # the model produced no output for this one
 ]
 
 
@@ -26,18 +26,19 @@ def _png(size, color) -> bytes:
     return buf.getvalue()
 
 
-def make_gedit(root: Path, arrow: bool = False) -> dict:
-    """Metadata as parquet (or a ``save_to_disk``-style arrow folder) and edits for model "mymodel"."""
+def make_gedit(root: Path, arrow: bool = False, rows=GEDIT_ROWS) -> dict:
+    """Metadata as parquet (or a ``save_to_disk``-style arrow folder) and edits for model "mymodel"; ``rows`` are
+    (key, task_type, language, intersection, has an edit)."""
     records = [
         {
             "key": key,
             "task_type": task,
             "instruction": f"instruction for {key}",
             "instruction_language": lang,
-            "input_image": {"bytes": _png((64, 48), (10 * i, 100, 200)), "path": None},
+            "input_image": {"bytes": _png((64, 48), (10 * i % 256, 100, 200)), "path": None},
             "Intersection_exist": inter,
         }
-        for i, (key, task, lang, inter, _) in enumerate(GEDIT_ROWS)
+        for i, (key, task, lang, inter, _) in enumerate(rows)
     ]
     table = pa.Table.from_pylist(records)
     root.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def make_gedit(root: Path, arrow: bool = False) -> dict:
     else:
         meta = root / "gedit.parquet"
         pq.write_table(table, meta)
-    for key, task, lang, _, present in GEDIT_ROWS:
+    for key, task, lang, _, present in rows:
         if present:
             folder = root / "results" / "mymodel" / "fullset" / task / lang
             folder.mkdir(parents=True, exist_ok=True)

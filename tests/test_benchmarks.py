@@ -14,12 +14,14 @@ def test_gedit_layout(tmp_path, arrow):
     cfg = data_cfg(layout="gedit", language="all", **make_gedit(tmp_path, arrow))
     loaded = benchmarks.read(cfg)
     assert loaded.problems == []
-    assert [s.id for s in loaded.samples] == ["g0", "g1", "g2", "g3"]
-    assert [s.id for s in loaded.missing] == ["g4"]
-    g1 = loaded.samples[1]
-    assert (g1.category, g1.language, g1.extra) == ("color_alter", "cn", {"intersection": True})
-    assert g1.edited.endswith("results/mymodel/fullset/color_alter/cn/g1.png")
-    assert Image.open(g1.source).size == (64, 48)  # the embedded source, written out once
+    assert [s.id for s in loaded.samples] == ["g0/en", "g0/cn", "g1/en", "g1/cn"]  # one id per key and language
+    assert [s.id for s in loaded.missing] == ["g2/en"]
+    g0 = loaded.samples[1]
+    assert (g0.category, g0.language, g0.extra) == ("color_alter", "cn", {"key": "g0", "intersection": True})
+    assert g0.edited.endswith("results/mymodel/fullset/color_alter/cn/g0.png")
+    assert Image.open(g0.source).size == (64, 48)  # the embedded source, written out once
+    # Rows of one key whose embedded images differ do not share a cached file.
+    assert loaded.samples[0].source != g0.source
     # As GEdit-Bench does, the edit is judged at the source's size.
     item = PairDataset(loaded.samples, resize_edited=True)[0]
     assert item["edited"].size == item["source"].size == (64, 48)
@@ -29,7 +31,26 @@ def test_gedit_layout(tmp_path, arrow):
 def test_gedit_language_filter(tmp_path):
     cfg = data_cfg(layout="gedit", language="cn", **make_gedit(tmp_path))
     loaded = benchmarks.read(cfg)
-    assert [s.id for s in loaded.samples + loaded.missing] == [k for k, _, lang, _, _ in GEDIT_ROWS if lang == "cn"]
+    assert [s.id for s in loaded.samples + loaded.missing] == [
+        f"{k}/cn" for k, _, lang, _, _ in GEDIT_ROWS if lang == "cn"
+    ]
+
+
+def test_gedit_source_saved_beside_the_edit_is_the_one_judged(tmp_path):
+    paths = make_gedit(tmp_path)
+    saved = tmp_path / "results" / "mymodel" / "fullset" / "color_alter" / "en" / "g0_SRCIMG.png"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(saved)
+    loaded = benchmarks.read(data_cfg(layout="gedit", **paths))
+    assert loaded.samples[0].source == str(saved)  # as GEdit-Bench's scorer reads it
+    assert loaded.samples[1].source != str(saved)  # the Chinese row has none saved: the metadata's image
+
+
+def test_limit_spreads_over_the_categories(tmp_path):
+    cfg = data_cfg(layout="gedit", limit=3, **make_gedit(tmp_path))
+    loaded = benchmarks.read(cfg)
+    # background_change first (sorted), then color_alter, then background_change's second sample.
+    assert sorted(s.id for s in loaded.samples + loaded.missing) == ["g0/en", "g1/cn", "g1/en"]
+    assert benchmarks.read(cfg).samples == loaded.samples  # deterministic
 
 
 def test_imgedit_layout_and_missing_edit_rows(tmp_path):

@@ -133,7 +133,14 @@ def test_presets_hold_only_what_differs_from_the_schema():
         defaults = OmegaConf.structured(node)
         for path in (conf_dir() / group).glob("*.yaml"):
             preset = OmegaConf.load(path)
-            repeated = [k for k in preset if k != "defaults" and k in defaults and preset[k] == defaults[k]]
+            repeated = [
+                k
+                for k in preset
+                if k != "defaults"
+                and k in defaults
+                and not OmegaConf.is_missing(preset, k)
+                and preset[k] == defaults[k]
+            ]
             assert repeated == [], (path.name, repeated)
 
 

@@ -159,7 +159,7 @@ def test_viescore_on_gedit_under_torchrun(tmp_path, mode):
     )
     assert_ok(proc)
     rows = read_jsonl(out / "results.jsonl")
-    assert [r["id"] for r in rows] == ["g0", "g1", "g2", "g3", "g4"]
+    assert [r["id"] for r in rows] == ["g0/en", "g0/cn", "g1/en", "g1/cn", "g2/en"]
     assert rows[4]["error"] == "missing edit" and rows[4]["score"] is None
     scored = rows[:4]
     assert {r["rank"] for r in scored} == {0, 1}

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from evaluator.errors import ConfigError
+from evaluator.headline import IMGEDIT_TYPES
 from evaluator.samples import Sample
 from evaluator.schemes import Scheme
 
@@ -37,10 +38,14 @@ def test_rubric5_picks_the_rubric_by_category():
     assert (s.low, s.high) == (1, 5)
     remove = Sample(id="a", source="s", edited="e", instruction="Remove the dog.", category="remove")
     other = Sample(id="b", source="s", edited="e", instruction="Do it.", category="unheard-of")
-    assert "background behind it" in s.values(remove)["rubric"]
+    assert "area behind it is filled" in s.values(remove)["rubric"]
     assert s.values(other)["rubric"] == s.rubrics["default"]
     text = s.judgements[0].prompt.messages(remove, s.values(remove))[1]["content"][-1]["text"]
-    assert "Edit type: remove" in text and "background behind it" in text
+    assert "Edit type: remove" in text and "area behind it is filled" in text
+    # Every ImgEdit-Bench type has its own rubric; only an unknown one falls back to the default.
+    samples = [Sample(id=t, source="s", edited="e", instruction="x", category=t) for t in IMGEDIT_TYPES]
+    fallback, missing = s.uncovered([*samples, other, other])
+    assert fallback == {"unheard-of": 2} and not missing
     assert s.combine({"compliance": 5.0, "seamlessness": 4.0, "fidelity": 3.0})["overall"] == 4.0
 
 

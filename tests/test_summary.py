@@ -67,15 +67,21 @@ def test_tables_worked_out_by_hand():
     s = summarize(GEDIT_LIKE, ["SC", "PQ", "O"], ["SC", "PQ"])
     assert list(s["tables"]) == ["all", "language=cn", "language=en", "intersection", "intersection,language=en"]
     t = s["tables"]["all"]
-    assert t["color"]["n"] == 2 and t["color"]["O"] == {"mean": 5.0, "n": 2}
-    assert t["bg"]["n"] == 3 and t["bg"]["O"] == {"mean": 3.0, "n": 1}  # rests on the one scored sample
-    assert t["bg"]["PQ"] == {"mean": 2.5, "n": 2}
-    assert t["macro avg"]["O"] == {"mean": 4.0, "n": 2}  # (5 + 3) / 2 categories
-    assert t["micro avg"]["O"] == {"mean": pytest.approx(13 / 3), "n": 3}  # (4 + 6 + 3) / 3 samples
+    assert t["color"]["n"] == 2 and t["color"]["O"] == {
+        "mean": 5.0,
+        "se": pytest.approx(1.0),
+        "n": 2,
+    }  # s.d. of 4, 6 is sqrt 2
+    assert t["bg"]["n"] == 3 and t["bg"]["O"] == {"mean": 3.0, "se": None, "n": 1}  # rests on the one scored sample
+    assert t["bg"]["PQ"] == {"mean": 2.5, "se": pytest.approx(1.5), "n": 2}
+    assert t["macro avg"]["O"] == {"mean": 4.0, "se": None, "n": 2}  # (5 + 3) / 2 categories; bg has no s.e.
+    assert (
+        t["micro avg"]["O"]["mean"] == pytest.approx(13 / 3) and t["micro avg"]["O"]["n"] == 3
+    )  # (4 + 6 + 3) / 3 samples
     assert t["macro avg"]["SC"]["mean"] == pytest.approx((7.0 + 9.0) / 2)
     inter = s["tables"]["intersection"]
-    assert inter["micro avg"]["n"] == 3 and inter["micro avg"]["O"] == {"mean": 3.5, "n": 2}
-    assert s["tables"]["language=cn"]["micro avg"]["O"] == {"mean": 6.0, "n": 1}
+    assert inter["micro avg"]["n"] == 3 and inter["micro avg"]["O"] == {"mean": 3.5, "se": pytest.approx(0.5), "n": 2}
+    assert s["tables"]["language=cn"]["micro avg"]["O"] == {"mean": 6.0, "se": None, "n": 1}
     assert s["unparseable"] == {"SC": 1, "PQ": 0}
     assert s["errors"] == {"SC: editing: unparseable": 1, "missing edit": 1}
     md = to_markdown(s)
@@ -91,8 +97,8 @@ def test_per_subset_csv(tmp_path):
         "summary_language-cn.csv", "summary_language-en.csv",
     ]  # fmt: skip
     lines = (tmp_path / "summary_all.csv").read_text().splitlines()
-    assert lines[0] == "category,n,SC,SC_n,PQ,PQ_n,O,O_n"
-    assert lines[-2].startswith("macro avg,5,8.0,2,3.25,2,4.0,2")
+    assert lines[0] == "category,n,SC,SC_se,SC_n,PQ,PQ_se,PQ_n,O,O_se,O_n"
+    assert lines[-2].startswith("macro avg,5,8.0,,2,3.25,")
 
 
 def test_user_and_model_text_cannot_drive_the_terminal():

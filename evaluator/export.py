@@ -1,0 +1,94 @@
+"""Export a run in a benchmark's own result format, so that benchmark's scripts can be run on our scores:
+``python -m evaluator.export RUN_DIR --format gedit|imgedit --out DIR``.
+
+- ``gedit``: per task type, ``<model>_<task_type>_gpt_score.csv`` with the columns GEdit-Bench's
+  ``calculate_statistics.py`` reads (its own spelling, ``sementics_score`` included);
+- ``imgedit``: ``average_score.json``, each sample's score by key, as ImgEdit-Bench's ``step2_typescore.py`` reads it.
+
+Rows without a score are left out, as the benchmarks' own result files hold only scored samples. The files are
+for those scripts, not for a spreadsheet: cells are written as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from evaluator import logs
+from evaluator.errors import ConfigError, OutputError, report_and_exit
+from evaluator.headline import GEDIT_TYPES
+from evaluator.paired import read_run
+from evaluator.writing import atomic_write
+
+GEDIT_COLUMNS = ("source_image", "edited_image", "instruction", "sementics_score", "quality_score",
+                 "intersection_exist", "instruction_language")  # fmt: skip
+
+
+def export_gedit(rows: list[dict], model: str, out: Path, sc: str = "SC", pq: str = "PQ") -> list[Path]:
+    """One CSV per GEdit-Bench task type (an empty one, header only, for a type without scored samples).
+
+    Raises:
+        ConfigError: the run has no SC and PQ criteria (another judging scheme than VIEScore's).
+    """
+    scored = [r for r in rows if r.get("score") is not None]
+    if scored and not all(sc in r and pq in r for r in scored):
+        raise ConfigError(f"the run has no {sc} and {pq} scores; GEdit-Bench's format needs judge=viescore(_official)")
+    paths = []
+    for task in GEDIT_TYPES:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(GEDIT_COLUMNS)
+        for r in (r for r in scored if r.get("category") == task):
+            inputs = [r.get("source"), r.get("edited"), r.get("instruction")]
+            writer.writerow([*inputs, r[sc], r[pq], bool(r.get("intersection")), r.get("language")])
+        paths.append(atomic_write(out / f"{model}_{task}_gpt_score.csv", buf.getvalue()))
+    return paths
+
+
+def export_imgedit(rows: list[dict], out: Path) -> list[Path]:
+    """``average_score.json``: key -> the sample's score, rounded to 2 decimals as ImgEdit-Bench's step 1 does."""
+    scores = {r["id"]: round(float(r["score"]), 2) for r in rows if r.get("score") is not None}
+    return [atomic_write(out / "average_score.json", json.dumps(scores, indent=2) + "\n")]
+
+
+def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
+    """Write ``run_dir``'s scores into ``out`` in the benchmark format ``fmt``; returns the files written.
+
+    Raises:
+        ConfigError: the folder is not a finished run of that benchmark.
+        OutputError: ``out`` cannot be created.
+    """
+    summary, rows = read_run(run_dir)
+    layout = summary.get("headline", {}).get("protocol")
+    if layout != fmt:
+        raise ConfigError(f"{run_dir} is a {layout} run; --format {fmt} needs a run of data={fmt}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {out}: {e.strerror or e}") from None
+    if fmt == "imgedit":
+        return export_imgedit(rows, out)
+    model = OmegaConf.load(run_dir / "config.yaml").data.model_name
+    return export_gedit(rows, str(model), out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m evaluator.export", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="an evaluator run's output folder")
+    parser.add_argument("--format", required=True, choices=["gedit", "imgedit"], help="the benchmark's format")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write the benchmark's files into")
+    args = parser.parse_args(argv)
+    logs.setup()
+    with report_and_exit():
+        paths = export(args.run_dir, args.format, args.out)
+    sys.stdout.write("".join(f"{p}\n" for p in paths))
+
+
+if __name__ == "__main__":
+    main()
