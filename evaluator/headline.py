@@ -50,7 +50,7 @@ def figure_groups(rows: Sequence[dict], protocol: str, criteria: Sequence[str]) 
     scored = [r for r in rows if r.get("score") is not None]
     if protocol == "gedit":
         subsets = {}
-        for lang in sorted({str(r.get("language")) for r in rows}):
+        for lang in sorted({str(r.get("language")) for r in rows}, key=lambda x: (x != "en", x != "cn", x)):
             mine = [r for r in scored if str(r.get("language")) == lang]
             subsets[f"{lang}/full"] = mine
             subsets[f"{lang}/intersection"] = [r for r in mine if r.get("intersection")]
@@ -172,34 +172,50 @@ def headline(rows: Sequence[dict], protocol: str, criteria: Sequence[str], parse
 NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "manifest": "macro average over categories"}
 
 
+def table(h: dict) -> list[tuple[str, dict[str, dict], int, int, list[str]]]:
+    """The headline as rows: (subset, its figure per criterion, types counted, samples, types with no sample)."""
+    groups: dict[str, dict[str, dict]] = {}
+    for name, f in h["figures"].items():
+        group, criterion = name.rsplit("/", 1) if "/" in name else (name, h["criteria"][-1])
+        groups.setdefault(group, {})[criterion] = f
+    rows = []
+    for group, figures in groups.items():
+        first = next(iter(figures.values()))
+        rows.append((group, figures, first["types"], first["n"], first["empty_types"]))
+    return rows
+
+
+def cell(f: dict | None) -> str:
+    """A figure as ``value ± standard error [95% interval]``, or a dash."""
+    if not f or f["value"] is None:
+        return "–"
+    ci = f" [{f['ci95'][0]:.3f}, {f['ci95'][1]:.3f}]" if f["ci95"] else ""
+    se = f" ± {f['se']:.3f}" if f["se"] is not None else ""
+    return f"{f['value']:.3f}{se}{ci}"
+
+
 def to_markdown(h: dict, escape=str) -> list[str]:
-    """The headline as markdown lines: a table of its figures (value ± standard error [95% interval]), then what
-    it leaves out, in words."""
-
-    def cell(f: dict) -> str:
-        if f["value"] is None:
-            return "–"
-        ci = f"[{f['ci95'][0]:.3f}, {f['ci95'][1]:.3f}]" if f["ci95"] else ""
-        se = f" ± {f['se']:.3f}" if f["se"] is not None else ""
-        return f"{f['value']:.3f}{se} {ci}".strip()
-
-    lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", "", "| figure | value ± s.e. [95% CI] | types | n |"]
-    lines.append("| --- | ---: | ---: | ---: |")
-    for name, f in h["figures"].items():
-        lines.append(f"| {escape(name)} | {cell(f)} | {f['types']}/{h['types_expected']} | {f['n']} |")
-    lines.append("")
-    for name, f in h["figures"].items():
-        if f["value"] is None:
-            lines.append(
-                f"No headline for {escape(name)}: {len(f['empty_types'])} of {h['types_expected']} types have no "
-                f"scored sample ({', '.join(escape(t) for t in f['empty_types'])}); a mean over the others would "
-                "be a different number."
-            )
-    lines += _left_out(h, escape)
+    """The headline as markdown lines: a row per subset, a column per criterion, then what it leaves out."""
+    criteria = h["criteria"]
+    lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", ""]
+    lines.append("| subset | " + " | ".join(escape(c) for c in criteria) + " | types | n |")
+    lines.append("| --- |" + " ---: |" * (len(criteria) + 2))
+    for group, figures, types, n, _ in table(h):
+        cells = " | ".join(cell(figures.get(c)) for c in criteria)
+        lines.append(f"| {escape(group)} | {cells} | {types}/{h['types_expected']} | {n} |")
+    lines += ["", "Cells: value ± standard error [95% bootstrap interval]."]
+    lines += [
+        f"No headline for {escape(group)}: {len(empty)} of {h['types_expected']} types have no scored sample "
+        f"({', '.join(escape(t) for t in empty)}); a mean over the others would be a different number."
+        for group, _, _, _, empty in table(h)
+        if empty
+    ]
+    lines += left_out(h, escape)
     return lines
 
 
-def _left_out(h: dict, escape) -> list[str]:
+def left_out(h: dict, escape=str) -> list[str]:
+    """What the headline leaves out, in sentences."""
     lines = []
     if h["missing_edits"]:
         lines.append(f"{h['missing_edits']} samples have no edited image; they are left out of the means, as the "

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator import logs, plots
+from evaluator import headline, logs, plots
 from evaluator.errors import report_and_exit
 from evaluator.images import load_rgb
 from evaluator.writing import INDEX, atomic_write, require_run, write_index
@@ -74,6 +74,25 @@ def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, hig
     return charts
 
 
+def _headline_view(h: dict | None) -> dict | None:
+    if not h:
+        return None
+    expected = h["types_expected"]
+    notes = [
+        f"No headline for {group}: {len(empty)} of {expected} types have no scored sample ({', '.join(empty)})."
+        for group, _, _, _, empty in headline.table(h)
+        if empty
+    ]
+    return {
+        "name": headline.NAMES[h["protocol"]],
+        "criteria": h["criteria"],
+        "rows": headline.table(h),
+        "cell": headline.cell,
+        "expected": expected,
+        "notes": notes + headline.left_out(h),
+    }
+
+
 def build(out_dir: Path) -> list[Path]:
     """Write the charts and ``report.html`` (last in the list returned) from a run's ``results.jsonl``,
     ``summary.json`` and ``config.yaml``."""
@@ -95,6 +114,7 @@ def build(out_dir: Path) -> list[Path]:
             title=f"Judge report: {out_dir.name}",
             meta=f"judge {cfg.model.name_or_path} · scheme {cfg.judge.name} ({cfg.judge.mode}) · {len(rows)} samples",
             summary=summary,
+            headline=_headline_view(summary.get("headline")),
             charts=[(p.stem, _b64(p)) for p in charts],
             columns=columns,
             rows=rows,

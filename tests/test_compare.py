@@ -1,8 +1,10 @@
+import pytest
 from omegaconf import OmegaConf
 
-from evaluator.compare import leaderboard, main
+from evaluator.compare import leaderboard, main, paired_table
+from evaluator.errors import ConfigError
 from evaluator.summary import summarize
-from evaluator.writing import write_index, write_summary
+from evaluator.writing import write_index, write_results, write_summary
 
 from .test_summary import GEDIT_LIKE
 
@@ -28,3 +30,44 @@ def test_leaderboard_rows_per_run_columns_per_category(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| model-a | SC | 9.000 | 8.000 | 8.500 | 8.500 | 3 |" in out
     assert (tmp_path / "lb.csv").read_text().splitlines()[1] == "model-a,SC,9.0,8.0,8.5,8.5,3"
+
+
+def _full_run(folder, rows):
+    """A finished run's folder with results and summary (under the manifest protocol)."""
+    folder.mkdir()
+    written = write_results(rows, folder) + write_summary(summarize(rows, ["score"], ["score"], "score"), folder)
+    OmegaConf.save({"data": {"layout": "manifest"}}, folder / "config.yaml")
+    write_index(folder, [*written, folder / "config.yaml"])
+    return folder
+
+
+def _rows(shift=0.0, ids=range(8)):
+    return [{"id": f"s{i}", "category": "AB"[i % 2], "score": float(i % 4) + shift * (i % 3 > 0), "error": None}
+            for i in ids]  # fmt: skip
+
+
+def test_paired_comparison_of_two_runs_on_the_same_samples(tmp_path, capsys):
+    a = _full_run(tmp_path / "a", _rows())
+    b = _full_run(tmp_path / "b", _rows(shift=1.0))  # better on 5 of the 8 samples, the same on 3
+    [(label, name, diff, ci, up, down, tied)] = paired_table([a, b])
+    assert (label, name) == ("b", "macro/score")
+    # Category A: ids 0 2 4 6 (+0, +1, +1, +0); B: 1 3 5 7 (+1, +0, +1, +1): means move by 0.5 and 0.75.
+    assert diff == pytest.approx((0.5 + 0.75) / 2)
+    assert ci[0] <= diff <= ci[1] and ci[0] >= 0  # every resample improves or ties
+    assert (up, down, tied) == (5, 0, 3)
+    main([str(a), str(b)])
+    out = capsys.readouterr().out
+    assert out.startswith("| run | protocol | macro/score | n |")
+    assert "Paired differences from a" in out and "| b | macro/score | +0.625 |" in out
+
+
+def test_runs_of_different_samples_are_refused_unless_asked_for_their_intersection(tmp_path):
+    a = _full_run(tmp_path / "a", _rows())
+    b = _full_run(tmp_path / "b", _rows(shift=1.0, ids=range(2, 10)))
+    with pytest.raises(ConfigError, match=r"hold different samples \(2 only in the first, 2 only in the second\); "):
+        paired_table([a, b])
+    [(_, _, diff, _, up, down, tied)] = paired_table([a, b], intersection=True)
+    assert up + down + tied == 6 and down == 0 and diff > 0
+    with pytest.raises(SystemExit) as exit_:
+        main([str(a), str(b)])
+    assert exit_.value.code == 2

@@ -59,9 +59,10 @@ def test_gedit_headline_comes_first_in_the_summary_and_says_what_is_missing():
     s = summarize(_gedit_rows(), ["SC", "PQ", "O"], ["SC", "PQ"], "O", protocol="gedit", parser="viescore")
     md = to_markdown(s)
     assert md.startswith("## Headline (GEdit-Bench protocol)")
-    assert f"| en/full/O | {GEDIT_EN_FULL['O']:.3f}" in md
-    assert "| cn/full/O | – | 10/11 | 10 |" in md
-    assert "No headline for cn/full/O: 1 of 11 types have no scored sample (text_change)" in md
+    assert md.splitlines()[2] == "| subset | SC | PQ | O | types | n |"
+    assert md.splitlines()[4].startswith(f"| en/full | {GEDIT_EN_FULL['SC']:.3f}")  # English first, as papers
+    assert "| cn/full | – | – | – | 10/11 | 10 |" in md
+    assert md.count("No headline for cn/full: 1 of 11 types have no scored sample (text_change)") == 1
     assert "1 samples have no edited image" in md
     assert "GEdit-Bench's own script would have given them a random score" in md
 

@@ -55,6 +55,9 @@ def test_report_escapes_and_embeds_everything(tmp_path):
     assert html.count('src="data:image/png;base64,') == 2  # both charts embedded
     assert not re.search(r'src="(?!data:)', html)  # self-contained: nothing loaded from elsewhere
     assert "ROC AUC" in html
+    # The headline comes first: a macro average over the two categories, style (0, 4, 8) and color (2; 6 failed).
+    assert html.index('id="headline"') < html.index("<h2>Summary</h2>")
+    assert "Headline (macro average over categories protocol)" in html and "<td>macro</td>" in html
     for name in ("plot_scores.png", "plot_categories.png"):
         assert Image.open(out / name).size[0] > 300
 
