@@ -1,6 +1,6 @@
 import pytest
 
-from evaluator.parsing import UNPARSEABLE, parse_score
+from evaluator.parsing import UNPARSEABLE, parse_imgedit, parse_score, parse_viescore
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,38 @@ def test_several_scores_from_one_reply():
     got = parse_scores("I'd say 7.", keys)
     assert all(v.error == UNPARSEABLE for v in got.values())
     assert parse_scores("score: 4", ("score",))["score"].score == 4
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ('||V^=^V||{"score": [7, 4], "reasoning": "x"}||V^=^V||', 4.0),  # between the delimiters; the minimum
+        ('noise {"a": 1} then ||V^=^V|| {"score": [9, 8]} ||V^=^V|| {"score": [1, 1]}', 8.0),
+        ('Sure! {"reasoning": "nested {braces}", "score": [6, 9]} done', 6.0),  # the outermost braces
+        ("I would say [5, 3] overall.", 3.0),  # a bare list
+        ('{"score": [12, 11]}', 11.0),  # no range check, as in the benchmark
+        ('{"score": 7}', None),  # the benchmark's min() of a bare number fails: no score
+        ('{"score": []}', None),
+        ("no scores at all", None),
+        ('{"score": [5, "x"]}', None),
+    ],
+)
+def test_viescore_parser_reads_replies_as_the_benchmark(reply, expected):
+    parsed = parse_viescore(reply)
+    assert parsed.score == expected
+    assert (parsed.error is None) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Prompt Compliance: 4\nVisual Naturalness: 3\nPhysical & Detail Coherence: 3", 3.33),
+        ("Brief reasoning: fine.\nA: 5\nB: 4", 4.5),  # a reasoning line has no integer after ': '
+        ("A: 4/5\nB:3\nD: 2.5", None),  # none of these is `text: integer`
+        ("A: 4/5\nC : 2", 2.0),  # "C " is text too
+        ("A: ²\nB: 5", 5.0),  # a superscript is a digit to Python, not an integer
+        ("nothing", None),
+    ],
+)
+def test_imgedit_parser_averages_criterion_lines_as_step1(reply, expected):
+    assert parse_imgedit(reply).score == expected
