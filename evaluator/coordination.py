@@ -38,6 +38,8 @@ class Coordinator:
         self.prefix = "evaluator"
         self.rank, self.world_size = 0, 1
         self._group = None
+        # The failure watcher and the main thread may see a failure at once: the first to take this reports it.
+        self._report_failure = threading.Lock()
         if initialized():
             self.store = dist.distributed_c10d._get_default_store()
             self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
@@ -71,7 +73,9 @@ class Coordinator:
         if self.store is None:
             return
         if self.store.check([f"{self.prefix}/failed"]):
-            raise RankFailed(f"stopping because {self.store.get(f'{self.prefix}/failed').decode()}")
+            error = RankFailed(f"stopping because {self.store.get(f'{self.prefix}/failed').decode()}")
+            error.reported_elsewhere = not self._report_failure.acquire(blocking=False)
+            raise error
         if self.store.check([f"{self.prefix}/stopped"]):
             raise Stopped(int(self.store.get(f"{self.prefix}/stopped").decode()), " (on another rank)")
 
@@ -89,6 +93,8 @@ class Coordinator:
                 try:
                     self.check()
                 except RankFailed as e:
+                    if e.reported_elsewhere:  # the main thread has it, and says it
+                        return
                     log.error("%s", e)
                     logging.shutdown()
                     os._exit(1)

@@ -61,6 +61,7 @@ class RankFailed(UserError):
 
     exit_code = 1
     same_on_every_rank = False
+    reported_elsewhere = False  # another thread of this process says it, and ends the process
 
 
 @contextmanager
@@ -69,7 +70,9 @@ def report_and_exit(rank: int = 0):
     try:
         yield
     except UserError as e:
-        if rank == 0 or not e.same_on_every_rank:
+        if getattr(e, "reported_elsewhere", False):
+            time.sleep(2)  # the failure watcher is saying it and ending the process; the exit code is the same
+        elif rank == 0 or not e.same_on_every_rank:
             # A message may quote what the user typed or a file holds; its lines are its own, its bytes are not.
             log.error("%s", "\n".join(escape(line, table=False) for line in str(e).split("\n")))
         if isinstance(e, RankFailed) and under_torchrun():

@@ -114,7 +114,10 @@ def summarize(
         unparseable[j] = sum(1 for r in rows if "unparseable" in str(r.get(column) or ""))
     errors = Counter(r["error"] for r in rows if r.get("error"))
     return {
-        "headline": headlines.headline(rows, protocol, list(criteria), parser),
+        # GEdit-Bench publishes each reported criterion; the others, the overall score alone.
+        "headline": headlines.headline(
+            rows, protocol, list(criteria) if protocol == "gedit" else [overall or list(criteria)[-1]], parser
+        ),
         **_stats(rows),
         "errors": dict(errors),
         "skipped": sum(n for e, n in errors.items() if e.startswith("skipped")),
