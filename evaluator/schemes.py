@@ -115,6 +115,10 @@ class Scheme:
         )
         if scheme.mode not in ("generate", "logits"):
             raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
+        if scheme.parser != "default" and scheme.mode == "logits":
+            raise ValueError(
+                f"judge.parser={scheme.parser} reads written replies, as the benchmark does: judge.mode=generate"
+            )
         missing = [c for c in scheme.report if c not in scheme.criteria]
         if missing:
             raise ValueError(f"report names unknown criteria {missing}")

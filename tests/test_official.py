@@ -105,6 +105,9 @@ def test_official_scheme_needs_its_source(tmp_path):
         from evaluator.config import check
 
         check(compose(["model=tiny", "judge=viescore_official"]), checkpoint=False)
+    with pytest.raises(ConfigError, match=r"as the benchmark does: judge\.mode=generate"):
+        source = f"judge.official_source={_vie_prompts(tmp_path)}"
+        check(compose(["model=tiny", "judge=viescore_official", source, "judge.mode=logits"]), checkpoint=False)
     bad = tmp_path / "bad.py"
     bad.write_text("def (:\n")
     with pytest.raises(ConfigError, match="cannot be read as Python source"):
