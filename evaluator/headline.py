@@ -141,7 +141,7 @@ def headline(rows: Sequence[dict], protocol: str, criteria: Sequence[str], parse
     if protocol == "gedit":
         by_language: dict = defaultdict(dict)
         for name, f in figures.items():
-            lang, subset, criterion = name.split("/")
+            lang, subset, criterion = name.rsplit("/", 2)  # a language may hold a "/"
             block = by_language[lang].setdefault(subset, {"types": f["types"], "n": f["n"], "se": {}, "ci95": {}})
             block[criterion], block["se"][criterion], block["ci95"][criterion] = f["value"], f["se"], f["ci95"]
             block.setdefault("by_type", {t: {} for t in f["by_type"]})

@@ -90,3 +90,11 @@ def test_manifest_headline_macro_standard_error_and_seeded_interval():
     low, high = h["ci95"]
     assert 1.5 <= low < 3.0 < high <= 4.5
     assert headline(rows, "manifest", ["score"])["ci95"] == h["ci95"]  # seeded: the same every time
+
+
+def test_gedit_headline_takes_any_language_name():
+    rows = [{**r, "language": "zh/tw\x1b[31m"} for r in _gedit_rows() if r["language"] == "en"]
+    h = headline(rows, "gedit", ["SC", "PQ", "O"])
+    assert h["by_language"]["zh/tw\x1b[31m"]["full"]["O"] == pytest.approx(GEDIT_EN_FULL["O"])
+    md = to_markdown(summarize(rows, ["SC", "PQ", "O"], ["SC", "PQ"], "O", protocol="gedit"))
+    assert "\x1b" not in md
