@@ -100,8 +100,16 @@ def bootstrap_means(groups: Groups, ids: dict[str, list[str]], resamples: int, s
     per_type = []
     for t, members in ids.items():
         values = np.array([groups[t][i] for i in members])
-        per_type.append(values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1))
+        step = max(1, _DRAWS_AT_ONCE // len(values))  # a large type in chunks, so memory stays bounded
+        chunks = [
+            values[rng.integers(0, len(values), size=(min(step, resamples - start), len(values)))].mean(axis=1)
+            for start in range(0, resamples, step)
+        ]
+        per_type.append(np.concatenate(chunks))
     return np.mean(per_type, axis=0)
+
+
+_DRAWS_AT_ONCE = 4_000_000
 
 
 def interval(draws: np.ndarray) -> list[float]:
