@@ -119,6 +119,9 @@ class Judge:
             }
             for i in range(n)
         ]
+        _, missing = self.scheme.uncovered([it["sample"] for it in items])
+        if missing:  # an official per-type prompt: it has nothing to ask for these
+            raise ValueError(f"judge={self.scheme.name} has no prompt for the categories {sorted(missing)}")
         results = []
         for start in range(0, n, self.batch_size):
             batch = self.collate(items[start : start + self.batch_size])

@@ -127,3 +127,17 @@ def test_viescore_official_run_counts_what_the_benchmark_would_have_filled_at_ra
     assert summary["headline"]["unparseable"] == len(unparsed)
     if unparsed:  # random weights: their replies are noise, and no score is ever made up for them
         assert "would have given them a random score" in (out / "summary.md").read_text()
+
+
+def test_judge_api_with_an_official_per_type_prompt_needs_known_categories(tmp_path):
+    from PIL import Image
+
+    from evaluator import Judge
+
+    source = f"judge.official_source={_prompts_json(tmp_path)}"
+    judge = Judge.from_config(model="tiny", judge="imgedit_official", overrides=[source, "judge.max_new_tokens=4"])
+    image = Image.new("RGB", (32, 32))
+    with pytest.raises(ValueError, match=r"has no prompt for the categories \[''\]"):
+        judge.score([image], [image], ["Add a hat."])
+    [row] = judge.score([image], [image], ["Add a hat."], categories=["add"])
+    assert row["id"] == "0" and (row["score"] is None) == (row["error"] is not None)
