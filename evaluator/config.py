@@ -36,6 +36,15 @@ def setup() -> None:
     OmegaConf.register_new_resolver("evaluator_asset", lambda rel: str(ASSETS_DIR / rel), replace=True)
     # ${evaluator_data_name:${data}}: the default out_dir's name for the data (see outdir.data_name).
     OmegaConf.register_new_resolver("evaluator_data_name", lambda data: data_name(data, ASSETS_DIR), replace=True)
+    # ${evaluator_judge_name:${backend},${api.model},<model preset>}: the judge's part of the default out_dir.
+    OmegaConf.register_new_resolver("evaluator_judge_name", judge_name, replace=True)
+
+
+def judge_name(backend: str, api_model, preset: str) -> str:
+    """The model preset's name, or with ``backend=api`` the server's model name (``api-gpt-4.1``)."""
+    if backend != "api":
+        return preset
+    return "api-" + (re.sub(r"[^\w.-]+", "_", str(api_model)).strip("._") or "model")
 
 
 def conf_dir() -> Path:
@@ -146,6 +155,9 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     _one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     _one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
+    _one_of("backend", cfg.backend, ("local", "api"))
+    if cfg.backend == "api":
+        _check_api(cfg)
     if cfg.data.limit is not None and cfg.data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {cfg.data.limit}")
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
@@ -154,9 +166,21 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     from evaluator.schemes import Scheme
 
     Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
+    if cfg.backend == "api":
+        return  # one process, no local weights: the devices and the checkpoint play no part
     _check_devices(cfg.trainer)
     if checkpoint:
         _check_checkpoint(cfg.model)
+
+
+def _check_api(cfg: DictConfig) -> None:
+    missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
+    if missing:
+        raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
+    if cfg.judge.mode == "logits":
+        raise ConfigError("backend=api scores written replies: judge.mode=generate (logit mode needs local weights)")
+    if cfg.api.concurrency < 1 or cfg.api.max_retries < 0 or cfg.api.timeout_s <= 0:
+        raise ConfigError("api.concurrency is at least 1, api.max_retries at least 0, api.timeout_s above 0")
 
 
 def _preset(cfg: DictConfig, group: str) -> str:

@@ -122,10 +122,7 @@ class JudgeModule(L.LightningModule):
         return out
 
     def _parse(self, reply: str, judgement: str) -> dict:
-        keys = self._keys[judgement]
-        if self.scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
-            return {keys[0]: OFFICIAL_PARSERS[self.scheme.parser](reply)}
-        return parse_scores(reply, keys, self.scheme.low, self.scheme.high)
+        return parse_reply(self.scheme, reply, self._keys[judgement])
 
     def _generate(self, inputs: dict, **sampling) -> list[str]:
         prompt_len = inputs["input_ids"].shape[1]
@@ -145,23 +142,35 @@ class JudgeModule(L.LightningModule):
         return out
 
     def _row(self, parts: dict) -> dict:
-        """One sample's result columns: overall score and error, every criterion, replies, per-judgement errors."""
-        criteria = self.scheme.combine(parts["scores"])
-        score = criteria[self.scheme.overall]
-        single = len(self.scheme.judgements) == 1
-        errors = parts["errors"]
-        error = None
-        if score is None:
-            error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or UNPARSEABLE
-        row = {"score": score, "error": error}
-        if list(criteria) != ["score"]:
-            row.update(criteria)
-        for j, text in parts["responses"].items():
-            row["response" if single else f"response.{j}"] = text
-        if not single:
-            row.update({f"error.{j}": errors.get(j) for j in self._keys})
-        row.update(parts["extra"])
-        return row
+        return result_row(self.scheme, parts)
+
+
+def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
+    """The scores of one judgement's reply, by key, read by the scheme's parser."""
+    if scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
+        return {keys[0]: OFFICIAL_PARSERS[scheme.parser](reply)}
+    return parse_scores(reply, keys, scheme.low, scheme.high)
+
+
+def result_row(scheme: Scheme, parts: dict) -> dict:
+    """One sample's result columns from its ``parts`` ({"scores", "errors", "responses", "extra"}): overall score
+    and error, every criterion, replies, per-judgement errors."""
+    criteria = scheme.combine(parts["scores"])
+    score = criteria[scheme.overall]
+    single = len(scheme.judgements) == 1
+    errors = parts["errors"]
+    error = None
+    if score is None:
+        error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or UNPARSEABLE
+    row = {"score": score, "error": error}
+    if list(criteria) != ["score"]:
+        row.update(criteria)
+    for j, text in parts["responses"].items():
+        row["response" if single else f"response.{j}"] = text
+    if not single:
+        row.update({f"error.{j}": errors.get(j) for j in (x.name for x in scheme.judgements)})
+    row.update(parts["extra"])
+    return row
 
 
 CPU_AUTO_BATCH = 4

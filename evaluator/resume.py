@@ -32,8 +32,13 @@ _IMAGE_KEYS = ("resize_edited", "exif_transpose", "max_image_pixels", "min_image
 
 def fingerprint(cfg, scheme) -> str:
     """A short hash of every setting that changes a score; ``scheme`` is the resolved ``schemes.Scheme``."""
+    # Which judge answered: the local checkpoint, or the server's model (the key and the limits change nothing).
+    api = cfg.get("backend", "local") == "api"
+    judge = (
+        {k: cfg.api[k] for k in ("base_url", "model", "max_tokens")} if api else {k: cfg.model[k] for k in _MODEL_KEYS}
+    )
     relevant = {
-        "model": {k: cfg.model[k] for k in _MODEL_KEYS},
+        "model": judge,
         "scheme": dataclasses.asdict(scheme),
         "images": {k: cfg.data[k] for k in _IMAGE_KEYS},
         "seed": cfg.seed,
@@ -96,15 +101,23 @@ class ShardWriter(BasePredictionWriter):
         self.file = None
 
     def on_predict_start(self, trainer, pl_module) -> None:
+        self.open(trainer.global_rank)
+
+    def open(self, rank: int) -> None:
+        """Open this rank's shard for appending (also for a judge that runs outside Lightning)."""
         folder = self.out_dir / SHARDS
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"rank-{trainer.global_rank}.jsonl"
+        path = folder / f"rank-{rank}.jsonl"
         self.file = path.open("a", encoding="utf-8")
         if path.stat().st_size and not _ends_with_newline(path):
             self.file.write("\n")  # after a write torn by a kill, start a fresh line rather than extend the torn one
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
-        lines = [{**r, "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in prediction]
+        self.write(prediction)
+
+    def write(self, rows: list[dict]) -> None:
+        """Append finished rows, flushed and fsynced."""
+        lines = [{**r, "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in rows]
         try:
             self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
             self.file.flush()

@@ -15,7 +15,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from evaluator import benchmarks, config, logs, outdir, preflight, report, resume, stopping
+from evaluator import benchmarks, config, logs, outdir, preflight, remote, report, resume, stopping
 from evaluator.coordination import Coordinator, initialized
 from evaluator.dataset import JudgeData, PairDataset
 from evaluator.errors import ConfigError
@@ -56,6 +56,10 @@ def run(cfg: DictConfig, model=None) -> Path:
     logs.add_file(out_dir / "logs" / f"rank-{env_rank()}.log")
     logs.quiet_libraries()
     L.seed_everything(cfg.seed, verbose=False)
+    if cfg.backend == "api":  # one process, no Lightning: a server does the judging
+        with stopping.handling():
+            _score(cfg, None, out_dir, None)
+        return out_dir
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = make_trainer(cfg.trainer, callbacks)
     owns_process_group = not initialized()
@@ -66,24 +70,31 @@ def run(cfg: DictConfig, model=None) -> Path:
     return out_dir
 
 
-def _score(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, model) -> Coordinator:
-    """The five steps on one rank, with the process group up; returns the coordinator, for shutting down."""
-    logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
+def _score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model) -> Coordinator:
+    """The five steps on one rank, with the process group up; returns the coordinator, for shutting down.
+    ``trainer`` is None for ``backend=api``."""
+    if trainer is None:
+        logs.set_rank(0, 1, "api")
+    else:
+        logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
     coordinator = Coordinator()
-    if getattr(trainer.strategy.launcher, "procs", None):  # the parent of Lightning's own launcher
+    if trainer is not None and getattr(trainer.strategy.launcher, "procs", None):  # Lightning's launcher's parent
         coordinator.exit_on_failure()
     lock = outdir.Lock(out_dir)
     try:
         scheme = Scheme.from_config(cfg.judge)
         fp = resume.fingerprint(cfg, scheme)
-        processor = load_processor(cfg.model, cfg.data.max_pixels)
-        plan = _plan(cfg, scheme, coordinator, out_dir, fp, lock, processor.tokenizer)  # steps 1 and 2
+        processor = None if trainer is None else load_processor(cfg.model, cfg.data.max_pixels)
+        plan = _plan(cfg, scheme, coordinator, out_dir, fp, lock, processor and processor.tokenizer)  # steps 1, 2
         _announce(cfg, scheme, plan, trainer)
         if cfg.dry_run:
             if coordinator.rank == 0:
                 write_prompts(cfg, scheme, plan, out_dir)
             return coordinator
-        rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, fp, processor, model) if plan.todo else []
+        if trainer is None:
+            rows = remote.predict(cfg, scheme, plan, out_dir, fp) if plan.todo else []
+        else:
+            rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, fp, processor, model) if plan.todo else []
         shards = coordinator.gather("rows", rows)  # step 5
         if coordinator.rank == 0:
             write_outputs(cfg, scheme, merge_rows(shards, plan), out_dir)
@@ -134,14 +145,19 @@ def write_prompts(cfg: DictConfig, scheme: Scheme, plan: Plan, out_dir: Path) ->
              out_dir / "prompts.jsonl")  # fmt: skip
 
 
-def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer) -> None:
+def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | None) -> None:
+    if trainer is None:
+        where, judge = (
+            f"1 process (api, {cfg.api.concurrency} requests at a time)",
+            f"{cfg.api.model} at {cfg.api.base_url}",
+        )
+    else:
+        where, judge = f"{trainer.world_size} rank(s) ({trainer.strategy.root_device.type})", cfg.model.name_or_path
     log.info(
-        "plan: %d samples to score on %d rank(s) (%s), judge %s, scheme %s (%s); %d scored earlier, %d skipped, "
-        "%d without an edit",
-        len(plan.todo), trainer.world_size, trainer.strategy.root_device.type, cfg.model.name_or_path, scheme.name,
-        scheme.mode, len(plan.done), len(plan.skipped), len(plan.missing),
+        "plan: %d samples to score on %s, judge %s, scheme %s (%s); %d scored earlier, %d skipped, %d without an edit",
+        len(plan.todo), where, judge, scheme.name, scheme.mode, len(plan.done), len(plan.skipped), len(plan.missing),
     )  # fmt: skip
-    if str(cfg.model.name_or_path).startswith("tiny:"):
+    if trainer is not None and str(cfg.model.name_or_path).startswith("tiny:"):
         log.info("the tiny judge has random weights: its scores are noise, for smoke runs and tests only")
 
 

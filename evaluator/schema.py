@@ -116,6 +116,19 @@ class TrainerConfig:
 
 
 @dataclass
+class ApiConfig:
+    """``backend=api``: an OpenAI-compatible server (OpenAI, vLLM, SGLang, Ollama) judges instead of local weights."""
+
+    base_url: str | None = None  # e.g. https://api.openai.com/v1 or http://localhost:8000/v1
+    model: str | None = None  # the server's model name, e.g. gpt-4.1
+    key_env: str | None = "OPENAI_API_KEY"  # the environment variable holding the key (never the key itself)
+    concurrency: int = 8  # requests in flight at most
+    timeout_s: float = 120.0  # per request; a timed-out request is retried
+    max_retries: int = 5  # per request, for 429, 5xx, timeouts and unreadable replies
+    max_tokens: int = 512  # reply length, unless the scheme sets its own
+
+
+@dataclass
 class EvalConfig:
     """The top level of ``python -m evaluator``."""
 
@@ -123,6 +136,8 @@ class EvalConfig:
     data: DataConfig = MISSING
     judge: JudgeConfig = MISSING
     trainer: TrainerConfig = MISSING
+    backend: str = "local"  # local: the Qwen3-VL judge of `model` on this machine; api: the server of `api`
+    api: ApiConfig = field(default_factory=ApiConfig)
     out_dir: str = MISSING
     seed: int = 0
     log_level: str = "INFO"

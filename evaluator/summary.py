@@ -128,7 +128,18 @@ def summarize(
         "overall": overall or list(criteria)[-1],
         "tables": {name: table(rs, criteria) for name, rs in groups(rows).items()},
         "sanity": separation(rows),
+        "api": api_usage(rows),
     }
+
+
+API_COUNTS = ("requests", "retries", "prompt_tokens", "completion_tokens")
+
+
+def api_usage(rows: Sequence[dict]) -> dict | None:
+    """What a ``backend=api`` run asked of its server (rows scored by an earlier run included); None otherwise."""
+    if not any("api_requests" in r for r in rows):
+        return None
+    return {k: sum(int(r.get(f"api_{k}") or 0) for r in rows) for k in API_COUNTS}
 
 
 def _num(x) -> str:
@@ -166,6 +177,11 @@ def to_markdown(summary: dict) -> str:
             f"Judge sanity check: ROC AUC {sanity['auc']:.3f} separating the {sanity['follows']} edits that follow "
             f"their instruction from the {sanity['does_not_follow']} that do not (0.5 is chance); mean score gap "
             f"{sanity['mean_gap']:+.3f}."
+        )
+    if api := summary.get("api"):
+        lines.append(
+            f"Server: {api['requests']} requests ({api['retries']} retries), {api['prompt_tokens']} prompt and "
+            f"{api['completion_tokens']} completion tokens."
         )
     if summary["skipped"]:
         lines.append(

@@ -1,0 +1,110 @@
+"""A small OpenAI-compatible chat-completions server for the tests, on 127.0.0.1 in a thread.
+
+Replies are canned, keyed by the prompt's text: ``{"score": N}`` with N from a hash of the text, so every run
+gets the same scores. ``faults`` maps a piece of prompt text to the faults its next requests meet, in order:
+``429`` and ``500`` (with ``Retry-After``), ``timeout`` (an answer slower than the client waits), ``malformed``
+(a body that is not JSON), ``401``. It records every request's text, its Authorization header, and the most
+requests it served at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def canned_score(text: str) -> int:
+    return zlib.crc32(text.encode()) % 11
+
+
+class Server:
+    def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0):
+        self.delay, self.hang = delay, hang
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
+        self.texts: list[str] = []
+        self.auth: set[str] = set()
+        self.active = self.most = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _fault(self, text: str) -> str | None:
+        with self.lock:
+            for piece, queue in self.faults.items():
+                if piece in text and queue:
+                    return queue.pop(0)
+        return None
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                text = "\n".join(
+                    c["text"] for m in body["messages"] if isinstance(m["content"], list) for c in m["content"]
+                    if c["type"] == "text"
+                )  # fmt: skip
+                with server.lock:
+                    server.texts.append(text)
+                    server.auth.add(self.headers.get("Authorization", ""))
+                    server.active += 1
+                    server.most = max(server.most, server.active)
+                try:
+                    self._answer(body, text, server._fault(text))
+                finally:
+                    with server.lock:
+                        server.active -= 1
+
+            def _answer(self, body: dict, text: str, fault: str | None) -> None:
+                time.sleep(server.delay)
+                if fault in ("429", "500", "401"):
+                    self._send(int(fault), {"error": {"message": f"injected {fault}", "type": "x"}}, retry=True)
+                    return
+                if fault == "timeout":
+                    time.sleep(server.hang)
+                reply = json.dumps({"reason": "canned", "score": canned_score(text)})
+                completion = {
+                    "id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply}}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+                }  # fmt: skip
+                if fault == "malformed":
+                    self._send(200, None, raw=b"{this is not json")
+                else:
+                    self._send(200, completion)
+
+            def _send(self, code: int, payload, retry: bool = False, raw: bytes | None = None) -> None:
+                data = raw if raw is not None else json.dumps(payload).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    if retry:
+                        self.send_header("Retry-After", "0.05")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+                    pass
+
+        return Handler
