@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Score with one process per visible GPU: ./launch.sh [hydra overrides...]
-#   NPROC        processes on this node (default: visible GPUs, at least 1)
+# Score with one process per visible GPU (per K GPUs with trainer.gpus_per_replica=K): ./launch.sh [overrides...]
+#   NPROC        processes on this node (default: visible GPUs / K, at least 1)
 #   NNODES       nodes in the job (default 1); with more than one also set
 #   NODE_RANK    this node's index, MASTER_ADDR (node 0's address) and MASTER_PORT (default 29500)
 #   PYTHON       interpreter with the evaluator installed (default: python)
@@ -8,7 +8,20 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python}
-NPROC=${NPROC:-$("$PYTHON" -c 'import torch; print(max(torch.cuda.device_count(), 1))')}
+# trainer.gpus_per_replica=K spreads one judge over K GPUs: one process per K GPUs.
+K=1
+for arg in "$@"; do
+  case "$arg" in trainer.gpus_per_replica=*) K=${arg#*=} ;; esac
+done
+GPUS=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
+if [[ "$K" -gt 1 ]]; then
+  if (( GPUS < K || GPUS % K )); then
+    echo "launch.sh: $GPUS visible GPU(s) do not split into replicas of trainer.gpus_per_replica=$K" >&2
+    exit 2
+  fi
+  NPROC=${NPROC:-$(( GPUS / K ))}
+fi
+NPROC=${NPROC:-$(( GPUS > 0 ? GPUS : 1 ))}
 NNODES=${NNODES:-1}
 
 if [[ "$NNODES" == 1 && -z "${MASTER_ADDR:-}" ]]; then

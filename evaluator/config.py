@@ -168,6 +168,12 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
     if cfg.backend == "api":
         return  # one process, no local weights: the devices and the checkpoint play no part
+    if cfg.trainer.gpus_per_replica < 1 or not 0 < cfg.trainer.max_memory_fraction <= 1:
+        raise ConfigError("trainer.gpus_per_replica is at least 1 and trainer.max_memory_fraction in (0, 1]")
+    if cfg.trainer.gpus_per_replica > 1 and (cfg.trainer.accelerator == "cpu" or not has_gpu()):
+        raise ConfigError(
+            f"trainer.gpus_per_replica={cfg.trainer.gpus_per_replica} spreads a judge over GPUs; none here"
+        )
     _check_devices(cfg.trainer)
     if checkpoint:
         _check_checkpoint(cfg.model)

@@ -27,8 +27,9 @@ class JudgeModule(L.LightningModule):
     rank waits for a broadcast from rank 0 and no rank ever holds more than one copy.
     """
 
-    def __init__(self, model_cfg, scheme: Scheme, processor, seed: int = 0, model=None):
+    def __init__(self, model_cfg, scheme: Scheme, processor, seed: int = 0, model=None, replica=(1, 0.9)):
         super().__init__()
+        self.replica = replica  # (trainer.gpus_per_replica, trainer.max_memory_fraction)
         self.model_cfg = model_cfg
         self.scheme = scheme
         self.processor = processor
@@ -38,7 +39,7 @@ class JudgeModule(L.LightningModule):
 
     def configure_model(self) -> None:
         if self.model is None:
-            self.model = load_model(self.model_cfg, self.trainer.strategy.root_device)
+            self.model = load_model(self.model_cfg, self.trainer.strategy.root_device, *self.replica)
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         start = time.perf_counter()

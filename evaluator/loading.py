@@ -44,10 +44,32 @@ def load_processor(model_cfg, max_pixels: int | None = None):
     return qwen_vl.prepare_processor(processor)
 
 
-def load_model(model_cfg, device: torch.device):
+def _placement(model_cfg, path, device: torch.device, k: int, fraction: float) -> dict:
+    """Where the weights go: all on ``device``, or spread over the replica's GPUs ``device`` … ``device + k - 1``."""
+    if k == 1:
+        return {"": device}
+    from transformers import AutoConfig
+
+    from evaluator import replicas
+
+    gpus = list(range(device.index, device.index + k))
+    budget = int(fraction * min(torch.cuda.get_device_properties(g).total_memory for g in gpus))
+    dtype = getattr(torch, model_cfg.dtype)
+    config = AutoConfig.from_pretrained(path, **_pretrained_kwargs(model_cfg))
+    meta = replicas.meta_model(config, dtype)
+    placement = replicas.device_map(meta, gpus, budget, dtype)
+    held = replicas.per_gpu_bytes(meta, placement, dtype)
+    log.info("replica on GPUs %s: weights %s GiB (budget %.1f GiB each)", gpus,
+             " + ".join(f"{held.get(g, 0) / replicas.GIB:.1f}" for g in gpus), budget / replicas.GIB)  # fmt: skip
+    return placement
+
+
+def load_model(model_cfg, device: torch.device, gpus_per_replica: int = 1, max_memory_fraction: float = 0.9):
     """The judge's weights, read from safetensors straight onto ``device``, frozen and in eval mode.
 
-    One full copy per rank: never ``device_map="auto"``, which would spread one copy over every GPU.
+    One full copy per rank: never ``device_map="auto"``, which would spread one copy over every GPU. With
+    ``gpus_per_replica`` k above 1, ``device`` is the first of this replica's k GPUs and the copy is spread over
+    those k alone (see ``evaluator.replicas``).
     """
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
@@ -61,7 +83,7 @@ def load_model(model_cfg, device: torch.device):
             path,
             dtype=getattr(torch, model_cfg.dtype),
             attn_implementation=model_cfg.attn_implementation or None,
-            device_map={"": device},
+            device_map=_placement(model_cfg, path, device, gpus_per_replica, max_memory_fraction),
             use_safetensors=True,
             **(
                 {"experts_implementation": model_cfg.experts_implementation} if model_cfg.experts_implementation else {}

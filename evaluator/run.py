@@ -152,7 +152,10 @@ def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | 
             f"{cfg.api.model} at {cfg.api.base_url}",
         )
     else:
-        where, judge = f"{trainer.world_size} rank(s) ({trainer.strategy.root_device.type})", cfg.model.name_or_path
+        k = cfg.trainer.gpus_per_replica
+        each = f"{k} GPUs each, " if k > 1 else ""
+        where = f"{trainer.world_size} rank(s) ({each}{trainer.strategy.root_device.type})"
+        judge = cfg.model.name_or_path
     log.info(
         "plan: %d samples to score on %s, judge %s, scheme %s (%s); %d scored earlier, %d skipped, %d without an edit",
         len(plan.todo), where, judge, scheme.name, scheme.mode, len(plan.done), len(plan.skipped), len(plan.missing),
@@ -165,7 +168,8 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     """Steps 3 and 4: the plan's samples to the DataModule, balanced by cost; every rank scores its share."""
     costs = CostModel.for_judge(processor, scheme, scheme.max_new_tokens or cfg.model.max_new_tokens)
     resize = cfg.data.resize_edited
-    module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model)
+    replica = (cfg.trainer.gpus_per_replica, cfg.trainer.max_memory_fraction)
+    module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model, replica=replica)
     collate = Collator(processor, scheme)
     data = JudgeData(
         PairDataset(plan.todo, resize, ImageLimits.from_config(cfg.data), upright=cfg.data.exif_transpose),

@@ -113,6 +113,8 @@ class TrainerConfig:
     accelerator: str = "auto"  # auto, gpu or cpu
     devices: Any = "auto"  # auto, a count, or a list of GPU indices
     num_nodes: int = 1
+    gpus_per_replica: int = 1  # GPUs one judge is spread over (one process per replica: torchrun or launch.sh)
+    max_memory_fraction: float = 0.9  # with gpus_per_replica > 1: the share of each card the weights may take
 
 
 @dataclass

@@ -8,6 +8,7 @@ import lightning as L
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 
+from evaluator.replicas import check_launch
 from evaluator.topology import topology
 
 
@@ -29,8 +30,15 @@ class InferenceStrategy(DDPStrategy):
 
 
 def make_trainer(trainer_cfg, callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
-    """A Trainer that runs ``predict`` on one process per device; the judge's own sampler shards the data."""
+    """A Trainer that runs ``predict`` on one process per device (per replica with ``trainer.gpus_per_replica``
+    above 1: each process's device is then the first GPU of its replica); the judge's own sampler shards the data.
+    """
     devices, num_nodes = topology(trainer_cfg)
+    k = int(trainer_cfg.get("gpus_per_replica", 1))
+    if k > 1:
+        import torch
+
+        devices = [gpus[0] for gpus in check_launch(torch.cuda.device_count(), k)]
     return L.Trainer(
         accelerator=trainer_cfg.accelerator,
         devices=devices,
