@@ -183,8 +183,6 @@ def _check_api(cfg: DictConfig) -> None:
     missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
     if missing:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
-    if cfg.judge.mode == "logits":
-        raise ConfigError("backend=api scores written replies: judge.mode=generate (logit mode needs local weights)")
     if cfg.api.concurrency < 1 or cfg.api.max_retries < 0 or cfg.api.timeout_s <= 0:
         raise ConfigError("api.concurrency is at least 1, api.max_retries at least 0, api.timeout_s above 0")
 

@@ -25,15 +25,16 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from evaluator import stopping
+from evaluator import logprobs, stopping
 from evaluator.errors import JudgeUnavailable
 from evaluator.judge import parse_reply, result_row
-from evaluator.parsing import UNPARSEABLE
+from evaluator.parsing import UNPARSEABLE, Parsed
 
 log = logging.getLogger(__name__)
 
 # A PNG larger than this is sent as a JPEG instead (photographs compress far better so).
 JPEG_OVER_BYTES = 1_500_000
+TOP_LOGPROBS = 20  # the most OpenAI returns
 
 
 API_ERROR = "api error:"
@@ -142,11 +143,12 @@ class RemoteJudge:
             for j in self.scheme.judgements:
                 messages = to_openai(j.prompt.messages(sample, extra), urls)
                 try:
-                    reply, parsed = await self._judge(client, messages, j, sample.id, stats)
+                    reply, parsed, columns = await self._judge(client, messages, j, sample.id, stats)
                 except ApiFailure as e:
                     parts["errors"][j.name] = str(e)
                     continue
                 parts["responses"][j.name] = reply
+                parts["extra"].update(columns)
                 parts["scores"].update({k: v.score for k, v in parsed.items()})
                 errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
                 if errors:
@@ -157,20 +159,39 @@ class RemoteJudge:
         return row
 
     async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter):
-        reply = await self._ask(client, messages, stats)
+        """The reply, its scores by key, and extra columns (logit mode: each key's argmax and confidence)."""
+        if self.scheme.mode == "logits":
+            return await self._judge_logprobs(client, messages, judgement, stats)
+        reply, _ = await self._ask(client, messages, stats)
         parsed = parse_reply(self.scheme, reply, judgement.keys)
         for attempt in range(1, self.scheme.retries + 1):
             if not any(p.error == UNPARSEABLE for p in parsed.values()):
                 break
             seed = zlib.crc32(f"{self.seed}:{attempt}:{sample_id}:{judgement.name}".encode())
-            again = await self._ask(client, messages, stats, temperature=self.scheme.retry_temperature, seed=seed)
+            again, _ = await self._ask(client, messages, stats, temperature=self.scheme.retry_temperature, seed=seed)
             better = parse_reply(self.scheme, again, judgement.keys)
             if not any(p.error == UNPARSEABLE for p in better.values()):
                 reply, parsed = again, better
-        return reply, parsed
+        return reply, parsed, {}
 
-    async def _ask(self, client, messages: list[dict], stats: Counter, temperature: float = 0.0, seed=None) -> str:
-        """One reply; the client's own retries (429, 5xx, timeouts) and ours (a body it cannot read) counted."""
+    async def _judge_logprobs(self, client, messages: list[dict], judgement, stats: Counter):
+        reply, tokens = await self._ask(client, messages, stats, with_logprobs=True)
+        if tokens is None:
+            raise JudgeUnavailable(
+                f"api: {self.cfg.base_url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
+                "server that returns them (judge.mode=generate works with any)"
+            )
+        parsed, columns = {}, {}
+        for key in judgement.keys:
+            dist = logprobs.read(tokens, key, self.scheme.low, self.scheme.high)
+            parsed[key] = Parsed(None, UNPARSEABLE) if dist is None else Parsed(round(dist.expected, 6))
+            if dist is not None:
+                columns[f"{key}_argmax"], columns[f"{key}_confidence"] = dist.argmax, round(dist.confidence, 6)
+        return reply, parsed, columns
+
+    async def _ask(self, client, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
+        """One reply, and ``with_logprobs`` its tokens with their top alternatives (None if the server sent none);
+        the client's own retries (429, 5xx, timeouts) and ours (a body it cannot read) counted."""
         import openai
 
         for attempt in range(self.cfg.max_retries + 1):
@@ -180,11 +201,13 @@ class RemoteJudge:
                 raw = await client.chat.completions.with_raw_response.create(
                     model=self.cfg.model, messages=messages, max_tokens=self.max_tokens, temperature=temperature,
                     **({"seed": seed} if seed is not None else {}),
+                    **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
                 )  # fmt: skip
                 stats["requests"] += raw.retries_taken  # the client's own retries: 429, 5xx, timeouts
                 stats["retries"] += raw.retries_taken
                 response = raw.parse()
                 text = response.choices[0].message.content or ""
+                tokens = _tokens(response.choices[0]) if with_logprobs else None
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
                 raise JudgeUnavailable(_refused(e, self.cfg, self._key)) from None
             except openai.APIStatusError as e:
@@ -199,8 +222,19 @@ class RemoteJudge:
             usage = getattr(response, "usage", None)
             stats["prompt_tokens"] += getattr(usage, "prompt_tokens", 0) or 0
             stats["completion_tokens"] += getattr(usage, "completion_tokens", 0) or 0
-            return text
+            return text, tokens
         raise AssertionError("unreachable")
+
+
+def _tokens(choice) -> list[dict] | None:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return [
+        {"token": t.token, "logprob": t.logprob,
+         "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
+        for t in content
+    ]  # fmt: skip
 
 
 def failed_request(row: dict) -> bool:

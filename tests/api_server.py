@@ -3,13 +3,14 @@
 Replies are canned, keyed by the prompt's text: ``{"score": N}`` with N from a hash of the text, so every run
 gets the same scores. ``faults`` maps a piece of prompt text to the faults its next requests meet, in order:
 ``429`` and ``500`` (with ``Retry-After``), ``timeout`` (an answer slower than the client waits), ``malformed``
-(a body that is not JSON), ``401``. It records every request's text, its Authorization header, and the most
+(a body that is not JSON), ``401``, ``nologprobs`` (logprobs asked for, none sent). It records every request's text, its Authorization header, and the most
 requests it served at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import zlib
@@ -18,6 +19,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def canned_score(text: str) -> int:
     return zlib.crc32(text.encode()) % 11
+
+
+def logprob_score(text: str) -> int:
+    """With logprobs asked for, the judge writes a score of 2..9 with probability 0.7, and its alternatives are
+    one below (0.2) and one above (0.1): an expected score of N - 0.1."""
+    return canned_score(text) % 8 + 2
+
+
+def logprob_reply(text: str) -> tuple[str, dict]:
+    n = logprob_score(text)
+    pieces = ['{"', "score", '":', " ", str(n), "}"]
+    alternatives = {str(n): 0.7, str(n - 1): 0.2, str(n + 1): 0.1}
+    content = []
+    for piece in pieces:
+        top = alternatives if piece == str(n) else {piece: 1.0}
+        content.append(
+            {
+                "token": piece,
+                "logprob": math.log(top[piece]),
+                "bytes": None,
+                "top_logprobs": [{"token": t, "logprob": math.log(p), "bytes": None} for t, p in top.items()],
+            }
+        )
+    return "".join(pieces), {"content": content}
 
 
 class Server:
@@ -83,10 +108,12 @@ class Server:
                 if fault == "timeout":
                     time.sleep(server.hang)
                 reply = json.dumps({"reason": "canned", "score": canned_score(text)})
+                choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}
+                if body.get("logprobs") and fault != "nologprobs":
+                    reply, choice["logprobs"] = logprob_reply(text)
+                    choice["message"]["content"] = reply
                 completion = {
-                    "id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply}}],
+                    "id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
                 }  # fmt: skip
                 if fault == "malformed":

@@ -13,7 +13,7 @@ from evaluator.config import compose
 from evaluator.errors import ConfigError, JudgeUnavailable
 from evaluator.run import run
 
-from .api_server import Server, canned_score
+from .api_server import Server, canned_score, logprob_score
 from .conftest import REPO, cli_env, read_jsonl
 
 KEY = "sk-test-SECRET-4f9a1c77"
@@ -75,13 +75,14 @@ def test_wrong_key_model_or_url_stops_before_scoring_anything(tmp_path, monkeypa
     assert all(p.read_text() == "" for p in shards)
 
 
-def test_api_needs_its_settings_and_generate_mode():
+def test_api_needs_its_settings():
     from evaluator.config import check
 
     with pytest.raises(ConfigError, match=r"backend=api needs api\.base_url=\.\.\. api\.model=\.\.\."):
         check(compose(["backend=api"]))
-    with pytest.raises(ConfigError, match=r"judge\.mode=generate"):
-        check(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "judge.mode=logits"]))
+    with pytest.raises(ConfigError, match=r"api\.concurrency is at least 1"):
+        check(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "api.concurrency=0"]))
+    check(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "model=qwen3_vl_235b_a22b"]))
 
 
 @pytest.mark.slow
@@ -123,3 +124,18 @@ def test_a_request_that_failed_for_good_is_an_error_row_and_asked_again_by_a_rer
         run(compose([*_api(server), *args]))
         assert len(server.texts) == 1 and "poster" in server.texts[0]  # only the failed one is asked again
     assert all(r["score"] is not None for r in read_jsonl(out / "results.jsonl"))
+
+
+def test_logit_mode_reads_the_scores_distribution_from_the_servers_logprobs(tmp_path):
+    out = tmp_path / "out"
+    with Server() as server:
+        run(compose([*_api(server, "judge.mode=logits", "api.key_env=null"), f"out_dir={out}"]))
+    for r in read_jsonl(out / "results.jsonl"):
+        [text] = {t for t in server.texts if f'"{r["instruction"]}"' in t}
+        n = logprob_score(text)
+        assert r["score"] == pytest.approx(0.7 * n + 0.2 * (n - 1) + 0.1 * (n + 1))
+        assert (r["score_argmax"], r["score_confidence"]) == (n, pytest.approx(1.0))
+    with Server(faults={"": ["nologprobs"] * 100}) as server:
+        args = [*_api(server, "judge.mode=logits", "api.key_env=null"), f"out_dir={tmp_path / 'o2'}"]
+        with pytest.raises(JudgeUnavailable, match=r"returned no logprobs .* needs a server that returns them"):
+            run(compose(args))
