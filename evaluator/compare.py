@@ -36,6 +36,13 @@ def run_label(out_dir: Path) -> str:
     return out_dir.name
 
 
+def labels(out_dirs: list[Path]) -> dict[Path, str]:
+    """Each run's label; runs that would share one (two judges of one editor) get their folder's name too."""
+    names = {d: run_label(d) for d in out_dirs}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {d: f"{n} ({d.name})" if n in shared and n != d.name else n for d, n in names.items()}
+
+
 def leaderboard(
     out_dirs: list[Path], criterion: str | None = None, subset: str = "all"
 ) -> tuple[list[str], list[list]]:
@@ -46,7 +53,7 @@ def leaderboard(
     Raises:
         ConfigError: a folder is not a run, or lacks the subset or criterion asked for.
     """
-    runs = []
+    runs, names = [], labels(out_dirs)
     for d in out_dirs:
         summary = json.loads((require_run(d, ("summary.json",)) / "summary.json").read_text(encoding="utf-8"))
         if subset not in summary["tables"]:
@@ -54,7 +61,7 @@ def leaderboard(
         crit = criterion or summary.get("overall") or summary["criteria"][-1]
         if crit not in summary["criteria"]:
             raise ConfigError(f"{d}: no criterion {crit!r}; it has {', '.join(summary['criteria'])}")
-        runs.append((run_label(d), crit, summary["tables"][subset]))
+        runs.append((names[d], crit, summary["tables"][subset]))
     categories = sorted({c for _, _, tab in runs for c in tab} - {MACRO, MICRO})
     header = ["run", "criterion", *categories, MACRO, MICRO, "n"]
     rows = []
@@ -80,11 +87,11 @@ def headline_board(out_dirs: list[Path]) -> tuple[list[str], list[list], list[li
         raise ConfigError(f"the runs follow different protocols ({', '.join(sorted(protocols))}): not comparable")
     figures = list(dict.fromkeys(name for _, s in runs for name in s["headline"]["figures"]))
     header = ["run", "protocol", *figures, "n"]
-    rows, ses = [], []
+    rows, ses, names = [], [], labels(out_dirs)
     for d, s in runs:
         h = s["headline"]
         found = [h["figures"].get(name, {}) for name in figures]
-        rows.append([run_label(d), h["protocol"], *[f.get("value") for f in found], s["count"]])
+        rows.append([names[d], h["protocol"], *[f.get("value") for f in found], s["count"]])
         ses.append([None, None, *[f.get("se") for f in found], None])
     return header, rows, ses
 
@@ -93,6 +100,7 @@ def paired_table(out_dirs: list[Path], intersection: bool = False) -> list[list]
     """Each later run against the first: one row per headline figure with the paired difference (later minus
     first), its 95% interval, and the samples improved / worsened / tied."""
     base = (out_dirs[0], *read_run(out_dirs[0]))
+    names = labels(out_dirs)
     table = []
     for d in out_dirs[1:]:
         other = (d, *read_run(d))
@@ -101,7 +109,7 @@ def paired_table(out_dirs: list[Path], intersection: bool = False) -> list[list]
         rows_b = [r for r in other[2] if r["id"] in ids]
         h = base[1]["headline"]
         for name, p in paired(rows_a, rows_b, h["protocol"], h["criteria"]).items():
-            table.append([run_label(d), name, p["difference"], p["ci95"], p["improved"], p["worsened"], p["tied"]])
+            table.append([names[d], name, p["difference"], p["ci95"], p["improved"], p["worsened"], p["tied"]])
     return table
 
 
@@ -122,8 +130,8 @@ def to_markdown(header: list[str], rows: list[list], ses: list[list] | None = No
 
 
 def paired_markdown(first: str, table: list[list]) -> str:
-    lines = [f"Paired differences from {escape(first)} (95% paired-bootstrap interval; samples improved / worsened "
-             "/ tied):", "", "| run | figure | difference | 95% CI | improved | worsened | tied |",
+    lines = [f"Paired differences from {escape(first)} (later minus first; 95% paired-bootstrap interval; samples "
+             "improved / worsened / tied):", "", "| run | figure | difference | 95% CI | improved | worsened | tied |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     for label, name, diff, ci, up, down, tied in table:
         interval = f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "–"

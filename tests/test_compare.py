@@ -71,3 +71,10 @@ def test_runs_of_different_samples_are_refused_unless_asked_for_their_intersecti
     with pytest.raises(SystemExit) as exit_:
         main([str(a), str(b)])
     assert exit_.value.code == 2
+
+
+def test_runs_of_one_editor_by_two_judges_get_labels_of_their_own(tmp_path):
+    a = _run(tmp_path / "judge-a", GEDIT_LIKE, model_name="editor")
+    b = _run(tmp_path / "judge-b", GEDIT_LIKE, model_name="editor")
+    _, rows = leaderboard([a, b], "O")
+    assert [r[0] for r in rows] == ["editor (judge-a)", "editor (judge-b)"]
