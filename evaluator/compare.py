@@ -21,9 +21,9 @@ from omegaconf import OmegaConf
 from evaluator import logs
 from evaluator.errors import ConfigError, report_and_exit
 from evaluator.logs import escape
-from evaluator.paired import check_comparable, paired, read_run
+from evaluator.paired import check_comparable, paired
 from evaluator.summary import MACRO, MICRO
-from evaluator.writing import atomic_write, require_run
+from evaluator.writing import atomic_write, read_run, require_run
 
 
 def run_label(out_dir: Path) -> str:

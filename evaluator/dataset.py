@@ -40,6 +40,11 @@ class PairDataset(Dataset):
         self.limits = limits
         self.upright = upright
 
+    @classmethod
+    def from_config(cls, samples: Sequence[Sample], data_cfg) -> PairDataset:
+        """The samples as ``data_cfg`` says to serve them: resizing, image limits, orientation."""
+        return cls(samples, data_cfg.resize_edited, ImageLimits.from_config(data_cfg), data_cfg.exif_transpose)
+
     def __len__(self) -> int:
         return len(self.samples)
 

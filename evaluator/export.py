@@ -23,8 +23,7 @@ from omegaconf import OmegaConf
 from evaluator import logs
 from evaluator.errors import ConfigError, OutputError, report_and_exit
 from evaluator.headline import GEDIT_TYPES
-from evaluator.paired import read_run
-from evaluator.writing import atomic_write
+from evaluator.writing import atomic_write, read_run
 
 GEDIT_COLUMNS = ("source_image", "edited_image", "instruction", "sementics_score", "quality_score",
                  "intersection_exist", "instruction_language")  # fmt: skip

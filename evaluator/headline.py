@@ -211,20 +211,18 @@ def to_markdown(h: dict, escape=str) -> list[str]:
     for group, figures, types, n, _ in table(h):
         cells = " | ".join(cell(figures.get(c)) for c in criteria)
         lines.append(f"| {escape(group)} | {cells} | {types}/{h['types_expected']} | {n} |")
-    lines += ["", "Cells: value ± standard error [95% bootstrap interval]."]
-    lines += [
+    lines += ["", "Cells: value ± standard error [95% bootstrap interval].", *notes(h, escape)]
+    return lines
+
+
+def notes(h: dict, escape=str) -> list[str]:
+    """What the headline cannot say or leaves out, in sentences."""
+    lines = [
         f"No headline for {escape(group)}: {len(empty)} of {h['types_expected']} types have no scored sample "
         f"({', '.join(escape(t) for t in empty)}); a mean over the others would be a different number."
         for group, _, _, _, empty in table(h)
         if empty
     ]
-    lines += left_out(h, escape)
-    return lines
-
-
-def left_out(h: dict, escape=str) -> list[str]:
-    """What the headline leaves out, in sentences."""
-    lines = []
     if h["missing_edits"]:
         lines.append(f"{h['missing_edits']} samples have no edited image; they are left out of the means, as the "
                      "benchmark's script leaves them out.")  # fmt: skip

@@ -70,7 +70,7 @@ class JudgeModule(L.LightningModule):
         n = len(batch["id"])
         if n == 1:
             log.error("%s: out of memory even alone", batch["id"][0])
-            return [{"scores": {}, "errors": dict.fromkeys(self._keys, "out of memory"), "responses": {}, "extra": {}}]
+            return [{**new_parts(), "errors": dict.fromkeys(self._keys, "out of memory")}]
         log.warning("out of memory on a batch of %d samples; scoring it as %d + %d", n, n // 2, n - n // 2)
         halves = (range(n // 2), range(n // 2, n))
         return [part for half in halves for part in self._score_splitting_on_oom(split_batch(batch, half))]
@@ -113,13 +113,9 @@ class JudgeModule(L.LightningModule):
                 p = self._parse(reply, rows[i][1])
                 if not any(x.error == UNPARSEABLE for x in p.values()):
                     replies[i], parsed[i] = reply, p
-        out = [{"scores": {}, "errors": {}, "responses": {}, "extra": {}} for _ in batch["id"]]
+        out = [new_parts() for _ in batch["id"]]
         for reply, p, (pos, judgement, _) in zip(replies, parsed, rows, strict=True):
-            out[pos]["responses"][judgement] = reply
-            out[pos]["scores"].update({k: v.score for k, v in p.items()})
-            errors = [f"{k}: {v.error}" if len(p) > 1 else v.error for k, v in p.items() if v.error]
-            if errors:
-                out[pos]["errors"][judgement] = "; ".join(errors)
+            add_reply(out[pos], judgement, reply, p)
         return out
 
     def _parse(self, reply: str, judgement: str) -> dict:
@@ -135,15 +131,34 @@ class JudgeModule(L.LightningModule):
     def _score_logits(self, batch: dict) -> list[dict]:
         digits = digit_token_ids(self.processor.tokenizer)
         dists = score_distributions(self.model, batch["inputs"], digits, self.scheme.low, self.scheme.high)
-        out = [{"scores": {}, "errors": {}, "responses": {}, "extra": {}} for _ in batch["id"]]
+        out = [new_parts() for _ in batch["id"]]
         for d, (pos, _, key) in zip(dists, batch["rows"], strict=True):
-            out[pos]["scores"][key] = round(d.expected, 6)
-            out[pos]["extra"][f"{key}_argmax"] = d.argmax
-            out[pos]["extra"][f"{key}_confidence"] = round(d.confidence, 6)
+            add_distribution(out[pos], key, d)
         return out
 
     def _row(self, parts: dict) -> dict:
         return result_row(self.scheme, parts)
+
+
+def new_parts() -> dict:
+    """One sample's scores by key, errors and replies by judgement, and extra columns, as scorers fill them."""
+    return {"scores": {}, "errors": {}, "responses": {}, "extra": {}}
+
+
+def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
+    """A judgement's reply and what was read from it (``{key: Parsed}``) into a sample's parts."""
+    parts["responses"][judgement] = reply
+    parts["scores"].update({k: v.score for k, v in parsed.items()})
+    errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
+    if errors:
+        parts["errors"][judgement] = "; ".join(errors)
+
+
+def add_distribution(parts: dict, key: str, dist) -> None:
+    """A key's score distribution (logit mode) into a sample's parts: the expected score, argmax, confidence."""
+    parts["scores"][key] = round(dist.expected, 6)
+    parts["extra"][f"{key}_argmax"] = dist.argmax
+    parts["extra"][f"{key}_confidence"] = round(dist.confidence, 6)
 
 
 def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:

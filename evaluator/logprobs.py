@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Distribution:
-    expected: float
-    argmax: int
-    confidence: float  # the probability mass on valid scores
+from evaluator.logits import ScoreDistribution
 
 
 def _digits(token: str) -> str | None:
@@ -44,7 +38,7 @@ def _value_token(tokens: list[dict], key: str) -> int | None:
     return None
 
 
-def read(tokens: list[dict], key: str, low: float, high: float) -> Distribution | None:
+def read(tokens: list[dict], key: str, low: float, high: float) -> ScoreDistribution | None:
     """The distribution of ``key``'s score from a reply's tokens (each ``{"token", "logprob", "top_logprobs":
     [{"token", "logprob"}]}``); None where the reply holds no such value or no alternative is a valid score."""
     i = _value_token(tokens, key)
@@ -70,4 +64,4 @@ def read(tokens: list[dict], key: str, low: float, high: float) -> Distribution 
     if total <= 0:
         return None
     expected = sum(v * p for v, p in mass.items()) / total
-    return Distribution(expected, max(mass, key=mass.get), min(total, 1.0))
+    return ScoreDistribution(expected, max(mass, key=mass.get), min(total, 1.0), dict(sorted(mass.items())))

@@ -7,24 +7,10 @@ variance the two runs share (which samples are hard) cancels out.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evaluator.errors import ConfigError
 from evaluator.headline import BOOTSTRAP, bootstrap_means, figure_groups, interval, macro
-from evaluator.writing import require_run
-
-
-def read_run(out_dir: Path) -> tuple[dict, list[dict]]:
-    """A finished run's summary and result rows.
-
-    Raises:
-        ConfigError: the folder is not a finished run.
-    """
-    require_run(out_dir, ("results.jsonl", "summary.json"))
-    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-    lines = (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
-    return summary, [json.loads(x) for x in lines if x.strip()]
 
 
 def check_comparable(a: tuple[Path, dict, list[dict]], b: tuple[Path, dict, list[dict]], intersection: bool) -> set:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from evaluator import logprobs, stopping
 from evaluator.errors import JudgeUnavailable
-from evaluator.judge import parse_reply, result_row
+from evaluator.judge import add_distribution, add_reply, new_parts, parse_reply, result_row
 from evaluator.parsing import UNPARSEABLE, Parsed
 
 log = logging.getLogger(__name__)
@@ -138,30 +138,24 @@ class RemoteJudge:
                 lambda: {role: data_url(item[role], self.max_pixels) for role in ("source", "edited")}
             )
             stats = Counter()
-            parts = {"scores": {}, "errors": {}, "responses": {}, "extra": {}}
+            parts = new_parts()
             extra = self.scheme.values(sample)
             for j in self.scheme.judgements:
                 messages = to_openai(j.prompt.messages(sample, extra), urls)
                 try:
-                    reply, parsed, columns = await self._judge(client, messages, j, sample.id, stats)
+                    await self._judge(client, messages, j, sample.id, stats, parts)
                 except ApiFailure as e:
                     parts["errors"][j.name] = str(e)
-                    continue
-                parts["responses"][j.name] = reply
-                parts["extra"].update(columns)
-                parts["scores"].update({k: v.score for k, v in parsed.items()})
-                errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
-                if errors:
-                    parts["errors"][j.name] = "; ".join(errors)
         row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0}
         row["seconds"] = round(time.perf_counter() - start, 4)
         row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
         return row
 
-    async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter):
-        """The reply, its scores by key, and extra columns (logit mode: each key's argmax and confidence)."""
+    async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
+        """Ask one judgement, and put its reply and scores into the sample's ``parts``."""
         if self.scheme.mode == "logits":
-            return await self._judge_logprobs(client, messages, judgement, stats)
+            await self._judge_logprobs(client, messages, judgement, stats, parts)
+            return
         reply, _ = await self._ask(client, messages, stats)
         parsed = parse_reply(self.scheme, reply, judgement.keys)
         for attempt in range(1, self.scheme.retries + 1):
@@ -172,22 +166,21 @@ class RemoteJudge:
             better = parse_reply(self.scheme, again, judgement.keys)
             if not any(p.error == UNPARSEABLE for p in better.values()):
                 reply, parsed = again, better
-        return reply, parsed, {}
+        add_reply(parts, judgement.name, reply, parsed)
 
-    async def _judge_logprobs(self, client, messages: list[dict], judgement, stats: Counter):
+    async def _judge_logprobs(self, client, messages: list[dict], judgement, stats: Counter, parts: dict):
         reply, tokens = await self._ask(client, messages, stats, with_logprobs=True)
         if tokens is None:
             raise JudgeUnavailable(
                 f"api: {self.cfg.base_url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
                 "server that returns them (judge.mode=generate works with any)"
             )
-        parsed, columns = {}, {}
-        for key in judgement.keys:
-            dist = logprobs.read(tokens, key, self.scheme.low, self.scheme.high)
-            parsed[key] = Parsed(None, UNPARSEABLE) if dist is None else Parsed(round(dist.expected, 6))
+        dists = {key: logprobs.read(tokens, key, self.scheme.low, self.scheme.high) for key in judgement.keys}
+        parsed = {k: Parsed(None, UNPARSEABLE) if d is None else Parsed(round(d.expected, 6)) for k, d in dists.items()}
+        add_reply(parts, judgement.name, reply, parsed)
+        for key, dist in dists.items():
             if dist is not None:
-                columns[f"{key}_argmax"], columns[f"{key}_confidence"] = dist.argmax, round(dist.confidence, 6)
-        return reply, parsed, columns
+                add_distribution(parts, key, dist)
 
     async def _ask(self, client, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
         """One reply, and ``with_logprobs`` its tokens with their top alternatives (None if the server sent none);
@@ -264,11 +257,10 @@ def predict(cfg, scheme, plan, out_dir, fp: str) -> list[dict]:
     from tqdm.auto import tqdm
 
     from evaluator.dataset import PairDataset
-    from evaluator.images import ImageLimits
     from evaluator.logs import around_progress_bar
     from evaluator.resume import ShardWriter
 
-    dataset = PairDataset(plan.todo, cfg.data.resize_edited, ImageLimits.from_config(cfg.data), cfg.data.exif_transpose)
+    dataset = PairDataset.from_config(plan.todo, cfg.data)
     writer = ShardWriter(out_dir, fp, plan.digests)
     writer.open(0)
     judge = RemoteJudge(cfg.api, scheme, dataset, cfg.data.max_pixels, cfg.seed)

@@ -23,7 +23,7 @@ from PIL import Image
 from evaluator import headline, logs, plots
 from evaluator.errors import report_and_exit
 from evaluator.images import load_rgb
-from evaluator.writing import INDEX, atomic_write, require_run, write_index
+from evaluator.writing import INDEX, atomic_write, read_run, require_run, write_index
 
 THUMB = 160
 
@@ -77,19 +77,13 @@ def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, hig
 def _headline_view(h: dict | None) -> dict | None:
     if not h:
         return None
-    expected = h["types_expected"]
-    notes = [
-        f"No headline for {group}: {len(empty)} of {expected} types have no scored sample ({', '.join(empty)})."
-        for group, _, _, _, empty in headline.table(h)
-        if empty
-    ]
     return {
         "name": headline.NAMES[h["protocol"]],
         "criteria": h["criteria"],
         "rows": headline.table(h),
         "cell": headline.cell,
-        "expected": expected,
-        "notes": notes + headline.left_out(h),
+        "expected": h["types_expected"],
+        "notes": headline.notes(h),  # the template escapes them
     }
 
 
@@ -97,8 +91,7 @@ def build(out_dir: Path) -> list[Path]:
     """Write the charts and ``report.html`` (last in the list returned) from a run's ``results.jsonl``,
     ``summary.json`` and ``config.yaml``."""
     out_dir = Path(out_dir)
-    rows = [json.loads(x) for x in (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    summary, rows = read_run(out_dir, check=False)  # a run draws its report before it writes its index
     cfg = OmegaConf.load(out_dir / "config.yaml")
     charts = write_charts(out_dir, rows, summary, float(cfg.judge.scale.min), float(cfg.judge.scale.max))
     columns = list(dict.fromkeys(["score", *summary["criteria"]]))

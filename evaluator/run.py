@@ -20,7 +20,6 @@ from evaluator.coordination import Coordinator, initialized
 from evaluator.dataset import JudgeData, PairDataset
 from evaluator.errors import ConfigError
 from evaluator.headline import protocol_of
-from evaluator.images import ImageLimits
 from evaluator.judge import JudgeModule
 from evaluator.loading import load_processor
 from evaluator.logs import escape
@@ -172,7 +171,7 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model, replica=replica)
     collate = Collator(processor, scheme)
     data = JudgeData(
-        PairDataset(plan.todo, resize, ImageLimits.from_config(cfg.data), upright=cfg.data.exif_transpose),
+        PairDataset.from_config(plan.todo, cfg.data),
         collate,
         cfg.data.batch_size,
         cfg.data.num_workers,

@@ -105,6 +105,19 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def read_run(out_dir: Path, check: bool = True) -> tuple[dict, list[dict]]:
+    """A run's summary and result rows; with ``check``, only those of a finished run (see ``require_run``).
+
+    Raises:
+        ConfigError: the folder is not a finished run.
+    """
+    if check:
+        require_run(out_dir, ("results.jsonl", "summary.json"))
+    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    lines = (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    return summary, [json.loads(x) for x in lines if x.strip()]
+
+
 def require_run(out_dir: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
     """``out_dir`` if it holds a finished run's ``files``.
 
