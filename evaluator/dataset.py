@@ -56,18 +56,20 @@ class PairDataset(Dataset):
         return {"sample": s, "source": source, "edited": edited}
 
 
-class JudgeData(L.LightningDataModule):
+class ShardedData(L.LightningDataModule):
     """Shards a plain list of samples over the trainer's ranks, each sample to exactly one rank, balanced by
-    ``costs`` (one estimate per sample; None: strided)."""
+    ``costs`` (one estimate per sample; None: strided). With ``keys`` a batch holds samples of one key only (an
+    editor's output size). The judge and the editing stage both serve their samples through it."""
 
     def __init__(
         self,
-        dataset: PairDataset,
+        dataset: Dataset,
         collate: Callable,
         batch_size: int | str,
         num_workers: int,
         costs: Sequence[float] | None = None,
         batch_size_for: Callable[[list[dict]], int] | None = None,
+        keys: Sequence | None = None,
     ):
         super().__init__()
         # With fewer samples than ranks some ranks get none; they must still take part, not fail.
@@ -78,6 +80,7 @@ class JudgeData(L.LightningDataModule):
         self.num_workers = num_workers
         self.costs = costs
         self.batch_size_for = batch_size_for
+        self.keys = keys
 
     def predict_dataloader(self) -> DataLoader:
         sampler = ShardSampler(
@@ -92,7 +95,7 @@ class JudgeData(L.LightningDataModule):
         costs = self.costs or [1.0] * len(self.dataset)
         return DataLoader(
             self.dataset,
-            batch_sampler=LengthBatches(list(sampler), costs, int(batch_size)),
+            batch_sampler=LengthBatches(list(sampler), costs, int(batch_size), self.keys),
             num_workers=workers,
             collate_fn=self.collate,
             pin_memory=self.trainer.strategy.root_device.type == "cuda",

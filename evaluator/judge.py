@@ -13,6 +13,7 @@ import torch
 from evaluator.loading import load_model
 from evaluator.logits import score_distributions
 from evaluator.logs import escape
+from evaluator.oom import halving_on_oom
 from evaluator.parsing import OFFICIAL_PARSERS, UNPARSEABLE, parse_scores
 from evaluator.qwen_vl import digit_token_ids
 from evaluator.schemes import Scheme
@@ -61,19 +62,13 @@ class JudgeModule(L.LightningModule):
     def _score_splitting_on_oom(self, batch: dict) -> list[dict]:
         """Score a batch; if it runs out of device memory, score its halves, down to single samples, and only
         then give the sample an "out of memory" error."""
-        try:
-            return self._score(batch)
-        except torch.OutOfMemoryError:
-            pass  # leave the except block first, so the failed attempt's tensors can be freed
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        n = len(batch["id"])
-        if n == 1:
-            log.error("%s: out of memory even alone", batch["id"][0])
-            return [{**new_parts(), "errors": dict.fromkeys(self._keys, "out of memory")}]
-        log.warning("out of memory on a batch of %d samples; scoring it as %d + %d", n, n // 2, n - n // 2)
-        halves = (range(n // 2), range(n // 2, n))
-        return [part for half in halves for part in self._score_splitting_on_oom(split_batch(batch, half))]
+        return halving_on_oom(
+            self._score,
+            batch,
+            ids=lambda b: b["id"],
+            split=split_batch,
+            alone=lambda b: {**new_parts(), "errors": dict.fromkeys(self._keys, "out of memory")},
+        )
 
     @torch.inference_mode()
     def largest_batch(self, items: list[dict], collate) -> int:

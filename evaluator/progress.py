@@ -13,14 +13,15 @@ class GlobalProgress(L.Callback):
     batches never wait on each other); rank 0 shows it after each of its batches and whenever ``refresh`` is
     called (while it waits for the others at the end)."""
 
-    def __init__(self, coordinator: Coordinator, total: int):
+    def __init__(self, coordinator: Coordinator, total: int, desc: str = "judging"):
         self.coordinator = coordinator
         self.total = total
+        self.desc = desc
         self.bar = None
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            self.bar = tqdm(total=self.total, desc="judging", unit="sample", dynamic_ncols=True)
+            self.bar = tqdm(total=self.total, desc=self.desc, unit="sample", dynamic_ncols=True)
 
     def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         done = self.coordinator.add("done", len(outputs))

@@ -7,17 +7,17 @@ others, so all of them follow the same plan.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from evaluator import benchmarks, config, logs, outdir, preflight, remote, report, resume, stopping
-from evaluator.coordination import Coordinator, initialized
-from evaluator.dataset import JudgeData, PairDataset
+from evaluator import benchmarks, config, logs, outdir, preflight, remote, report, resume, stage, stopping
+from evaluator.coordination import Coordinator
+from evaluator.dataset import PairDataset, ShardedData
 from evaluator.errors import ConfigError
 from evaluator.headline import protocol_of
 from evaluator.judge import JudgeModule
@@ -28,9 +28,7 @@ from evaluator.progress import GlobalProgress
 from evaluator.prompts import Collator, prompt_records
 from evaluator.sampler import CostModel
 from evaluator.schemes import Scheme
-from evaluator.strategy import make_trainer, start_processes
 from evaluator.summary import summarize, to_markdown
-from evaluator.topology import env_rank
 from evaluator.writing import atomic_write, write_config, write_index, write_results, write_summary
 
 log = logging.getLogger(__name__)
@@ -50,37 +48,19 @@ def run(cfg: DictConfig, model=None) -> Path:
     """
     config.check(cfg, checkpoint=model is None)
     out_dir = Path(cfg.out_dir).expanduser().resolve()
-    logs.setup(cfg.log_level, rank=env_rank())
-    config.check_out_dir(out_dir)
-    logs.add_file(out_dir / "logs" / f"rank-{env_rank()}.log")
-    logs.quiet_libraries()
-    L.seed_everything(cfg.seed, verbose=False)
+    stage.prepare(cfg, out_dir)
     if cfg.backend == "api":  # one process, no Lightning: a server does the judging
         with stopping.handling():
-            _score(cfg, None, out_dir, None)
+            score(cfg, None, out_dir, None)
         return out_dir
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = make_trainer(cfg.trainer, callbacks)
-    owns_process_group = not initialized()
-    with stopping.handling():
-        coordinator = start_processes(trainer, _score, cfg, trainer, out_dir, model)
-    if owns_process_group:
-        coordinator.shutdown()
+    stage.launch(cfg, functools.partial(score, cfg, out_dir=out_dir, model=model))
     return out_dir
 
 
-def _score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model) -> Coordinator:
+def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None) -> Coordinator:
     """The five steps on one rank, with the process group up; returns the coordinator, for shutting down.
     ``trainer`` is None for ``backend=api``."""
-    if trainer is None:
-        logs.set_rank(0, 1, "api")
-    else:
-        logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
-    coordinator = Coordinator()
-    if trainer is not None and getattr(trainer.strategy.launcher, "procs", None):  # Lightning's launcher's parent
-        coordinator.exit_on_failure()
-    lock = outdir.Lock(out_dir)
-    try:
+    with stage.on_rank(trainer, out_dir) as (coordinator, lock):
         scheme = Scheme.from_config(cfg.judge)
         fp = resume.fingerprint(cfg, scheme)
         processor = None if trainer is None else load_processor(cfg.model, cfg.data.max_pixels)
@@ -97,11 +77,6 @@ def _score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model) -> 
         shards = coordinator.gather("rows", rows)  # step 5
         if coordinator.rank == 0:
             write_outputs(cfg, scheme, merge_rows(shards, plan), out_dir)
-    except BaseException as e:
-        coordinator.fail(e)
-        raise
-    finally:
-        lock.release()
     return coordinator
 
 
@@ -170,7 +145,7 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     replica = (cfg.trainer.gpus_per_replica, cfg.trainer.max_memory_fraction)
     module = JudgeModule(cfg.model, scheme, processor, seed=cfg.seed, model=model, replica=replica)
     collate = Collator(processor, scheme)
-    data = JudgeData(
+    data = ShardedData(
         PairDataset.from_config(plan.todo, cfg.data),
         collate,
         cfg.data.batch_size,
@@ -184,8 +159,8 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     progress = GlobalProgress(coordinator, total=len(plan.todo))
     # In this order: a batch's rows reach the shard before a stop or a failure elsewhere ends the rank.
     writer = resume.ShardWriter(out_dir, fp, plan.digests)
-    trainer.callbacks.extend([writer, progress, stopping.StopOnSignal(coordinator.check)])
-    with logs.around_progress_bar():
+    callbacks = [writer, progress, stopping.StopOnSignal(coordinator.check)]
+    with stage.callbacks_during(trainer, callbacks), logs.around_progress_bar():
         outputs = trainer.predict(module, datamodule=data, return_predictions=True)
         coordinator.wait_for_all("predicted", on_poll=progress.refresh)
     progress.close()

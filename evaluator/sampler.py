@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
@@ -25,24 +25,44 @@ def balanced_shards(costs: Sequence[float], world_size: int) -> list[list[int]]:
     return shards
 
 
-def length_batches(indices: Sequence[int], costs: Sequence[float], batch_size: int, ratio: float = 2.0):
+def length_batches(
+    indices: Sequence[int],
+    costs: Sequence[float],
+    batch_size: int,
+    ratio: float = 2.0,
+    keys: Sequence[Hashable] | None = None,
+):
     """Cut a shard ordered heaviest first into batches of at most ``batch_size`` whose samples all cost within
     ``ratio`` of the batch's heaviest: a long prompt is batched with its like, never padding a batch of short
-    ones (padding costs compute, and attention memory grows with the square of the longest row)."""
+    ones (padding costs compute, and attention memory grows with the square of the longest row).
+
+    With ``keys`` (one per sample) a batch holds samples of one key only: an editing pipeline takes one output
+    size per call, so samples of another size start a batch of their own, which stays open for their like.
+    """
     batches: list[list[int]] = []
+    open_batch: dict[Hashable, list[int]] = {}  # the batch each key's next sample may join
     for i in indices:
-        if batches and len(batches[-1]) < batch_size and costs[batches[-1][0]] <= ratio * costs[i]:
-            batches[-1].append(i)
+        key = None if keys is None else keys[i]
+        batch = open_batch.get(key)
+        if batch is not None and len(batch) < batch_size and costs[batch[0]] <= ratio * costs[i]:
+            batch.append(i)
         else:
-            batches.append([i])
+            open_batch[key] = [i]
+            batches.append(open_batch[key])
     return batches
 
 
 class LengthBatches(Sampler):
     """``length_batches`` as the DataLoader's batch sampler."""
 
-    def __init__(self, indices: Sequence[int], costs: Sequence[float], batch_size: int):
-        self.batches = length_batches(indices, costs, batch_size)
+    def __init__(
+        self,
+        indices: Sequence[int],
+        costs: Sequence[float],
+        batch_size: int,
+        keys: Sequence[Hashable] | None = None,
+    ):
+        self.batches = length_batches(indices, costs, batch_size, keys=keys)
 
     def __iter__(self):
         return iter(self.batches)

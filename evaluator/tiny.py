@@ -1,8 +1,9 @@
-"""Tiny random judges for offline tests and smoke runs.
+"""Tiny random judges and editors for offline tests and smoke runs.
 
-A tiny judge is a real checkpoint folder (config, safetensors weights, tokenizer, processor and chat template)
-written once into a cache directory and then loaded through the same ``from_pretrained`` path as a real judge.
-``model.name_or_path: tiny:qwen3_vl`` (or ``tiny:qwen3_vl_moe``) selects one; its scores are noise.
+A tiny judge (editor) is a real checkpoint folder (config, safetensors weights, tokenizer, processor and chat
+template; for an editor, a diffusers pipeline folder) written once into a cache directory and then loaded through
+the same ``from_pretrained`` path as a real one. ``model.name_or_path: tiny:qwen3_vl`` (or ``tiny:qwen3_vl_moe``)
+selects a judge, ``editor.name_or_path: tiny:instruct_pix2pix`` an editor; their outputs are noise.
 """
 
 from __future__ import annotations
@@ -32,41 +33,53 @@ def cache_root() -> Path:
     return Path(os.environ.get("EVALUATOR_CACHE", Path.home() / ".cache" / "evaluator")).expanduser()
 
 
-def resolve(name_or_path: str) -> str:
-    """Return a loadable checkpoint for ``name_or_path``, building a tiny judge first if it names one."""
+def _kind(kind: str) -> tuple:
+    """What a tiny model of ``kind`` (judge or editor) is built from: its specs by name, and the function that
+    writes one."""
+    if kind == "judge":
+        return qwen_vl.TINY_SPECS, qwen_vl.build_tiny
+    from evaluator import diffusion
+
+    return diffusion.TINY_EDITORS, diffusion.build_tiny
+
+
+def resolve(name_or_path: str, kind: str = "judge") -> str:
+    """Return a loadable checkpoint for ``name_or_path``, building a tiny judge (or editor) first if it names one."""
     if not name_or_path.startswith(PREFIX):
         return name_or_path
     name = name_or_path[len(PREFIX) :]
-    if name not in qwen_vl.TINY_SPECS:
-        raise ConfigError(
-            f"unknown tiny judge {name!r}; model.name_or_path=tiny:<name> takes one of {sorted(qwen_vl.TINY_SPECS)}"
-        )
-    return str(ensure_built(name))
+    specs, _ = _kind(kind)
+    if name not in specs:
+        key = "model" if kind == "judge" else "editor"
+        raise ConfigError(f"unknown tiny {kind} {name!r}; {key}.name_or_path=tiny:<name> takes one of {sorted(specs)}")
+    return str(ensure_built(name, kind=kind))
 
 
-def ensure_built(name: str, root: Path | None = None) -> Path:
-    """Build the tiny judge ``name`` into the cache unless it is there; safe when several ranks race.
+def ensure_built(name: str, root: Path | None = None, kind: str = "judge") -> Path:
+    """Build the tiny judge (or editor) ``name`` into the cache unless it is there; safe when several ranks race.
 
     One process builds (the others wait on a lock file), into a temporary folder that is renamed into place
     whole, so no process ever sees half a checkpoint.
     """
-    spec = qwen_vl.TINY_SPECS[name]
+    specs, build = _kind(kind)
+    spec = specs[name]
     digest = hashlib.sha256(json.dumps([_BUILDER_VERSION, spec], sort_keys=True).encode()).hexdigest()[:12]
     root = root or cache_root()
-    target = root / f"tiny-{name}-{digest}"
-    if (target / "config.json").exists():
+    target = root / (f"tiny-{name}-{digest}" if kind == "judge" else f"tiny-{kind}-{name}-{digest}")
+    done = "config.json" if kind == "judge" else "model_index.json"
+    if (target / done).exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        if (target / "config.json").exists():
+        if (target / done).exists():
             return target  # another rank built it while this one waited
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
         try:
-            qwen_vl.build_tiny(spec, tmp)
-            shutil.rmtree(target, ignore_errors=True)  # a folder without config.json is no checkpoint
+            build(spec, tmp)
+            shutil.rmtree(target, ignore_errors=True)  # a folder without its index file is no checkpoint
             os.rename(tmp, target)
-            log.info("built tiny judge %s in %s", name, target)
+            log.info("built tiny %s %s in %s", kind, name, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
