@@ -123,13 +123,14 @@ def _image_file(value, folder: Path, name: str) -> str:
 GEDIT_COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_image")
 
 
-def read_gedit(data_cfg) -> Loaded:
+def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
     """GEdit-Bench: metadata rows (key, task_type, instruction, instruction_language, input_image,
     Intersection_exist) and edits at ``<results_root>/<model_name>/fullset/<task_type>/<lang>/<key>.png``.
 
     A sample's id is ``<key>/<language>``: the English and the Chinese row of a picture share their key. Its
     source is ``<key>_SRCIMG.png`` beside the edit where the editor saved one (the file GEdit-Bench's own scorer
-    reads), else the metadata's image, written once into the cache folder.
+    reads), else the metadata's image, written once into the cache folder. ``saved_source=False`` always takes the
+    metadata's image (the editing stage, which writes ``<key>_SRCIMG.png`` itself).
     """
     meta = Path(data_cfg.metadata).expanduser().resolve()
     try:
@@ -151,7 +152,8 @@ def read_gedit(data_cfg) -> Loaded:
         try:
             edited = _inside(root / data_cfg.model_name / "fullset" / task / lang / f"{key}.png", root, "edited image")
             saved = edited.with_name(f"{key}_SRCIMG.png")
-            source = str(saved) if saved.is_file() else _image_file(rec["input_image"], sources, key)
+            saved = saved if saved_source and saved.is_file() else None
+            source = str(saved) if saved else _image_file(rec["input_image"], sources, key)
         except ValueError as e:
             problems.append(Problem(row, f"{key}/{lang}", Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
             continue

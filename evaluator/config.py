@@ -30,7 +30,7 @@ _NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-complet
 def setup() -> None:
     """Register the config schema and the resolvers the presets use (idempotent)."""
     schema.register()
-    from evaluator.outdir import data_name
+    from evaluator.outdir import data_name, edit_dir, edited_data_name
 
     # ${evaluator_asset:demo/manifest.jsonl}: a file shipped inside the package, as an absolute path.
     OmegaConf.register_new_resolver("evaluator_asset", lambda rel: str(ASSETS_DIR / rel), replace=True)
@@ -38,6 +38,13 @@ def setup() -> None:
     OmegaConf.register_new_resolver("evaluator_data_name", lambda data: data_name(data, ASSETS_DIR), replace=True)
     # ${evaluator_judge_name:${backend},${api.model},<model preset>}: the judge's part of the default out_dir.
     OmegaConf.register_new_resolver("evaluator_judge_name", judge_name, replace=True)
+    # The editing stage's folder, and the name of the data the judge reads after it (see outdir.edit_dir).
+    OmegaConf.register_new_resolver(
+        "evaluator_edit_dir", lambda data, editor: edit_dir(data, editor, ASSETS_DIR), replace=True
+    )
+    OmegaConf.register_new_resolver(
+        "evaluator_edited_data_name", lambda data, edits: edited_data_name(data, edits, ASSETS_DIR), replace=True
+    )
 
 
 def judge_name(backend: str, api_model, preset: str) -> str:
@@ -54,8 +61,9 @@ def conf_dir() -> Path:
     return Path(str(files(CONF_MODULE)))
 
 
-def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """The run config as ``python -m evaluator OVERRIDES`` would compose it, for use from Python.
+def compose(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> DictConfig:
+    """The run config as ``python -m evaluator OVERRIDES`` would compose it (``config_name="edit"``: as
+    ``python -m evaluator.edit``, ``"pipeline"``: as ``python -m evaluator.pipeline``), for use from Python.
 
     Raises:
         ConfigError: with one line saying what to change.
@@ -66,22 +74,24 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     setup()
     try:
         with initialize_config_module(CONF_MODULE, version_base="1.3", job_name="evaluator"):
-            cfg = hydra_compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+            cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
     except Exception as e:  # Hydra and OmegaConf raise many types; each becomes one line
-        raise _explain(e, overrides) from None
-    choices = dict(cfg.hydra.runtime.choices)
+        raise _explain(e, overrides, config_name) from None
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if v is not None}
     with open_dict(cfg):
         del cfg["hydra"]
-    # ${hydra:...} resolves only inside a Hydra app; from Python the folder is named after the choices alike.
-    if not any(o.startswith("out_dir=") for o in overrides):
-        raw = OmegaConf.to_container(cfg, resolve=False)["out_dir"]
-        for group in ("data", "model", "judge"):
-            raw = raw.replace(f"${{hydra:runtime.choices.{group}}}", choices[group])
-        cfg.out_dir = raw
+    # ${hydra:...} resolves only inside a Hydra app; from Python the folders are named after the choices alike.
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    for key in ("out_dir", "edit_dir"):
+        if key in cfg and not any(o.startswith(f"{key}=") for o in overrides):
+            value = raw[key]
+            for group, choice in choices.items():
+                value = value.replace(f"${{hydra:runtime.choices.{group}}}", choice)
+            cfg[key] = value
     return cfg
 
 
-def check_overrides(argv: Sequence[str]) -> None:
+def check_overrides(argv: Sequence[str], config_name: str = CONFIG_NAME) -> None:
     """Compose the command line's overrides once, to turn Hydra's multi-line composition errors into one line.
 
     Raises:
@@ -97,13 +107,17 @@ def check_overrides(argv: Sequence[str]) -> None:
             skip = a in _FLAGS_WITH_VALUE
         elif not a.lstrip("+~").startswith("hydra.") or a.startswith("hydra.searchpath="):
             overrides.append(a)  # Hydra's own settings are Hydra's business, but the search path finds presets
-    compose(overrides)
+    compose(overrides, config_name)
 
 
-def _explain(e: Exception, overrides: Sequence[str]) -> ConfigError:
+def _explain(e: Exception, overrides: Sequence[str], config_name: str = CONFIG_NAME) -> ConfigError:
     """One line for a composition error, with the valid choices and the closest match where there are some."""
     cause = e.__cause__ or e
     text = str(e)
+    if found := re.search(r"You must specify '(\w+)'", text):
+        group = found.group(1)
+        options = [o for o in re.findall(r"^\t(\S+)$", text, flags=re.M) if not o.endswith("_schema")]
+        return ConfigError(f"{group}= is required; one of {', '.join(options)}")
     if found := re.search(r"Could not find '(\w+)/([^']*)'", text):
         group, name = found.groups()
         options = [o for o in re.findall(r"^\t(\S+)$", text, flags=re.M) if not o.endswith("_schema")]
@@ -113,7 +127,7 @@ def _explain(e: Exception, overrides: Sequence[str]) -> ConfigError:
     key = getattr(cause, "full_key", None)
     if key and type(cause).__name__ in ("ConfigAttributeError", "ConfigKeyError"):
         parent, _, leaf = key.rpartition(".")
-        valid = _valid_keys([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key], parent)
+        valid = _valid_keys([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key], parent, config_name)
         where = f"{parent}" if parent else "the top level"
         return ConfigError(f"unknown key {key}; {where} has {', '.join(valid)}{_close(leaf, valid, parent)}")
     if key:
@@ -121,9 +135,9 @@ def _explain(e: Exception, overrides: Sequence[str]) -> ConfigError:
     return ConfigError(f"cannot read the overrides {' '.join(overrides)}: {text.strip().splitlines()[0]}")
 
 
-def _valid_keys(overrides: Sequence[str], parent: str) -> list[str]:
+def _valid_keys(overrides: Sequence[str], parent: str, config_name: str = CONFIG_NAME) -> list[str]:
     try:
-        node = compose(overrides)
+        node = compose(overrides, config_name)
         node = OmegaConf.select(node, parent) if parent else node
         return sorted(str(k) for k in node) if isinstance(node, DictConfig) else []
     except ConfigError:
@@ -143,26 +157,17 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     Raises:
         ConfigError: with one line saying what to change.
     """
-    for group in ("model", "data", "judge"):
-        missing = [k for k in cfg[group] if OmegaConf.is_missing(cfg[group], k)]
-        if missing:
-            keys = " ".join(f"{group}.{k}=..." for k in missing)
-            raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
+    _check_missing(cfg, ("model", "data", "judge"))
     batch = cfg.data.batch_size
     if batch != "auto" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
         raise ConfigError(f"data.batch_size is a positive integer or auto, not {batch!r}")
-    _one_of("data.on_error", cfg.data.on_error, ("skip", "fail"))
+    _check_data(cfg.data)
     _one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     _one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
     _one_of("backend", cfg.backend, ("local", "api"))
     if cfg.backend == "api":
         _check_api(cfg)
-    if cfg.data.limit is not None and cfg.data.limit < 1:
-        raise ConfigError(f"data.limit is a positive number of samples or null, not {cfg.data.limit}")
-    for key in ("num_workers", "max_image_pixels", "min_image_side"):
-        if cfg.data[key] < 0:
-            raise ConfigError(f"data.{key} cannot be negative ({cfg.data[key]})")
     from evaluator.schemes import Scheme
 
     Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
@@ -179,6 +184,70 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
         _check_checkpoint(cfg.model)
 
 
+def check_edit(cfg: DictConfig, checkpoint: bool = True) -> None:
+    """``check`` for the editing stage (``python -m evaluator.edit``): the data, the devices and the editor.
+
+    Raises:
+        ConfigError: with one line saying what to change; also when diffusers is not installed.
+    """
+    from evaluator import diffusion
+
+    _check_missing(cfg, ("editor", "data"))
+    _check_data(cfg.data)
+    _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
+    _one_of("editor.dtype", cfg.editor.dtype, ("bfloat16", "float16", "float32", "float64"))
+    e = cfg.editor
+    for key in ("num_inference_steps", "batch_size", "multiple_of", "max_instruction_chars"):
+        if not (isinstance(e[key], int) and e[key] >= 1):
+            raise ConfigError(f"editor.{key} is a positive integer, not {e[key]!r}")
+    if e.resolution is not None and e.resolution < e.multiple_of:
+        raise ConfigError(
+            f"editor.resolution is null (the source's size) or at least editor.multiple_of={e.multiple_of}"
+        )
+    if cfg.trainer.gpus_per_replica != 1:
+        raise ConfigError(
+            "trainer.gpus_per_replica is for a judge spread over GPUs; an editor runs one full pipeline per process"
+        )
+    _check_devices(cfg.trainer)
+    diffusion.require()
+    if checkpoint:
+        diffusion.check_checkpoint(cfg.editor)
+
+
+def check_pipeline(cfg: DictConfig) -> None:
+    """``check`` and ``check_edit`` for ``python -m evaluator.pipeline``, and what the two stages in one job need.
+
+    Raises:
+        ConfigError: with one line saying what to change.
+    """
+    if cfg.backend == "api":
+        raise ConfigError("evaluator.pipeline judges with local weights; for backend=api run the two stages apart")
+    if cfg.trainer.gpus_per_replica != 1:
+        raise ConfigError(
+            "evaluator.pipeline runs the editor and the judge in the same processes, one per GPU; for "
+            "trainer.gpus_per_replica>1 run python -m evaluator.edit, then python -m evaluator"
+        )
+    check(cfg)
+    check_edit(cfg)
+
+
+def _check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
+    for group in groups:
+        missing = [k for k in cfg[group] if OmegaConf.is_missing(cfg[group], k)]
+        if missing:
+            keys = " ".join(f"{group}.{k}=..." for k in missing)
+            raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
+
+
+def _check_data(data: DictConfig) -> None:
+    _one_of("data.on_error", data.on_error, ("skip", "fail"))
+    if data.limit is not None and data.limit < 1:
+        raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
+    for key in ("num_workers", "max_image_pixels", "min_image_side"):
+        if data[key] < 0:
+            raise ConfigError(f"data.{key} cannot be negative ({data[key]})")
+
+
 def _check_api(cfg: DictConfig) -> None:
     missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
     if missing:
@@ -193,7 +262,8 @@ def _preset(cfg: DictConfig, group: str) -> str:
 
         return HydraConfig.get().runtime.choices[group]
     except (ImportError, ValueError, KeyError):
-        return str(cfg[group].get("layout") or cfg[group].get("name") or "...")
+        node = cfg[group]
+        return str(node.get("layout") or node.get("name") or node.get("name_or_path") or "...")
 
 
 def _one_of(key: str, value, allowed: Sequence[str]) -> None:

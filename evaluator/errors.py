@@ -50,6 +50,10 @@ class JudgeUnavailable(UserError):
     exit_code = 3
 
 
+class EditorUnavailable(JudgeUnavailable):
+    """The editing pipeline cannot be loaded (not local and the hub out of reach, gated, or not a pipeline)."""
+
+
 class OutputError(UserError):
     """A result file cannot be written (a full disk, a read-only folder, a quota)."""
 

@@ -31,16 +31,18 @@ class ImageLimits:
 DEFAULT_LIMITS = ImageLimits(DataConfig.max_image_pixels, DataConfig.min_image_side)
 
 
-def check_image(path: str, role: str, limits: ImageLimits) -> tuple[tuple[int, int] | None, tuple[Kind, str] | None]:
-    """Fully decode the image at ``path``: its upright (width, height) as the judge will see it, or why it cannot
-    be judged."""
+def check_image(
+    path: str, role: str, limits: ImageLimits, upright: bool = True
+) -> tuple[tuple[int, int] | None, tuple[Kind, str] | None]:
+    """Fully decode the image at ``path``: its (width, height) as the model will see it (upright, unless
+    ``upright=False``), or why it cannot be used."""
     p = Path(path)
     if not p.is_file():
         return None, (Kind.NOT_FOUND, f"{role} image not found: {path}")
     if p.stat().st_size == 0:
         return None, (Kind.EMPTY, f"{role} image is an empty file: {path}")
     try:
-        w, h = load_rgb(path, limits).size  # upright, so possibly transposed: min and max sides are the same
+        w, h = load_rgb(path, limits, upright).size  # transposed or not, min and max sides are the same
     except _TooLarge as e:
         return None, (Kind.TOO_LARGE, f"{role} image too large ({e}): {path}")
     except Exception as e:  # PIL raises many types for bad files; all mean the same here

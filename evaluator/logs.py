@@ -90,6 +90,7 @@ _QUIET_WARNINGS = (
     r".*does not have many workers.*",
     r".*custom batch sampler.*for prediction.*",  # ours returns every index once (sampler.LengthBatches)
     r".*pytree.*",
+    r".*overridden `transfer_batch_to_device`.*",  # the editor passes PIL images through untouched
     r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
 )
 

@@ -14,7 +14,7 @@ OPTIONAL = ("category", "language")
 
 
 def read_manifest(
-    path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False
+    path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False, edited: bool = True
 ) -> tuple[list[Sample], list[Problem]]:
     """Read a JSONL or CSV manifest; relative image paths are taken from the manifest's folder.
 
@@ -22,6 +22,8 @@ def read_manifest(
         path: the manifest.
         root: the folder every image must lie in (default: the manifest's folder).
         allow_outside_root: accept images outside ``root`` (``..`` or absolute paths elsewhere).
+        edited: read the ``edited`` column; ``False`` for the editing stage, which makes the edits (the column is
+            then neither needed nor read, and each sample's ``edited`` is empty).
 
     Returns:
         The readable samples, and a problem for every row that is not (unreadable line, missing column, text that
@@ -35,23 +37,25 @@ def read_manifest(
     samples = []
     for row, rec in enumerate(records, start=1):
         if rec is not None:
-            sample, problem = _sample(rec, row, path.parent, root, allow_outside_root)
+            sample, problem = _sample(rec, row, path.parent, root, allow_outside_root, edited)
             samples += [sample] if sample else []
             problems += [problem] if problem else []
     return samples, problems
 
 
-def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool):
+def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool, edited: bool = True):
     sample_id = _id(rec.get("id"))
     if None in rec:  # csv.DictReader keeps the cells beyond the header under the key None
         return None, Problem(row, sample_id, Kind.EXTRA_CELLS, f"{len(rec[None])} more cell(s) than the header has")
-    missing = [k for k in REQUIRED if (sample_id == "-" if k == "id" else _blank(rec.get(k)))]
+    roles = ("source", "edited") if edited else ("source",)
+    required = REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited")
+    missing = [k for k in required if (sample_id == "-" if k == "id" else _blank(rec.get(k)))]
     if missing:
         return None, Problem(row, sample_id, Kind.MISSING_FIELD, f"missing {', '.join(missing)}")
     bad_text = [k for k, v in rec.items() if isinstance(v, str) and _has_surrogates(v)]
     if bad_text:
         return None, Problem(row, _printable(sample_id), Kind.NOT_UTF8, f"not valid UTF-8: {', '.join(bad_text)}")
-    images = {k: (folder / str(rec[k])).resolve() for k in ("source", "edited")}
+    images = {k: (folder / str(rec[k])).resolve() for k in roles}
     outside = [k for k, p in images.items() if not allow_outside_root and not p.is_relative_to(root)]
     if outside:
         where = ", ".join(f"{k} {images[k]}" for k in outside)
@@ -59,7 +63,7 @@ def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: b
     sample = Sample(
         id=sample_id,
         source=str(images["source"]),
-        edited=str(images["edited"]),
+        edited=str(images["edited"]) if edited else "",
         instruction=str(rec["instruction"]),
         category=_opt_str(rec.get("category")),
         language=_opt_str(rec.get("language")),

@@ -40,6 +40,26 @@ def data_name(data, assets: Path) -> str:
     return f"{data.layout}-{slug(where.parent.name)}-{slug(where.stem)}-{digest}"
 
 
+def edit_dir(data, editor: str, assets: Path) -> str:
+    """The editing stage's default folder: the benchmark's own results folder for its layout, else
+    ``outputs/<data>/edits-<editor>``."""
+    if data.layout == "gedit":
+        return str(Path(str(data.results_root)) / str(data.model_name))
+    if data.layout == "imgedit":
+        return str(data.edits)
+    return f"outputs/{data_name(data, assets)}/edits-{slug(editor)}"
+
+
+def edited_data_name(data, edits: str, assets: Path) -> str:
+    """``data_name`` of the data the judge reads after the editing stage: the new manifest in ``edits`` for a
+    manifest, the benchmark's layout (where the edits were written) otherwise."""
+    if data.layout != "manifest":
+        return data_name(data, assets)
+    from omegaconf import OmegaConf
+
+    return data_name(OmegaConf.create({"layout": "manifest", "path": str(Path(edits) / "manifest.jsonl")}), assets)
+
+
 def identity(data) -> dict:
     """Which data a run scores, with every path made absolute."""
     out = {}
@@ -52,28 +72,45 @@ def identity(data) -> dict:
     return out
 
 
-def claim(out_dir: Path, data, resume: bool) -> None:
+def claim(out_dir: Path, data, resume: bool, editor: str | None = None) -> None:
     """Make ``out_dir`` this data's folder: refuse one that holds other data's results unless ``resume=false``,
-    record the data, and remove temporary files a killed run left.
+    record the data, and remove temporary files a killed run left. The editing stage passes its ``editor``
+    fingerprint: a folder of edits is refused to a judge, to another stage and to other editor settings alike.
 
     Raises:
-        ConfigError: the folder holds the results of other data.
+        ConfigError: the folder holds the results of other data, or of another stage or editor.
     """
     mine, path = identity(data), out_dir / IDENTITY
+    record = {"data": mine} if editor is None else {"data": mine, "editor": editor}
     if path.exists() and resume:
         try:
-            theirs = json.loads(path.read_text(encoding="utf-8")).get("data")
+            theirs = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             theirs = None
-        if theirs is not None and theirs != mine:
-            raise ConfigError(
-                f"out_dir={out_dir} holds the results of other data ({_describe(theirs)}); choose another out_dir, "
-                "or resume=false to replace them"
-            )
-    atomic_write(path, json.dumps({"data": mine}, indent=2, ensure_ascii=False) + "\n")
+        if isinstance(theirs, dict):
+            _refuse_other(out_dir, theirs, record)
+    atomic_write(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     for stale in out_dir.glob(".*.tmp-*"):
         with contextlib.suppress(OSError):
             stale.unlink()
+
+
+def _refuse_other(out_dir: Path, theirs: dict, mine: dict) -> None:
+    if theirs.get("data") is not None and theirs.get("data") != mine["data"]:
+        raise ConfigError(
+            f"out_dir={out_dir} holds the results of other data ({_describe(theirs['data'])}); choose another "
+            "out_dir, or resume=false to replace them"
+        )
+    if theirs.get("editor") == mine.get("editor"):
+        return
+    if mine.get("editor") is None:
+        raise ConfigError(f"out_dir={out_dir} holds edits (python -m evaluator.edit); give the judge another out_dir")
+    if theirs.get("editor") is None:
+        raise ConfigError(f"out_dir={out_dir} holds a judge's results; give the edits another out_dir")
+    raise ConfigError(
+        f"out_dir={out_dir} holds edits made with other editor settings (its editor.yaml says which); choose another "
+        "folder (for GEdit-Bench another data.model_name), or resume=false to replace them"
+    )
 
 
 def _describe(ident: dict) -> str:

@@ -34,7 +34,12 @@ class Plan:
 
 
 def make_plan(
-    loaded: Loaded, findings: Findings, where: str, on_error: str, previous: dict[str, dict] | None = None
+    loaded: Loaded,
+    findings: Findings,
+    where: str,
+    on_error: str,
+    previous: dict[str, dict] | None = None,
+    work: tuple[str, str] = ("scored", "scoring"),
 ) -> Plan:
     """Decide the fate of every input row.
 
@@ -44,6 +49,7 @@ def make_plan(
         where: the input's name, for messages.
         on_error: ``skip`` (bad rows become error rows, the rest is scored) or ``fail``.
         previous: rows of an earlier run under the same fingerprint, by id (resume).
+        work: what the stage does to a sample, for messages: ("scored", "scoring") or ("edited", "editing").
 
     Raises:
         DataError: with every problem, when the input cannot be scored (``fail``, or the file itself is bad).
@@ -80,9 +86,9 @@ def make_plan(
     scorable = len(plan.todo) + len(plan.done)
     log.info("%d samples checked in %s", scorable, where)
     if plan.done:
-        log.info("resuming: %d of %d samples were scored by an earlier run", len(plan.done), scorable)
+        log.info("resuming: %d of %d samples were %s by an earlier run", len(plan.done), scorable, work[0])
     if changed:
-        log.warning("%d of %d samples changed since the last run; scoring them again", changed, scorable)
+        log.warning("%d of %d samples changed since the last run; %s them again", changed, scorable, work[1])
     if plan.missing:
         log.warning("%d samples have no edited image; they are reported as 'missing edit'", len(plan.missing))
     return plan

@@ -57,21 +57,27 @@ def check_share(
     tokens: Callable[[str], int] | None = None,
     max_tokens: int = 0,
     threads: int = 8,
+    limit: str = "data.max_prompt_tokens",
+    upright: bool = True,
 ) -> Findings:
     """Decode this rank's share of the images (fully, so truncated files are caught), in threads, since decoding
     releases the GIL. Samples whose position is in ``no_edit`` have no edited image (a benchmark's missing output)
     and get only their source checked. With ``tokens`` (text -> the judge's token count), an instruction over
-    ``max_tokens`` makes its row a problem: one such row would cost minutes and memory quadratic in its length."""
+    ``max_tokens`` makes its row a problem: one such row would cost minutes and memory quadratic in its length.
+    ``limit`` names the setting in the message (the editing stage counts characters, ``editor.max_instruction_chars``).
+    The sizes found are upright ones unless ``upright=False`` (the editing stage's output sizes follow them).
+    """
     positions = range(rank, len(samples), world_size)
 
     def one(pos: int) -> tuple[dict[str, Size], list[Problem], str]:
         s, sizes, problems, digests = samples[pos], {}, [], {}
         if tokens is not None and (n := tokens(s.instruction)) > max_tokens:
-            message = f"instruction too long: {n} tokens > data.max_prompt_tokens={max_tokens}"
+            unit = "characters" if limit.endswith("_chars") else "tokens"
+            message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
             return {}, [Problem(s.row, s.id, Kind.TOO_LONG, message)], ""
         roles = ("source",) if pos in no_edit else ("source", "edited")
         for role in roles:
-            size, problem = check_image(getattr(s, role), role, limits)
+            size, problem = check_image(getattr(s, role), role, limits, upright)
             if problem:
                 problems.append(Problem(s.row, s.id, *problem))
             else:

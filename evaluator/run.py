@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 import lightning as L
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from evaluator import benchmarks, config, logs, outdir, preflight, remote, report, resume, stage, stopping
+from evaluator import benchmarks, config, edit_layouts, logs, outdir, preflight, remote, report, resume, stage, stopping
 from evaluator.coordination import Coordinator
 from evaluator.dataset import PairDataset, ShardedData
 from evaluator.errors import ConfigError
@@ -175,7 +175,14 @@ def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Pa
     judgements = [j.name for j in scheme.judgements]
     protocol = protocol_of(cfg.data.layout)
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
+    record = edit_layouts.record_of(cfg.data)  # the edits were made by evaluator.edit: say with which editor
+    if record is not None:
+        summary["editor"] = OmegaConf.to_container(OmegaConf.load(record))
+        log.info("the edits were made by %s (its editor.yaml is copied into %s)",
+                 summary["editor"].get("editor", {}).get("name_or_path"), out_dir)  # fmt: skip
     written = [*write_results(rows, out_dir), *write_summary(summary, out_dir), write_config(cfg, out_dir)]
+    if record is not None:
+        written.append(atomic_write(out_dir / edit_layouts.RECORD, record.read_bytes()))
     if cfg.report:
         try:
             written += report.build(out_dir)

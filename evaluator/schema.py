@@ -131,6 +131,40 @@ class ApiConfig:
 
 
 @dataclass
+class EditorConfig:
+    """An image-editing pipeline (diffusers) and how it edits; see ``evaluator.diffusion``."""
+
+    name_or_path: str = MISSING  # a hub id, a local pipeline folder, or tiny:<name>
+    revision: str | None = None
+    variant: str | None = None  # the checkpoint's weight files of this variant (e.g. fp16); None: the default ones
+    dtype: str = "bfloat16"
+    num_inference_steps: int = 28
+    guidance_scale: float | None = None  # None: the pipeline's own default
+    # The output has about resolution x resolution pixels at the source's aspect ratio, each side a multiple of
+    # multiple_of; the source is resized to that size before it reaches the pipeline. None: the source's own size.
+    resolution: int | None = 1024
+    multiple_of: int = 16
+    batch_size: int = 1  # edits per call on each device
+    max_instruction_chars: int = 4000  # a longer instruction makes its row an error row
+    call: dict[str, Any] = field(default_factory=dict)  # any other keyword of the pipeline's __call__
+    local_files_only: bool = False
+
+
+@dataclass
+class EditConfig:
+    """The top level of ``python -m evaluator.edit``."""
+
+    editor: EditorConfig = MISSING
+    data: DataConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    out_dir: str = MISSING  # manifests: the edits and a new manifest; benchmarks: the layout's own results folder
+    seed: int = 0  # every sample's noise is drawn from (seed, id)
+    log_level: str = "INFO"
+    resume: bool = True  # edits an earlier run wrote for the same inputs and editor settings are not made again
+    callbacks: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class EvalConfig:
     """The top level of ``python -m evaluator``."""
 
@@ -150,10 +184,21 @@ class EvalConfig:
     callbacks: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PipelineConfig(EvalConfig):
+    """The top level of ``python -m evaluator.pipeline``: the judge's keys, the editor and where its edits go."""
+
+    editor: EditorConfig = MISSING
+    edit_dir: str = MISSING  # the editing stage's out_dir; out_dir is the judge's
+
+
 def register() -> None:
     """Put the schemas into Hydra's ConfigStore, where the presets' defaults lists find them (idempotent)."""
     cs = ConfigStore.instance()
     cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="edit_schema", node=EditConfig)
+    cs.store(name="pipeline_schema", node=PipelineConfig)
+    cs.store(group="editor", name="editor_schema", node=EditorConfig)
     cs.store(group="model", name="model_schema", node=ModelConfig)
     cs.store(group="data", name="manifest_schema", node=ManifestData)
     cs.store(group="data", name="gedit_schema", node=GEditData)

@@ -1,0 +1,37 @@
+"""What every command-line entry point does: check the command line, let Hydra compose the config, check it
+before torch, Lightning, transformers or diffusers is imported (a mistake answers at once), then call one ``run``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+import hydra
+from omegaconf import DictConfig
+
+from evaluator import config, logs
+from evaluator.errors import report_and_exit
+from evaluator.topology import env_rank
+
+
+def entry(config_name: str, check: Callable[[DictConfig], None], run: str) -> Callable[[], None]:
+    """The ``main`` of an entry point: ``config_name`` in ``evaluator.conf``, its ``check``, and its ``run`` as
+    ``"module:function"`` (imported only once the config is good)."""
+    config.setup()
+
+    @hydra.main(version_base="1.3", config_path="pkg://evaluator.conf", config_name=config_name)
+    def _main(cfg: DictConfig) -> None:
+        with report_and_exit(env_rank()):
+            check(cfg)
+            module, function = run.split(":")
+            getattr(importlib.import_module(module), function)(cfg)
+
+    def main() -> None:
+        logs.setup("INFO", rank=env_rank())
+        with report_and_exit(env_rank()):
+            config.check_overrides(sys.argv[1:], config_name)
+        _main()
+
+    return main
