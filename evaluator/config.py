@@ -202,7 +202,7 @@ def check_edit(cfg: DictConfig, checkpoint: bool = True) -> None:
             raise ConfigError(f"editor.{key} is a positive integer, not {e[key]!r}")
     if e.resolution is not None and e.resolution < e.multiple_of:
         raise ConfigError(
-            f"editor.resolution is null (the source's size) or at least editor.multiple_of={e.multiple_of}"
+            f"editor.resolution is null (the source's size) or at least {e.multiple_of} (editor.multiple_of)"
         )
     if cfg.trainer.gpus_per_replica != 1:
         raise ConfigError(

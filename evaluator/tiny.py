@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -41,6 +42,21 @@ def _kind(kind: str) -> tuple:
     from evaluator import diffusion
 
     return diffusion.TINY_EDITORS, diffusion.build_tiny
+
+
+def _build_apart(build, spec: dict, folder: Path) -> None:
+    """``build(spec, folder)``, in a fresh process when a process group is up: transformers' ``save_pretrained``
+    then writes weights on the group's rank 0 only, and the rank that builds may be any (seen under torchrun)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        build(spec, folder)
+        return
+    process = multiprocessing.get_context("spawn").Process(target=build, args=(spec, folder))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"building a tiny model into {folder} failed (exit code {process.exitcode})")
 
 
 def resolve(name_or_path: str, kind: str = "judge") -> str:
@@ -76,7 +92,9 @@ def ensure_built(name: str, root: Path | None = None, kind: str = "judge") -> Pa
             return target  # another rank built it while this one waited
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
         try:
-            build(spec, tmp)
+            _build_apart(build, spec, tmp)
+            if not any(tmp.rglob("*.safetensors")):
+                raise RuntimeError(f"building the tiny {kind} {name} wrote no weights into {tmp}")
             shutil.rmtree(target, ignore_errors=True)  # a folder without its index file is no checkpoint
             os.rename(tmp, target)
             log.info("built tiny %s %s in %s", kind, name, target)

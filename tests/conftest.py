@@ -55,13 +55,15 @@ def cli_env(**extra: str) -> dict:
     return env
 
 
-def run_cli(args: list[str], nproc: int | None = None, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
-    """``python -m evaluator ARGS``, or under ``torchrun --standalone --nproc_per_node=NPROC``."""
+def run_cli(
+    args: list[str], nproc: int | None = None, timeout: int = 300, module: str = "evaluator", **env: str
+) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` (default: the judge), or under ``torchrun --standalone --nproc_per_node=NPROC``."""
     launcher = [sys.executable]
     if nproc is not None:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     return subprocess.run(
-        [*launcher, "-m", "evaluator", *args],
+        [*launcher, "-m", module, *args],
         cwd=REPO,
         env=cli_env(**env),
         capture_output=True,
