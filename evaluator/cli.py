@@ -15,10 +15,15 @@ from evaluator import config, logs
 from evaluator.errors import report_and_exit
 from evaluator.topology import env_rank
 
+_HELP = ("--help", "-h", "--hydra-help")
 
-def entry(config_name: str, check: Callable[[DictConfig], None], run: str) -> Callable[[], None]:
-    """The ``main`` of an entry point: ``config_name`` in ``evaluator.conf``, its ``check``, and its ``run`` as
-    ``"module:function"`` (imported only once the config is good)."""
+
+def entry(
+    config_name: str, check: Callable[[DictConfig], None], run: str, required: tuple[str, ...] = ()
+) -> Callable[[], None]:
+    """The ``main`` of an entry point: ``config_name`` in ``evaluator.conf``, its ``check``, its ``run`` as
+    ``"module:function"`` (imported only once the config is good), and the config groups it ``required`` to be
+    chosen, each with a preset that lets ``--help`` compose the config without one."""
     config.setup()
 
     @hydra.main(version_base="1.3", config_path="pkg://evaluator.conf", config_name=config_name)
@@ -29,6 +34,8 @@ def entry(config_name: str, check: Callable[[DictConfig], None], run: str) -> Ca
             getattr(importlib.import_module(module), function)(cfg)
 
     def main() -> None:
+        if any(a in _HELP for a in sys.argv[1:]):  # Hydra composes the config even for --help
+            sys.argv += [r for r in required if not any(a.startswith(r.split("=")[0] + "=") for a in sys.argv)]
         logs.setup("INFO", rank=env_rank())
         with report_and_exit(env_rank()):
             config.check_overrides(sys.argv[1:], config_name)

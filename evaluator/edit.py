@@ -3,7 +3,7 @@ set with an image-editing pipeline on every visible device, in the layout the ju
 
 from evaluator import cli, config
 
-main = cli.entry("edit", config.check_edit, "evaluator.editing:run")
+main = cli.entry("edit", config.check_edit, "evaluator.editing:run", required=("editor=tiny",))
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@ edits, then judge them, in one job."""
 
 from evaluator import cli, config
 
-main = cli.entry("pipeline", config.check_pipeline, "evaluator.edit_then_judge:run")
+main = cli.entry("pipeline", config.check_pipeline, "evaluator.edit_then_judge:run", required=("editor=tiny",))
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 
 from evaluator import config, logs, outdir, stopping
 from evaluator.coordination import Coordinator, initialized
+from evaluator.errors import ConfigError
 from evaluator.strategy import make_trainer, start_processes
 from evaluator.topology import env_rank
 
@@ -33,13 +34,20 @@ def prepare(cfg, out_dir: Path, log_name: str = "rank") -> None:
 def launch(cfg, body: Callable[[L.Trainer], Coordinator]) -> None:
     """Start the job's processes on ``cfg.trainer``'s devices (unless a launcher did), call ``body(trainer)`` on
     every rank, and tear the process group down if this call set it up. Signals stop every rank (``stopping``)."""
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = make_trainer(cfg.trainer, callbacks)
+    trainer = make_trainer(cfg.trainer, [_callback(name, c) for name, c in cfg.callbacks.items()])
     owns_process_group = not initialized()
     with stopping.handling():
         coordinator = start_processes(trainer, body, trainer)
     if owns_process_group:
         coordinator.shutdown()
+
+
+def _callback(name: str, node) -> L.Callback:
+    try:
+        return instantiate(node)
+    except Exception as e:  # Hydra wraps the import or constructor error; its first line says which
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"callbacks.{name}: {first}") from None
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ class Stopped(UserError):
         self.exit_code = 128 + signum
         name = signal.Signals(signum).name
         super().__init__(
-            f"stopped by {name}{where}; the rows scored so far are kept, run the same command again to resume"
+            f"stopped by {name}{where}; the work finished so far is kept, run the same command again to resume"
         )
 
     def __reduce__(self):
