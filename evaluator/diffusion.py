@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,11 +87,10 @@ def build_tiny(spec: dict, folder: Path) -> None:
     vocab.update(
         {ch + end: len(vocab) + i for i, (end, ch) in enumerate((e, c) for e in ("", "</w>") for c in alphabet)}
     )
-    words = folder / "vocabulary"
-    words.mkdir(parents=True)
-    (words / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (words / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    tokenizer = CLIPTokenizer(str(words / "vocab.json"), str(words / "merges.txt"), model_max_length=77)
+    with tempfile.TemporaryDirectory() as words:
+        (Path(words) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        (Path(words) / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+        tokenizer = CLIPTokenizer(f"{words}/vocab.json", f"{words}/merges.txt", model_max_length=77)
     text = CLIPTextModel(
         CLIPTextConfig(**spec["text"], vocab_size=len(vocab), bos_token_id=0, eos_token_id=1, pad_token_id=1)
     )
