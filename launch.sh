@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Score with one process per visible GPU (per K GPUs with trainer.gpus_per_replica=K): ./launch.sh [overrides...]
+# The editing stage, or both stages in one job: ./launch.sh edit editor=... [overrides...], ./launch.sh pipeline ...
 #   NPROC        processes on this node (default: visible GPUs / K, at least 1)
 #   NNODES       nodes in the job (default 1); with more than one also set
 #   NODE_RANK    this node's index, MASTER_ADDR (node 0's address) and MASTER_PORT (default 29500)
@@ -8,6 +9,10 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python}
+MODULE=evaluator
+case "${1:-}" in
+  edit|pipeline) MODULE=evaluator.$1; shift ;;
+esac
 # trainer.gpus_per_replica=K spreads one judge over K GPUs: one process per K GPUs.
 K=1
 for arg in "$@"; do
@@ -32,4 +37,4 @@ else
               --master_addr="${MASTER_ADDR:?set MASTER_ADDR to node 0}" --master_port="${MASTER_PORT:-29500}")
 fi
 
-exec "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node="$NPROC" -m evaluator "$@"
+exec "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node="$NPROC" -m "$MODULE" "$@"

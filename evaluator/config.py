@@ -157,15 +157,15 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
     Raises:
         ConfigError: with one line saying what to change.
     """
-    _check_missing(cfg, ("model", "data", "judge"))
+    check_missing(cfg, ("model", "data", "judge"))
     batch = cfg.data.batch_size
     if batch != "auto" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
         raise ConfigError(f"data.batch_size is a positive integer or auto, not {batch!r}")
-    _check_data(cfg.data)
-    _one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
-    _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    _one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
-    _one_of("backend", cfg.backend, ("local", "api"))
+    check_data(cfg.data)
+    one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
+    one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
+    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
+    one_of("backend", cfg.backend, ("local", "api"))
     if cfg.backend == "api":
         _check_api(cfg)
     from evaluator.schemes import Scheme
@@ -179,59 +179,13 @@ def check(cfg: DictConfig, checkpoint: bool = True) -> None:
         raise ConfigError(
             f"trainer.gpus_per_replica={cfg.trainer.gpus_per_replica} spreads a judge over GPUs; none here"
         )
-    _check_devices(cfg.trainer)
+    check_devices(cfg.trainer)
     if checkpoint:
         _check_checkpoint(cfg.model)
 
 
-def check_edit(cfg: DictConfig, checkpoint: bool = True) -> None:
-    """``check`` for the editing stage (``python -m evaluator.edit``): the data, the devices and the editor.
-
-    Raises:
-        ConfigError: with one line saying what to change; also when diffusers is not installed.
-    """
-    from evaluator import diffusion
-
-    _check_missing(cfg, ("editor", "data"))
-    _check_data(cfg.data)
-    _one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    _one_of("editor.dtype", cfg.editor.dtype, ("bfloat16", "float16", "float32", "float64"))
-    e = cfg.editor
-    for key in ("num_inference_steps", "batch_size", "multiple_of", "max_instruction_chars"):
-        if not (isinstance(e[key], int) and e[key] >= 1):
-            raise ConfigError(f"editor.{key} is a positive integer, not {e[key]!r}")
-    if e.resolution is not None and e.resolution < e.multiple_of:
-        raise ConfigError(
-            f"editor.resolution is null (the source's size) or at least {e.multiple_of} (editor.multiple_of)"
-        )
-    if cfg.trainer.gpus_per_replica != 1:
-        raise ConfigError(
-            "trainer.gpus_per_replica is for a judge spread over GPUs; an editor runs one full pipeline per process"
-        )
-    _check_devices(cfg.trainer)
-    diffusion.require()
-    if checkpoint:
-        diffusion.check_checkpoint(cfg.editor)
-
-
-def check_pipeline(cfg: DictConfig) -> None:
-    """``check`` and ``check_edit`` for ``python -m evaluator.pipeline``, and what the two stages in one job need.
-
-    Raises:
-        ConfigError: with one line saying what to change.
-    """
-    if cfg.backend == "api":
-        raise ConfigError("evaluator.pipeline judges with local weights; for backend=api run the two stages apart")
-    if cfg.trainer.gpus_per_replica != 1:
-        raise ConfigError(
-            "evaluator.pipeline runs the editor and the judge in the same processes, one per GPU; for "
-            "trainer.gpus_per_replica>1 run python -m evaluator.edit, then python -m evaluator"
-        )
-    check(cfg)
-    check_edit(cfg)
-
-
-def _check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
+def check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
+    """Raises: ConfigError naming every required key of ``groups`` that the config leaves unset."""
     for group in groups:
         missing = [k for k in cfg[group] if OmegaConf.is_missing(cfg[group], k)]
         if missing:
@@ -239,8 +193,9 @@ def _check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
             raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
 
 
-def _check_data(data: DictConfig) -> None:
-    _one_of("data.on_error", data.on_error, ("skip", "fail"))
+def check_data(data: DictConfig) -> None:
+    """Raises: ConfigError on a bad ``data`` value that both stages read."""
+    one_of("data.on_error", data.on_error, ("skip", "fail"))
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
@@ -266,12 +221,14 @@ def _preset(cfg: DictConfig, group: str) -> str:
         return str(node.get("layout") or node.get("name") or node.get("name_or_path") or "...")
 
 
-def _one_of(key: str, value, allowed: Sequence[str]) -> None:
+def one_of(key: str, value, allowed: Sequence[str]) -> None:
+    """Raises: ConfigError unless ``value`` is in ``allowed``, with the closest match."""
     if value not in allowed:
         raise ConfigError(f"{key} is one of {', '.join(allowed)}, not {value!r}{_close(str(value), allowed)}")
 
 
-def _check_devices(trainer) -> None:
+def check_devices(trainer) -> None:
+    """Raises: ConfigError on devices this machine does not have."""
     launched = "TORCHELASTIC_RUN_ID" in os.environ or "SLURM_PROCID" in os.environ or "LOCAL_RANK" in os.environ
     if trainer.accelerator in ("gpu", "cuda") and not has_gpu():
         raise ConfigError("trainer=gpu, but this machine shows no GPU; use trainer=cpu (or trainer=auto)")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from evaluator import tiny
-from evaluator.errors import ConfigError, EditorUnavailable
+from evaluator.errors import ConfigError, EditorUnavailable, first_line
 from evaluator.logs import FILE_ONLY
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def load_pipeline(editor_cfg, device):
 
 
 def _unavailable(name: str, err: Exception) -> EditorUnavailable:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first = first_line(err)
     return EditorUnavailable(
         f"cannot load editor {name!r} ({first}); it is neither a local diffusers pipeline folder nor in the Hugging "
         "Face cache, and the hub could not be reached (a gated model also needs its licence accepted and a login). "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from evaluator import config, edit_layouts, editing, logs, stage
+from evaluator import config, edit_config, edit_layouts, editing, logs, stage
 from evaluator import run as judging
 from evaluator.topology import env_rank
 
@@ -29,7 +29,7 @@ def run(cfg: DictConfig) -> tuple[Path, Path]:
     Returns:
         The editing stage's folder and the judge's.
     """
-    config.check_pipeline(cfg)
+    edit_config.check_pipeline(cfg)
     edits = Path(cfg.edit_dir).expanduser().resolve()
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     edit_cfg, judge_cfg = split(cfg, edits, out_dir)

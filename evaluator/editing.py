@@ -19,10 +19,11 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from evaluator import benchmarks, config, edit_layouts, logs, outdir, preflight, resume, stage, stopping
+from evaluator import benchmarks, edit_config, edit_layouts, logs, outdir, preflight, resume, stage, stopping
 from evaluator.coordination import Coordinator
 from evaluator.dataset import ShardedData
 from evaluator.editor import EditDataset, EditModule, collate_edits, output_size
+from evaluator.errors import ConfigError
 from evaluator.images import ImageLimits
 from evaluator.plan import Plan, make_plan, merge_rows, read_previous
 from evaluator.progress import GlobalProgress
@@ -47,7 +48,7 @@ def run(cfg: DictConfig) -> Path:
     Returns:
         The folder of the run's records (for a manifest, also of the edits).
     """
-    config.check_edit(cfg)
+    edit_config.check_edit(cfg)
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     stage.prepare(cfg, out_dir, log_name="edit")
     stage.launch(cfg, functools.partial(edit, cfg, out_dir=out_dir))
@@ -111,12 +112,27 @@ def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lo
 
     def decide() -> Plan:
         lock.acquire()
+        _refuse_foreign_edits(out_dir, loaded.samples, cfg.resume)
         outdir.claim(out_dir, cfg.data, cfg.resume, editor=fp)
         previous = _on_disk(read_previous(out_dir, fp, keep=cfg.resume), loaded.samples)
         where = benchmarks.describe(cfg.data)
         return make_plan(loaded, preflight.merge(shares), where, cfg.data.on_error, previous, ("edited", "editing"))
 
     return loaded, coordinator.broadcast("plan", decide)
+
+
+def _refuse_foreign_edits(out_dir: Path, samples, resume: bool) -> None:
+    """A results folder that already holds edits this stage did not make (another script's, another model's under
+    the same name) is not overwritten unless ``resume=false`` says so."""
+    if not resume or (out_dir / outdir.IDENTITY).exists():
+        return
+    found = [s.edited for s in samples if Path(s.edited).is_file()]
+    if found:
+        raise ConfigError(
+            f"{len(found)} edit(s) already lie where this run would write, e.g. {found[0]}, and evaluator.edit did "
+            "not make them; choose another folder (for GEdit-Bench another data.model_name), or resume=false to "
+            "replace them"
+        )
 
 
 def _on_disk(previous: dict[str, dict], samples) -> dict[str, dict]:

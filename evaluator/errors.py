@@ -68,6 +68,12 @@ class RankFailed(UserError):
     reported_elsewhere = False  # another thread of this process says it, and ends the process
 
 
+def first_line(err: BaseException) -> str:
+    """An exception's first line of text, or its type's name if it has none (for one-line messages)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 @contextmanager
 def report_and_exit(rank: int = 0):
     """Log a user-fixable error as a plain message and exit with its code; let anything else propagate."""

@@ -8,7 +8,7 @@ import time
 import torch
 
 from evaluator import qwen_vl, tiny
-from evaluator.errors import JudgeUnavailable
+from evaluator.errors import JudgeUnavailable, first_line
 from evaluator.logs import FILE_ONLY
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def _pretrained_kwargs(model_cfg) -> dict:
 
 
 def _unavailable(name: str, err: Exception) -> JudgeUnavailable:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first = first_line(err)
     return JudgeUnavailable(
         f"cannot load judge {name!r} ({first}); it is neither a local checkpoint folder nor in the Hugging Face "
         "cache, and the hub could not be reached. For an offline smoke run use model=tiny."

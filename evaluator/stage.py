@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 
 from evaluator import config, logs, outdir, stopping
 from evaluator.coordination import Coordinator, initialized
-from evaluator.errors import ConfigError
+from evaluator.errors import ConfigError, first_line
 from evaluator.strategy import make_trainer, start_processes
 from evaluator.topology import env_rank
 
@@ -46,8 +46,7 @@ def _callback(name: str, node) -> L.Callback:
     try:
         return instantiate(node)
     except Exception as e:  # Hydra wraps the import or constructor error; its first line says which
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"callbacks.{name}: {first}") from None
+        raise ConfigError(f"callbacks.{name}: {first_line(e)}") from None
 
 
 @contextlib.contextmanager

@@ -80,3 +80,19 @@ def assert_ok(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-6000:]}"
     )
+
+
+def kill_when(cmd: list[str], ready, timeout: float = 120) -> None:
+    """Start ``cmd`` in a session of its own, wait until ``ready()`` (or until it ends), then SIGKILL all of it."""
+    import signal
+    import time
+
+    job = subprocess.Popen(cmd, cwd=REPO, env=cli_env(), start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.1)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()

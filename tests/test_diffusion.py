@@ -7,6 +7,7 @@ import pytest
 
 from evaluator import diffusion, tiny
 from evaluator.config import compose, conf_dir
+from evaluator.edit_config import check_edit
 from evaluator.errors import ConfigError
 
 # The pipeline class each preset's checkpoint names in its model_index.json (from the hub pages).
@@ -37,6 +38,8 @@ def test_a_key_the_pipeline_does_not_take_is_one_line():
     editor = compose(["editor=tiny", "+editor.call.true_cfg_scale=4.0"], "edit").editor
     with pytest.raises(ConfigError, match=r"StableDiffusionInstructPix2PixPipeline takes no 'true_cfg_scale'"):
         diffusion.call_keywords(diffusers.StableDiffusionInstructPix2PixPipeline, editor)
+    with pytest.raises(ConfigError, match=r"takes no 'true_cfg_scale' \(editor\.call\.true_cfg_scale\)"):
+        check_edit(compose(["editor=tiny", "+editor.call.true_cfg_scale=4"], "edit"))  # before any weights load
     editor = compose(["editor=tiny", "+editor.call.generator=1"], "edit").editor
     with pytest.raises(ConfigError, match=r"editor\.call\.generator is set by the editing stage itself"):
         diffusion.call_keywords(diffusers.StableDiffusionInstructPix2PixPipeline, editor)
@@ -59,10 +62,10 @@ def test_without_diffusers_the_stage_says_how_to_install_it(monkeypatch):
         diffusion.require()
 
 
-def test_the_tiny_editor_is_a_saved_pipeline_loaded_like_a_real_one(tmp_path):
+def test_the_tiny_editor_is_a_saved_pipeline_loaded_like_a_real_one():
     import torch
 
-    folder = tiny.ensure_built("instruct_pix2pix", tmp_path, kind="editor")
+    folder = tiny.ensure_built("instruct_pix2pix", kind="editor")  # into the session's cache, for the later tests
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionInstructPix2PixPipeline"
     assert list(folder.rglob("*.safetensors")) and not list(folder.rglob("*.bin"))

@@ -32,15 +32,19 @@ def test_gedit_edits_land_where_gedit_bench_and_the_judge_read_them(tmp_path, re
     assert [r["id"] for r in rows] == [f"{k}/{lang}" for k, _, lang, _, _ in GEDIT_ROWS]
 
 
-def test_other_editor_settings_into_the_same_results_folder_are_refused(tmp_path, restore_environ):
+def test_a_folder_of_other_edits_is_never_overwritten_unasked(tmp_path, restore_environ):
     from evaluator.errors import ConfigError
 
     layout = make_gedit(tmp_path)
-    args = [*EDIT, "data=gedit", *(f"data.{k}={v}" for k, v in layout.items() if k != "model_name"),
-            "data.model_name=ed", "data.limit=1"]  # fmt: skip
-    run(compose(args, "edit"))
+    keys = [*EDIT, "data=gedit", *(f"data.{k}={v}" for k, v in layout.items() if k != "model_name"), "data.limit=1"]
+    theirs = tmp_path / "results" / "mymodel" / "fullset" / "color_alter" / "en" / "g0.png"
+    before = theirs.read_bytes()
+    with pytest.raises(ConfigError, match=r"1 edit\(s\) already lie where this run would write.*did not make them"):
+        run(compose([*keys, "data.model_name=mymodel"], "edit"))  # another script's edits of that name
+    assert theirs.read_bytes() == before
+    run(compose([*keys, "data.model_name=ed"], "edit"))
     with pytest.raises(ConfigError, match="holds edits made with other editor settings"):
-        run(compose([*args, "editor.num_inference_steps=3"], "edit"))
+        run(compose([*keys, "data.model_name=ed", "editor.num_inference_steps=3"], "edit"))
 
 
 def test_imgedit_edits_are_read_by_the_judge(tmp_path, restore_environ):

@@ -5,17 +5,14 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
 from evaluator.config import compose
 from evaluator.editing import run
 
-from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, read_jsonl, run_cli
+from .conftest import DEMO_MANIFEST, assert_ok, kill_when, read_jsonl, run_cli
 from .faults import fault_args
 
 N_DEMO = len(DEMO_MANIFEST.read_text().splitlines())
@@ -37,7 +34,7 @@ def _edits(out_dir) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_three_ranks_edit_every_row_once_as_one_process_does_at_another_batch_size(tmp_path):
+def test_three_ranks_edit_every_row_once_as_one_process_does_at_another_batch_size(tmp_path, restore_environ):
     proc = run_cli([*EDIT, f"out_dir={tmp_path}/three"], nproc=3, module="evaluator.edit")
     assert_ok(proc)
     three = tmp_path / "three"
@@ -53,29 +50,20 @@ def test_three_ranks_edit_every_row_once_as_one_process_does_at_another_batch_si
     summary = json.loads((three / "summary.json").read_text())
     assert (summary["rows"], summary["edited"], summary["failed"]) == (N_DEMO, N_DEMO, 0)
 
-    proc = run_cli([*EDIT, "editor.batch_size=5", f"out_dir={tmp_path}/one"], module="evaluator.edit")
-    assert_ok(proc)
+    run(compose([*EDIT, "editor.batch_size=5", f"out_dir={tmp_path}/one"], "edit"))  # one process, in this one
     assert _edits(tmp_path / "one") == edits  # byte for byte
 
 
 @pytest.mark.slow
-def test_a_killed_run_then_a_rerun_makes_only_the_missing_edits(tmp_path):
+def test_a_killed_run_then_a_rerun_makes_only_the_missing_edits(tmp_path, restore_environ):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "evaluator.edit", *EDIT, f"out_dir={out}", *fault_args(delay=0.5)]
-    job = subprocess.Popen(cmd, cwd=REPO, env=cli_env(), start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while len(_shard_rows(out)) < 4 and time.monotonic() < deadline and job.poll() is None:
-            time.sleep(0.1)
-    finally:
-        os.killpg(job.pid, signal.SIGKILL)
-        job.wait()
+    kill_when(cmd, lambda: len(_shard_rows(out)) >= 4)
     before = {r["id"]: r["sha256"] for r in _shard_rows(out)}
     assert 4 <= len(before) < N_DEMO
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "edits").glob("*.png")}
 
-    assert_ok(run_cli([*EDIT, f"out_dir={out}"], module="evaluator.edit"))
+    run(compose([*EDIT, f"out_dir={out}"], "edit"))
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["reused"], summary["edited"]) == (len(before), N_DEMO - len(before))
     made_now = [r["id"] for r in _shard_rows(out)][len(before) :]
@@ -130,7 +118,6 @@ def test_pipeline_edits_then_judges_under_torchrun(tmp_path):
     [
         ([], "editor= is required; one of flux_kontext, instruct_pix2pix, qwen_image_edit, tiny"),
         (["editor=tiny", "editor.num_inference_steps=0"], "editor.num_inference_steps is a positive integer, not 0"),
-        (["editor=tiny", "+editor.call.true_cfg_scale=4"], "takes no 'true_cfg_scale' (editor.call.true_cfg_scale)"),
         (["editor=tiny", "editor.resolution=4"], "editor.resolution is null (the source's size) or at least 8"),
         (["editor=tiny", "data=manifest"], "data=manifest needs data.path=..."),
         (["editor=tiny", "trainer.gpus_per_replica=2"], "an editor runs one full pipeline per process"),

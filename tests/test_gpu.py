@@ -74,3 +74,12 @@ def test_one_rank_pipeline_end_to_end(tmp_path):
     rows = read_jsonl(tmp_path / "results.jsonl")
     assert len(rows) == N_DEMO and all(r["error"] is None and r["rank"] == 0 for r in rows)
     assert "[rank 0/1 cuda:0]" in proc.stderr
+
+
+def test_the_editor_loads_onto_the_gpu_and_pipeline_judges_its_edits(tmp_path):
+    """diffusers' "cuda" placement on this rank's device, then the judge on the same GPU after the editor is freed."""
+    args = ["editor=tiny", *GPU, "data.limit=6", "judge.mode=logits", f"edit_dir={tmp_path}/edits",
+            f"out_dir={tmp_path}/judged"]  # fmt: skip
+    assert_ok(run_cli(args, module="evaluator.pipeline"))
+    assert len(list((tmp_path / "edits" / "edits").glob("*.png"))) == 6
+    assert len(read_jsonl(tmp_path / "judged" / "results.jsonl")) == 6

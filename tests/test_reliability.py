@@ -2,8 +2,6 @@
 
 import contextlib
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +9,7 @@ import time
 
 import pytest
 
-from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, read_jsonl, run_cli
+from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, kill_when, read_jsonl, run_cli
 from .faults import fault_args
 
 pytestmark = pytest.mark.slow
@@ -70,17 +68,7 @@ def test_killed_run_resumes_on_another_world_size_without_redoing_finished_batch
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "evaluator",
            *TINY, f"out_dir={out}"]  # fmt: skip
-    job = subprocess.Popen(
-        [*cmd, *fault_args(delay=1.0)], cwd=REPO, env=cli_env(), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while len(_shard_ids(out)) < 4 and time.monotonic() < deadline and job.poll() is None:
-            time.sleep(0.2)
-    finally:
-        os.killpg(job.pid, signal.SIGKILL)
-        job.wait()
+    kill_when([*cmd, *fault_args(delay=1.0)], lambda: len(_shard_ids(out)) >= 4)
     _settle(out)  # torchrun's workers have sessions of their own: they end only once the agent's store is gone
     first = _shard_ids(out)
     assert 4 <= len(first) < N_DEMO, "the job must be killed mid-way"
