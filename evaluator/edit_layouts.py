@@ -79,12 +79,14 @@ def write_beside(data_cfg, rows: Sequence[dict], samples: dict[str, Sample], out
 def _write_manifest(rows: Sequence[dict], samples: dict[str, Sample], out_dir: Path) -> Path:
     """``manifest.jsonl``: every input row, its paths relative to ``out_dir``; a row whose edit failed keeps its
     place, its reason in ``edit_error``, so the judge counts it instead of losing it."""
-    lines = []
+    lines, copies = [], {}  # a source several rows share is hashed and copied once
     for row in rows:
         s = samples.get(row["id"])
         source = Path(row["source"])
         if s is not None and source.is_file():
-            source = _copy_source(source, out_dir / SOURCES).relative_to(out_dir)
+            if source not in copies:
+                copies[source] = _copy_source(source, out_dir / SOURCES).relative_to(out_dir)
+            source = copies[source]
         record = {
             "id": row["id"],
             "source": str(source),

@@ -87,7 +87,7 @@ def edit(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, pipeline=None) -> C
         rows, timing = _predict(cfg, trainer, coordinator, plan, out_dir, fp, pipeline) if plan.todo else ([], {})
         shards = coordinator.gather("edits", (rows, timing))  # step 5
         if coordinator.rank == 0:
-            write_outputs(cfg, plan, loaded, shards, out_dir)
+            write_outputs(cfg, plan, loaded, shards, out_dir, fp)
         coordinator.wait_for_all("written")  # a stage after this one (the judge) reads what rank 0 wrote
     return coordinator
 
@@ -106,6 +106,7 @@ def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lo
         tokens=len,
         max_tokens=cfg.editor.max_instruction_chars,
         limit="editor.max_instruction_chars",
+        unit="characters",
         upright=cfg.data.exif_transpose,
     )
     shares = coordinator.gather("checked", share)
@@ -188,7 +189,7 @@ def _predict(cfg, trainer, coordinator, plan: Plan, out_dir: Path, fp: str, pipe
     return rows, timing
 
 
-def write_outputs(cfg: DictConfig, plan: Plan, loaded, shards, out_dir: Path) -> None:
+def write_outputs(cfg: DictConfig, plan: Plan, loaded, shards, out_dir: Path, fp: str) -> None:
     """Every record of the run: ``edits.jsonl`` (a row per input row, in input order), what the judge reads beside
     the edits, ``editor.yaml``, ``summary.json`` and ``config.yaml``, then the index ``files.json``."""
     fresh_rows = [r for rows, _ in shards for r in rows]
@@ -196,7 +197,7 @@ def write_outputs(cfg: DictConfig, plan: Plan, loaded, shards, out_dir: Path) ->
     samples = {s.id: s for s in loaded.samples}
     written = [atomic_write(out_dir / EDITS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))]
     written += edit_layouts.write_beside(cfg.data, rows, samples, out_dir, {r["id"] for r in fresh_rows})
-    record = {**settings(cfg), "fingerprint": fingerprint(cfg), "diffusers": _version("diffusers")}
+    record = {**settings(cfg), "fingerprint": fp, "diffusers": _version("diffusers")}
     written.append(atomic_write(out_dir / edit_layouts.RECORD, OmegaConf.to_yaml(OmegaConf.create(record))))
     summary = summarize(rows, fresh_rows, [t for _, t in shards if t], reused=len(plan.done))
     written.append(atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n"))

@@ -58,13 +58,14 @@ def check_share(
     max_tokens: int = 0,
     threads: int = 8,
     limit: str = "data.max_prompt_tokens",
+    unit: str = "tokens",
     upright: bool = True,
 ) -> Findings:
     """Decode this rank's share of the images (fully, so truncated files are caught), in threads, since decoding
     releases the GIL. Samples whose position is in ``no_edit`` have no edited image (a benchmark's missing output)
     and get only their source checked. With ``tokens`` (text -> the judge's token count), an instruction over
     ``max_tokens`` makes its row a problem: one such row would cost minutes and memory quadratic in its length.
-    ``limit`` names the setting in the message (the editing stage counts characters, ``editor.max_instruction_chars``).
+    ``limit`` and ``unit`` name the setting and what it counts in the message (the editing stage counts characters).
     The sizes found are upright ones unless ``upright=False`` (the editing stage's output sizes follow them).
     """
     positions = range(rank, len(samples), world_size)
@@ -72,7 +73,6 @@ def check_share(
     def one(pos: int) -> tuple[dict[str, Size], list[Problem], str]:
         s, sizes, problems, digests = samples[pos], {}, [], {}
         if tokens is not None and (n := tokens(s.instruction)) > max_tokens:
-            unit = "characters" if limit.endswith("_chars") else "tokens"
             message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
             return {}, [Problem(s.row, s.id, Kind.TOO_LONG, message)], ""
         roles = ("source",) if pos in no_edit else ("source", "edited")

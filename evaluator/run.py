@@ -177,12 +177,13 @@ def write_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_dir: Pa
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
     record = edit_layouts.record_of(cfg.data)  # the edits were made by evaluator.edit: say with which editor
     if record is not None:
-        summary["editor"] = OmegaConf.to_container(OmegaConf.load(record))
+        record = record.read_bytes()
+        summary["editor"] = OmegaConf.to_container(OmegaConf.create(record.decode("utf-8")))
         log.info("the edits were made by %s (its editor.yaml is copied into %s)",
                  summary["editor"].get("editor", {}).get("name_or_path"), out_dir)  # fmt: skip
     written = [*write_results(rows, out_dir), *write_summary(summary, out_dir), write_config(cfg, out_dir)]
     if record is not None:
-        written.append(atomic_write(out_dir / edit_layouts.RECORD, record.read_bytes()))
+        written.append(atomic_write(out_dir / edit_layouts.RECORD, record))
     if cfg.report:
         try:
             written += report.build(out_dir)
