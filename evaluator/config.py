@@ -207,8 +207,14 @@ def _check_api(cfg: DictConfig) -> None:
     missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
     if missing:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
-    if cfg.api.concurrency < 1 or cfg.api.max_retries < 0 or cfg.api.timeout_s <= 0:
-        raise ConfigError("api.concurrency is at least 1, api.max_retries at least 0, api.timeout_s above 0")
+    a = cfg.api
+    if a.concurrency < 1 or a.max_retries < 0 or a.timeout_s <= 0 or a.max_retry_wait_s < 0:
+        raise ConfigError(
+            "api.concurrency is at least 1, api.max_retries at least 0, api.timeout_s above 0, "
+            "api.max_retry_wait_s at least 0"
+        )
+    if a.max_response_bytes < 1024 or a.max_instruction_chars < 1:
+        raise ConfigError("api.max_response_bytes is at least 1024, api.max_instruction_chars at least 1")
 
 
 def _preset(cfg: DictConfig, group: str) -> str:

@@ -26,7 +26,7 @@ from evaluator.benchmarks import Loaded
 from evaluator.errors import OutputError
 from evaluator.images import load_rgb
 from evaluator.manifest import read_manifest
-from evaluator.preflight import file_digest
+from evaluator.hashing import file_digest
 from evaluator.samples import Sample
 from evaluator.writing import atomic_write, safe_name
 

@@ -24,6 +24,7 @@ from evaluator.coordination import Coordinator
 from evaluator.dataset import ShardedData
 from evaluator.editor import EditDataset, EditModule, collate_edits, output_size
 from evaluator.errors import ConfigError
+from evaluator.hashing import checkpoint_digest, file_digest
 from evaluator.images import ImageLimits
 from evaluator.plan import Plan, make_plan, merge_rows, read_previous
 from evaluator.progress import GlobalProgress
@@ -57,9 +58,9 @@ def run(cfg: DictConfig) -> Path:
 
 def settings(cfg: DictConfig) -> dict:
     """Everything that changes an edit: the editor's settings, the seed, the source's orientation, and for a local
-    checkpoint a stamp of its files (a checkpoint saved again under the same folder is another editor)."""
+    checkpoint the digest of its files' bytes (a checkpoint saved again under the same folder is another editor)."""
     editor = {k: OmegaConf.to_container(cfg.editor, resolve=True)[k] for k in _SETTINGS}
-    return {"editor": editor, "seed": cfg.seed, "exif_transpose": cfg.data.exif_transpose, "files": _stamp(cfg.editor)}
+    return {"editor": editor, "seed": cfg.seed, "exif_transpose": cfg.data.exif_transpose, "files": checkpoint_digest(cfg.editor.name_or_path)}
 
 
 def fingerprint(cfg: DictConfig) -> str:
@@ -67,21 +68,11 @@ def fingerprint(cfg: DictConfig) -> str:
     return hashlib.sha256(json.dumps(settings(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _stamp(editor_cfg) -> str | None:
-    path = Path(str(editor_cfg.name_or_path)).expanduser()
-    if not path.is_dir():
-        return None  # a hub id (its revision counts) or a tiny editor
-    files = sorted(
-        (str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file()
-    )
-    return hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
-
-
 def edit(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, pipeline=None) -> Coordinator:
     """The five steps on one rank, with the process group up; returns the coordinator. ``pipeline``: an already
     loaded one (single process), else every rank loads ``cfg.editor``."""
     with stage.on_rank(trainer, out_dir) as (coordinator, lock):
-        fp = fingerprint(cfg)
+        fp = coordinator.broadcast("fingerprint", lambda: fingerprint(cfg))  # hashed once, on rank 0
         loaded, plan = _plan(cfg, coordinator, out_dir, fp, lock)  # steps 1, 2
         _announce(cfg, plan, trainer)
         rows, timing = _predict(cfg, trainer, coordinator, plan, out_dir, fp, pipeline) if plan.todo else ([], {})
@@ -144,7 +135,7 @@ def _on_disk(previous: dict[str, dict], samples) -> dict[str, dict]:
         if row.get("error") is not None:
             continue  # an edit that failed (out of memory, blocked) is tried again
         target = targets.get(sample_id)
-        if target is not None and target.is_file() and preflight.file_digest(str(target)) == row.get("sha256"):
+        if target is not None and target.is_file() and file_digest(str(target)) == row.get("sha256"):
             kept[sample_id] = row
         elif target is not None:
             gone += 1

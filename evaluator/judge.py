@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 import zlib
@@ -19,6 +20,8 @@ from evaluator.qwen_vl import digit_token_ids
 from evaluator.schemes import Scheme
 
 log = logging.getLogger(__name__)
+
+NOT_FINITE = "not a finite number"
 
 
 class JudgeModule(L.LightningModule):
@@ -150,7 +153,12 @@ def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
 
 
 def add_distribution(parts: dict, key: str, dist) -> None:
-    """A key's score distribution (logit mode) into a sample's parts: the expected score, argmax, confidence."""
+    """A key's score distribution (logit mode) into a sample's parts: the expected score, argmax, confidence; a
+    distribution that is no finite number (NaN logits of an overflowing half-precision judge) is an error."""
+    if not (math.isfinite(dist.expected) and math.isfinite(dist.confidence)):
+        parts["scores"][key] = None
+        parts["errors"][key] = NOT_FINITE
+        return
     parts["scores"][key] = round(dist.expected, 6)
     parts["extra"][f"{key}_argmax"] = dist.argmax
     parts["extra"][f"{key}_confidence"] = round(dist.confidence, 6)
@@ -172,7 +180,11 @@ def result_row(scheme: Scheme, parts: dict) -> dict:
     errors = parts["errors"]
     error = None
     if score is None:
-        error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or UNPARSEABLE
+        # No error recorded and every key scored, yet no overall score: their combination is no finite number.
+        combined = bool(parts["scores"]) and all(v is not None for v in parts["scores"].values())
+        error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or (
+            NOT_FINITE if combined else UNPARSEABLE
+        )
     row = {"score": score, "error": error}
     if list(criteria) != ["score"]:
         row.update(criteria)

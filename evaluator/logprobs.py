@@ -38,6 +38,16 @@ def _value_token(tokens: list[dict], key: str) -> int | None:
     return None
 
 
+def _probability(logprob) -> float | None:
+    """A log-probability as a probability, or None where it is none (missing, not a number, NaN, or above 0 by
+    more than rounding: ``exp(1000)`` overflows)."""
+    if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or not math.isfinite(logprob):
+        return None
+    if logprob > 1e-6:
+        return None
+    return math.exp(min(logprob, 0.0))
+
+
 def read(tokens: list[dict], key: str, low: float, high: float) -> ScoreDistribution | None:
     """The distribution of ``key``'s score from a reply's tokens (each ``{"token", "logprob", "top_logprobs":
     [{"token", "logprob"}]}``); None where the reply holds no such value or no alternative is a valid score."""
@@ -46,14 +56,16 @@ def read(tokens: list[dict], key: str, low: float, high: float) -> ScoreDistribu
         return None
     chosen = _digits(tokens[i]["token"])
     follow = _digits(tokens[i + 1]["token"]) if i + 1 < len(tokens) else None
+    q = _probability(tokens[i + 1].get("logprob")) if follow is not None else None
+    if follow is not None and q is None:
+        return None  # the second token of a two-token value has no usable probability: no distribution
     mass: dict[int, float] = {}
-    for alt in tokens[i]["top_logprobs"] or [{"token": tokens[i]["token"], "logprob": tokens[i]["logprob"]}]:
-        digits = _digits(alt["token"])
-        if digits is None:
+    for alt in tokens[i].get("top_logprobs") or [{"token": tokens[i]["token"], "logprob": tokens[i].get("logprob")}]:
+        digits = _digits(alt.get("token") or "")
+        p = _probability(alt.get("logprob"))
+        if digits is None or p is None:
             continue
-        p = math.exp(alt["logprob"])
         if digits == chosen and follow is not None:  # a two-token value on the path taken: split by the next one
-            q = math.exp(tokens[i + 1]["logprob"])
             values = [(int(digits + follow), p * q), (int(digits), p * (1 - q))]
         else:
             values = [(int(digits), p)]

@@ -7,11 +7,14 @@ score, several conflicting ones, or one outside the scale gets ``score=None`` an
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 
 UNPARSEABLE = "unparseable"
+_MAX_OBJECTS = 100  # JSON objects tried per reply
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 # Quotes and markdown emphasis may wrap the key or the value: "score": 7, **Score:** 7, score = '7'.
@@ -78,13 +81,20 @@ def _in_range(value: float, low: float, high: float) -> Parsed:
 
 
 def _number(value) -> float | None:
+    """A finite number, or None: JSON's ``NaN`` and ``Infinity`` (which Python reads) and integers too large for a
+    float are no score."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
-        return float(value)
-    return None
+    try:
+        if isinstance(value, (int, float)):
+            number = float(value)
+        elif isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
+            number = float(value)
+        else:
+            return None
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _from_json(reply: str, key: str, allow_list: bool = False):
@@ -93,10 +103,11 @@ def _from_json(reply: str, key: str, allow_list: bool = False):
     With ``allow_list``, a list of numbers is returned as a list (None if any item is not a number).
     """
     decoder = json.JSONDecoder()
-    for start in (m.start() for m in re.finditer(r"\{", reply)):
+    # The first objects only: a reply of a million braces would otherwise cost a million decodes.
+    for start in itertools.islice((m.start() for m in re.finditer(r"\{", reply)), _MAX_OBJECTS):
         try:
             obj, _ = decoder.raw_decode(reply, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
             continue
         if isinstance(obj, dict) and key in obj:
             value = obj[key]
@@ -139,7 +150,7 @@ def parse_viescore(reply: str) -> Parsed:
         try:
             obj = json.loads(text[start : end + 1])
             listed = obj.get("score") if isinstance(obj, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             listed = None
     if listed is None and (m := _BARE_LIST.search(text)):
         listed = [m.group(1), m.group(2)]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from evaluator import benchmarks, stopping
 from evaluator.benchmarks import Loaded
+from evaluator.hashing import file_digest
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, check_image
 from evaluator.samples import Kind, Problem, Sample
 
@@ -38,14 +39,6 @@ def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
     fields = [image_digests.get("source"), image_digests.get("edited"), sample.instruction, sample.category,
               sample.language]  # fmt: skip
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
-
-
-def file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_share(
@@ -94,15 +87,23 @@ def check_share(
     return found
 
 
-def read_and_check(data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None) -> tuple[Loaded, Findings]:
+def read_and_check(
+    data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None, max_chars: int | None = None
+) -> tuple[Loaded, Findings]:
     """Read the configured layout (every rank, in full) and check this rank's share of its rows; with the
-    judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too."""
+    judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too; with ``max_chars`` (a judge on
+    a server, whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``."""
     loaded = benchmarks.read(data_cfg)
     everything = loaded.samples + loaded.missing
     no_edit = frozenset(range(len(loaded.samples), len(everything)))
     limits = ImageLimits.from_config(data_cfg)
-    tokens = None if tokenizer is None else (lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))
-    return loaded, check_share(everything, limits, rank, world_size, no_edit, tokens, data_cfg.max_prompt_tokens)
+    if tokenizer is not None:
+        tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+        return loaded, check_share(everything, limits, rank, world_size, no_edit, tokens, data_cfg.max_prompt_tokens)
+    if max_chars is not None:
+        return loaded, check_share(everything, limits, rank, world_size, no_edit, len, max_chars,
+                                   limit="api.max_instruction_chars", unit="characters")  # fmt: skip
+    return loaded, check_share(everything, limits, rank, world_size, no_edit)
 
 
 def merge(shares: Sequence[Findings]) -> Findings:

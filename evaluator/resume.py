@@ -2,9 +2,9 @@
 run with the same ``out_dir`` reuses a row only when its id, its input digest (the bytes of both images and every
 field that reaches the prompt) and the run's fingerprint all match, whatever the world size was.
 
-The fingerprint covers every setting that changes a score: the checkpoint and revision, dtype and attention, the
-resolved scheme (the prompt texts themselves, also those read from files, not their paths), the generation
-settings, the image limits and the seed. Batch size and world size do not count. The shards of all ranks are read by
+The fingerprint covers every setting that changes a score: the checkpoint (for a local folder, its files' bytes; see
+``evaluator.hashing``) and revision, dtype and attention, the resolved scheme (the prompt texts themselves, also those
+read from files, not their paths), the generation settings, the image limits and the seed. Batch size and world size do not count. The shards of all ranks are read by
 global rank 0, so resuming needs ``out_dir`` on a filesystem every node sees; without one, rank 0 resumes from its
 own shards only and the others' are scored again.
 """
@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from evaluator.errors import OutputError
+from evaluator.hashing import checkpoint_digest
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,10 @@ def fingerprint(cfg, scheme) -> str:
     """A short hash of every setting that changes a score; ``scheme`` is the resolved ``schemes.Scheme``."""
     # Which judge answered: the local checkpoint, or the server's model (the key and the limits change nothing).
     api = cfg.get("backend", "local") == "api"
-    judge = (
-        {k: cfg.api[k] for k in ("base_url", "model", "max_tokens")} if api else {k: cfg.model[k] for k in _MODEL_KEYS}
-    )
+    if api:
+        judge = {k: cfg.api[k] for k in ("base_url", "model", "max_tokens")}
+    else:  # a checkpoint saved again into the same folder is another judge
+        judge = {**{k: cfg.model[k] for k in _MODEL_KEYS}, "files": checkpoint_digest(cfg.model.name_or_path)}
     relevant = {
         "model": judge,
         "scheme": dataclasses.asdict(scheme),
@@ -79,7 +82,8 @@ def _row(line: str) -> dict | None:
         return None
     strings = all(isinstance(row.get(k), str) for k in ("id", "fingerprint", "digest"))
     score = row.get("score")
-    number = score is None or (isinstance(score, (int, float)) and not isinstance(score, bool))
+    # A non-finite score (written by an older version) is no result: the row is scored again.
+    number = score is None or (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score))
     error = row.get("error") is None or isinstance(row.get("error"), str)
     return row if strings and number and error else None
 
@@ -117,7 +121,7 @@ class ShardWriter(BasePredictionWriter):
 
     def write(self, rows: list[dict]) -> None:
         """Append finished rows, flushed and fsynced."""
-        lines = [{**r, "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in rows]
+        lines = [{**_finite(r), "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in rows]
         try:
             self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
             self.file.flush()
@@ -135,6 +139,11 @@ class ShardWriter(BasePredictionWriter):
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def _finite(row: dict) -> dict:
+    """The row with every non-finite number as None: JSON has no NaN, and a cached NaN would be resumed for ever."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
 def _ends_with_newline(path: Path) -> bool:

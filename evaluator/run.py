@@ -62,7 +62,7 @@ def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None)
     ``trainer`` is None for ``backend=api``."""
     with stage.on_rank(trainer, out_dir) as (coordinator, lock):
         scheme = Scheme.from_config(cfg.judge)
-        fp = resume.fingerprint(cfg, scheme)
+        fp = coordinator.broadcast("fingerprint", lambda: resume.fingerprint(cfg, scheme))  # hashed once, on rank 0
         processor = None if trainer is None else load_processor(cfg.model, cfg.data.max_pixels)
         plan = _plan(cfg, scheme, coordinator, out_dir, fp, lock, processor and processor.tokenizer)  # steps 1, 2
         _announce(cfg, scheme, plan, trainer)
@@ -83,7 +83,8 @@ def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None)
 def _plan(cfg, scheme: Scheme, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lock, tokenizer) -> Plan:
     """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 takes the output
     folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
-    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size, tokenizer)
+    max_chars = cfg.api.max_instruction_chars if cfg.backend == "api" else None
+    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars)
     shares = coordinator.gather("checked", share)
 
     def decide() -> Plan:

@@ -125,9 +125,12 @@ class ApiConfig:
     model: str | None = None  # the server's model name, e.g. gpt-4.1
     key_env: str | None = "OPENAI_API_KEY"  # the environment variable holding the key (never the key itself)
     concurrency: int = 8  # requests in flight at most
-    timeout_s: float = 120.0  # per request; a timed-out request is retried
-    max_retries: int = 5  # per request, for 429, 5xx, timeouts and unreadable replies
+    timeout_s: float = 120.0  # per request, from sending it to the reply's last byte; a timed-out request is retried
+    max_retries: int = 5  # per request, for 429, 5xx, timeouts, dropped connections and unreadable replies
+    max_retry_wait_s: float = 60.0  # the longest wait between tries, whatever a server's Retry-After asks for
     max_tokens: int = 512  # reply length, unless the scheme sets its own
+    max_response_bytes: int = 8_000_000  # a larger response is refused as it arrives (a failed request, not a reply)
+    max_instruction_chars: int = 8000  # a longer instruction makes its row an error row (the server's tokens unknown)
 
 
 @dataclass

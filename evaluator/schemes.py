@@ -160,7 +160,12 @@ def _check_combine(name: str, where: str) -> None:
 
 
 def _combine(how: str, values: list[float | None]) -> float | None:
-    if not values or any(v is None for v in values):
+    """The combination, or None where an input is missing or the result is no finite number (a benchmark's parser
+    checks no range, so ``[1e308, 1e308]`` reaches here and its geometric mean overflows)."""
+    if not values or any(v is None or not math.isfinite(v) for v in values):
         return None
-    value = COMBINE[how](values)
-    return None if value is None else float(value)
+    try:
+        value = COMBINE[how](values)
+    except OverflowError:
+        return None
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -3,8 +3,12 @@
 Replies are canned, keyed by the prompt's text: ``{"score": N}`` with N from a hash of the text, so every run
 gets the same scores. ``faults`` maps a piece of prompt text to the faults its next requests meet, in order:
 ``429`` and ``500`` (with ``Retry-After``), ``timeout`` (an answer slower than the client waits), ``malformed``
-(a body that is not JSON), ``401``, ``nologprobs`` (logprobs asked for, none sent). It records every request's text, its Authorization header, and the most
-requests it served at once.
+(a body that is not JSON), ``401``, ``nologprobs`` (logprobs asked for, none sent), and the hostile ones:
+``drip`` (the headers at once, then one byte of the body every ``hang`` seconds), ``close`` (half the body, then
+the connection closed), ``echo_auth`` (the reply quotes the request's Authorization header), ``huge`` (a reply of
+``huge_bytes``), ``slow_retry`` (a 429 that asks for a 1000 s wait). ``content(text)``, where given, writes the reply
+instead of the canned one, and ``logprobs(text)`` its logprobs. It records every request's text, its Authorization
+header, and the most requests it served at once.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ def logprob_reply(text: str) -> tuple[str, dict]:
 
 
 class Server:
-    def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0):
+    def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0,
+                 content=None, logprobs=None, huge_bytes: int = 20_000_000):  # fmt: skip
         self.delay, self.hang = delay, hang
+        self.content, self.logprobs, self.huge_bytes = content, logprobs, huge_bytes
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.texts: list[str] = []
         self.auth: set[str] = set()
@@ -102,16 +108,27 @@ class Server:
 
             def _answer(self, body: dict, text: str, fault: str | None) -> None:
                 time.sleep(server.delay)
-                if fault in ("429", "500", "401"):
-                    self._send(int(fault), {"error": {"message": f"injected {fault}", "type": "x"}}, retry=True)
+                if fault in ("429", "500", "401", "slow_retry"):
+                    code = 429 if fault == "slow_retry" else int(fault)
+                    wait = "1000" if fault == "slow_retry" else "0.05"
+                    self._send(code, {"error": {"message": f"injected {fault}", "type": "x"}}, retry=wait)
                     return
                 if fault == "timeout":
                     time.sleep(server.hang)
                 reply = json.dumps({"reason": "canned", "score": canned_score(text)})
+                if server.content is not None:
+                    reply = server.content(text)
+                if fault == "echo_auth":
+                    reply = f"You sent {self.headers.get('Authorization')}. " + reply
+                if fault == "huge":
+                    reply = "x" * server.huge_bytes + reply
                 choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}
                 if body.get("logprobs") and fault != "nologprobs":
-                    reply, choice["logprobs"] = logprob_reply(text)
-                    choice["message"]["content"] = reply
+                    if server.logprobs is not None:
+                        choice["logprobs"] = server.logprobs(text)
+                    else:
+                        reply, choice["logprobs"] = logprob_reply(text)
+                        choice["message"]["content"] = reply
                 completion = {
                     "id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
@@ -119,19 +136,30 @@ class Server:
                 if fault == "malformed":
                     self._send(200, None, raw=b"{this is not json")
                 else:
-                    self._send(200, completion)
+                    self._send(200, completion, fault=fault)
 
-            def _send(self, code: int, payload, retry: bool = False, raw: bytes | None = None) -> None:
+            def _send(self, code: int, payload, retry: str | None = None, raw: bytes | None = None, fault=None):
                 data = raw if raw is not None else json.dumps(payload).encode()
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     if retry:
-                        self.send_header("Retry-After", "0.05")
+                        self.send_header("Retry-After", retry)
                     self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+                    if fault == "drip":
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(server.hang)
+                    elif fault == "close":
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                    else:
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError, OSError):  # the client gave up waiting (a timeout)
                     pass
 
         return Handler

@@ -1,0 +1,270 @@
+"""Cases found by breaking the evaluator as hostile users, careless users and broken servers would (issue 22).
+
+Each test reproduced its defect before the fix: a score kept for changed weights, a lost input file, a write
+outside the chosen folder, a cached non-finite score, a traceback, a hang or unbounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from evaluator import hashing, resume, tiny
+from evaluator.config import compose
+from evaluator.run import run
+from evaluator.schemes import Scheme
+
+from .conftest import read_jsonl
+
+
+def _shard_rows(out_dir) -> list[dict]:
+    return [r for p in sorted((out_dir / resume.SHARDS).glob("rank-*.jsonl")) for r in read_jsonl(p)]
+
+
+def test_folder_digest_follows_the_bytes_and_caches_by_file_identity(tmp_path, monkeypatch):
+    ckpt, cache = tmp_path / "ckpt", tmp_path / "cache"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(b"a" * 1000)
+    first = hashing.folder_digest(ckpt, cache)
+    read, digest = [], hashing.file_digest
+    monkeypatch.setattr(hashing, "file_digest", lambda p: read.append(p) or digest(p))
+    assert hashing.folder_digest(ckpt, cache) == first
+    assert read == []  # nothing read again: both files came from the cache
+    stat = weights.stat()
+    weights.write_bytes(b"b" * 1000)  # same size, then the old modification time put back
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert hashing.folder_digest(ckpt, cache) != first
+    assert [p.name for p in read] == ["model.safetensors"]
+
+
+def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ):
+    """Issue 22 (1): a judge folder whose weights were overwritten kept its old scores ("resuming: 6 of 6")."""
+    from safetensors.torch import load_file, save_file
+
+    judge = tmp_path / "judge"
+    shutil.copytree(tiny.resolve("tiny:qwen3_vl"), judge)
+    out = tmp_path / "out"
+    args = [f"model.name_or_path={judge}", "model.dtype=float32", "trainer=cpu", "data.num_workers=0", "report=false",
+            "judge.mode=logits", "data.limit=4", f"out_dir={out}"]  # fmt: skip
+    run(compose(["model=tiny", *args]))
+    before = {r["id"]: r["score"] for r in read_jsonl(out / "results.jsonl")}
+    weights = judge / "model.safetensors"
+    tensors = load_file(weights)
+    save_file({k: v.flip(0).contiguous() if v.ndim else v for k, v in tensors.items()}, weights,
+              metadata={"format": "pt"})  # fmt: skip
+    run(compose(["model=tiny", *args]))
+    assert len(_shard_rows(out)) == 8  # every sample scored again, none resumed
+    after = {r["id"]: r["score"] for r in read_jsonl(out / "results.jsonl")}
+    assert before.keys() == after.keys() and before != after
+    fp = resume.fingerprint(compose(["model=tiny", *args]), Scheme.from_config(compose(["model=tiny", *args]).judge))
+    assert {r["fingerprint"] for r in _shard_rows(out)[4:]} == {fp}
+
+
+# --- Non-finite numbers (4) and hostile server replies (7, 8, held in part) ----------------------------------
+
+
+def test_no_non_finite_score_reaches_a_row_or_the_shard(tmp_path):
+    from evaluator.judge import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
+    from evaluator.parsing import parse_score, parse_viescore
+
+    assert parse_score('{"score": NaN}').score is None and parse_score('{"score": Infinity}').score is None
+    assert parse_viescore('{"score": [1e308, 1e308]}').score == 1e308  # as the benchmark reads it, no range
+    scheme = Scheme.from_config(compose(["judge=viescore"]).judge)
+    parts = new_parts()
+    for j in scheme.judgements:
+        reply = json.dumps(dict.fromkeys(j.keys, 1e308))
+        add_reply(parts, j.name, reply, {k: type(v)(1e308, None) for k, v in parse_reply(scheme, reply, j.keys).items()})
+    row = result_row(scheme, parts)
+    assert row["score"] is None and row["error"] == NOT_FINITE  # O = sqrt(SC * PQ) overflows: no score
+    # A shard line written by an older version with a non-finite score is not resumed.
+    shards = tmp_path / resume.SHARDS
+    shards.mkdir()
+    (shards / "rank-0.jsonl").write_text(
+        '{"id": "a", "score": Infinity, "error": null, "digest": "d", "fingerprint": "fp"}\n'
+        '{"id": "b", "score": NaN, "error": null, "digest": "d", "fingerprint": "fp"}\n'
+        '{"id": "c", "score": 3.0, "error": null, "digest": "d", "fingerprint": "fp"}\n'
+    )
+    assert set(resume.read_previous(tmp_path, "fp")) == {"c"}
+    writer = resume.ShardWriter(tmp_path, "fp", {"x": "d"})
+    writer.open(1)
+    writer.write([{"id": "x", "score": None, "error": "e", "confidence": float("nan")}])
+    writer.close()
+    assert "NaN" not in (shards / "rank-1.jsonl").read_text()
+
+
+_NO_FOLLOW = object()
+
+
+def _logprob_tokens(score_lp, follow_lp=_NO_FOLLOW):
+    tokens = [{"token": t, "logprob": 0.0, "top_logprobs": []} for t in ('{"', "score", '":', " ")]
+    tokens.append({"token": "7", "logprob": score_lp, "top_logprobs": [{"token": "7", "logprob": score_lp},
+                                                                       {"token": "6", "logprob": -2.0}]})  # fmt: skip
+    if follow_lp is not _NO_FOLLOW:  # "7" then "0": a two-token value
+        tokens.append({"token": "0", "logprob": follow_lp, "top_logprobs": []})
+    tokens.append({"token": "}", "logprob": 0.0, "top_logprobs": []})
+    return tokens
+
+
+@pytest.mark.parametrize("bad", [1000.0, float("nan"), None, "x", float("inf")])
+def test_logprobs_a_server_should_not_send_are_left_out_not_a_crash(bad):
+    from evaluator import logprobs
+
+    dist = logprobs.read(_logprob_tokens(bad), "score", 0, 10)
+    assert dist is not None and dist.expected == 6.0  # only the alternative with a real log-probability counts
+    assert logprobs.read(_logprob_tokens(-0.1, follow_lp=bad), "score", 0, 10) is None
+
+
+def test_a_reply_nested_100000_deep_is_unparseable_not_a_crash():
+    from evaluator.parsing import parse_score, parse_scores, parse_viescore
+
+    deep = "[" * 100_000 + "]" * 100_000
+    reply = '{"score": ' + deep + "}"
+    assert parse_score(reply).score is None
+    assert parse_scores(reply, ("a", "b"))["a"].score is None
+    assert parse_viescore(reply).score is None
+
+
+KEY = "sk-test-SECRET-77d1e0aa"
+
+
+def _api(server, out, *extra: str) -> list[str]:
+    return ["backend=api", f"api.base_url={server.url}", "api.model=judge-model", "report=false", f"out_dir={out}",
+            *extra]  # fmt: skip
+
+
+def _files_text(folder) -> str:
+    return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_server_that_drips_one_byte_at_a_time_is_cut_off_at_the_timeout(tmp_path):
+    import time
+
+    from .api_server import Server
+
+    out = tmp_path / "out"
+    with Server(faults={"": ["drip"] * 100}, hang=0.5) as server:
+        start = time.monotonic()
+        run(compose(_api(server, out, "api.timeout_s=1", "api.max_retries=0", "api.key_env=null")))
+        elapsed = time.monotonic() - start
+    rows = read_jsonl(out / "results.jsonl")
+    assert len(rows) == 18 and all(r["score"] is None for r in rows)
+    assert {r["error"] for r in rows} == {"api error: no complete reply within api.timeout_s=1 (0 retries)"}
+    assert elapsed < 30  # 18 requests, 8 at a time, a second each; before the fix one request took 90 s
+
+
+def test_a_server_that_quotes_the_key_has_it_masked_in_every_file(tmp_path, monkeypatch):
+    from .api_server import Server
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    out = tmp_path / "out"
+    with Server(faults={"": ["echo_auth"] * 100}) as server:
+        run(compose([*_api(server, out), "report=true"]))
+    rows = read_jsonl(out / "results.jsonl")
+    assert all("You sent Bearer ***" in r["response"] for r in rows)
+    assert all(r["score"] is not None for r in rows)
+    assert "SECRET" not in _files_text(out)  # results, csv, summary, report, shards
+
+
+def test_huge_replies_slow_retry_after_and_dropped_connections_stay_bounded(tmp_path):
+    import time
+
+    from .api_server import Server
+
+    out = tmp_path / "out"
+    faults = {
+        "": ["close", "close"],  # the probe's connection drops mid-reply: a failed request, not "is the server up?"
+        "poster": ["huge"] * 5,
+        "Rotate the image": ["slow_retry"],  # asks for a 1000 s wait
+    }
+    with Server(faults=faults, huge_bytes=20_000_000) as server:
+        start = time.monotonic()
+        run(compose(_api(server, out, "api.max_retries=1", "api.max_retry_wait_s=0.2", "api.key_env=null")))
+        elapsed = time.monotonic() - start
+    rows = read_jsonl(out / "results.jsonl")
+    assert len(rows) == 18
+    [probe] = [r for r in rows if "closed" in (r["error"] or "")]  # the first sample, asked alone
+    assert probe["error"] == "api error: the server closed the connection before the reply was complete (1 retries)"
+    huge = {r["error"] for r in rows if "poster" in r["instruction"]}
+    assert huge == {"api error: response larger than api.max_response_bytes=8000000"}
+    assert all(r["score"] is not None for r in rows if "Rotate" in r["instruction"])  # waited 0.2 s, not 1000
+    assert len([r for r in rows if r["error"]]) == 1 + len([r for r in rows if "poster" in r["instruction"]])
+    assert elapsed < 60
+    assert max(len(r.get("response") or "") for r in rows) < 1000
+
+
+def test_a_stop_during_the_probe_ends_the_run_at_once(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .api_server import Server
+    from .conftest import REPO, cli_env
+
+    with Server(delay=60) as server:
+        args = _api(server, tmp_path / "out", "api.key_env=null")
+        proc = subprocess.Popen([sys.executable, "-m", "evaluator", *args], cwd=REPO, env=cli_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.time() + 60
+        while not server.texts and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.texts, "the probe never reached the server"
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+        assert time.monotonic() - stopped < 10  # not the 60 s the probe's reply takes
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
+def test_the_servers_samples_in_flight_stay_within_a_window(monkeypatch):
+    """Issue 22 (13): one task per row made up front, and a wait over all of them after each answer."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from evaluator.remote import RemoteJudge
+
+    live, most = 0, 0
+
+    async def sample(self, client, limit, index):
+        nonlocal live, most
+        live += 1
+        most = max(most, live)
+        async with limit:
+            await asyncio.sleep(0)
+        return {"id": str(index), "error": None}
+
+    def finished(row):
+        nonlocal live
+        live -= 1
+
+    monkeypatch.setattr(RemoteJudge, "_sample", sample)
+    cfg = compose(["backend=api", "api.base_url=http://127.0.0.1:9/v1", "api.model=m", "api.concurrency=4"])
+    judge = RemoteJudge(cfg.api, SimpleNamespace(max_new_tokens=1), list(range(20_000)), None)
+    rows = judge.score(finished)
+    assert sorted(int(r["id"]) for r in rows) == list(range(20_000))
+    assert most <= 8  # twice api.concurrency
+
+
+def test_a_200k_character_instruction_never_reaches_the_server(tmp_path):
+    from .api_server import Server
+    from .conftest import DEMO_MANIFEST
+
+    rows = [json.loads(x) for x in DEMO_MANIFEST.read_text().splitlines()[:3]]
+    rows[1]["instruction"] = "make it blue " * 16_000
+    for r in rows:
+        r["source"], r["edited"] = (str(DEMO_MANIFEST.parent / r[k]) for k in ("source", "edited"))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    with Server() as server:
+        run(compose(_api(server, out, "data=manifest", f"data.path={manifest}", f"data.root={DEMO_MANIFEST.parent}",
+                         "api.key_env=null")))  # fmt: skip
+        assert len(server.texts) == 2 and max(len(t) for t in server.texts) < 5000
+    [bad] = [r for r in read_jsonl(out / "results.jsonl") if r["error"]]
+    assert bad["id"] == rows[1]["id"] and bad["error"] == "skipped: instruction too long"
