@@ -3,7 +3,6 @@ loading a checkpoint, each on the same device and the same synthetic pairs."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import torch
 from evaluator.config import compose
 from evaluator.images import load_rgb
 from evaluator.run import run
+from evaluator.writing import read_jsonl_text
 
 log = logging.getLogger("evaluator.bench")
 
@@ -130,7 +130,7 @@ def measure_pipeline(*, model, manifest, device, shape, n, batch, new_tokens, mo
     finally:
         model.generation_config.min_new_tokens = None
     wall = time.perf_counter() - start
-    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    rows = read_jsonl_text((out / "results.jsonl").read_text(encoding="utf-8"))
     if sorted(r["id"] for r in rows) != sorted({r["id"] for r in rows}) or len(rows) != n:
         raise RuntimeError(f"pipeline wrote {len(rows)} rows for {n} samples")  # exactly once, or no figure
     busy = sum(r["seconds"] for r in rows) / wall

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from evaluator.errors import ConfigError
 from evaluator.manifest import read_manifest
 from evaluator.samples import Kind, Problem, Sample
 from evaluator.tiny import cache_root
@@ -98,6 +99,13 @@ def _inside(path: Path, root: Path, what: str) -> Path:
     return resolved
 
 
+def _plain_name(name: str, what: str) -> None:
+    """Raises: ValueError where ``name`` is not one plain path component (a metadata field that names a folder or
+    file must not climb out of it: ``../../victim/fullset/color_alter``)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"{what} {name!r} is not a plain file or folder name")
+
+
 def _image_file(value, folder: Path, name: str) -> str:
     """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
     ``folder`` (a name that would lead out of it is refused)."""
@@ -140,6 +148,10 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
     stamp = hashlib.sha256(f"{meta}:{meta.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     sources = cache_root() / "gedit-sources" / stamp
     root = Path(data_cfg.results_root).expanduser().resolve()
+    try:  # every edit lies under this model's own folder: no row may reach another model's
+        fullset = _inside(root / str(data_cfg.model_name) / "fullset", root, "data.model_name's folder")
+    except ValueError as e:
+        raise ConfigError(f"data.model_name={data_cfg.model_name}: {e}") from None
     samples, problems = [], []
     for row, rec in enumerate(records, start=1):
         if data_cfg.language not in ("all", rec.get("instruction_language")):
@@ -150,7 +162,9 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
             continue
         key, task, lang = str(rec["key"]), str(rec["task_type"]), str(rec["instruction_language"])
         try:
-            edited = _inside(root / data_cfg.model_name / "fullset" / task / lang / f"{key}.png", root, "edited image")
+            for what, name in (("key", key), ("task_type", task), ("instruction_language", lang)):
+                _plain_name(name, what)
+            edited = _inside(fullset / task / lang / f"{key}.png", fullset, "edited image")
             saved = edited.with_name(f"{key}_SRCIMG.png")
             saved = saved if saved_source and saved.is_file() else None
             source = str(saved) if saved else _image_file(rec["input_image"], sources, key)

@@ -23,7 +23,7 @@ from evaluator.errors import ConfigError, report_and_exit
 from evaluator.logs import escape
 from evaluator.paired import check_comparable, paired
 from evaluator.summary import MACRO, MICRO
-from evaluator.writing import atomic_write, read_run, require_run
+from evaluator.writing import atomic_write, make_parent, read_run, require_run
 
 
 def run_label(out_dir: Path) -> str:
@@ -166,14 +166,14 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.write(to_markdown(header, rows, ses))
             if table:
                 sys.stdout.write("\n" + paired_markdown(rows[0][0], table))
-    if args.csv:
-        atomic_write(args.csv, to_csv(header, rows))
-    if args.html:
-        from evaluator.plots import compare_bars
-        from evaluator.report import comparison_page
+        if args.csv:
+            atomic_write(make_parent(args.csv), to_csv(header, rows))
+        if args.html:
+            from evaluator.plots import compare_bars
+            from evaluator.report import comparison_page
 
-        chart = compare_bars(header, rows, args.html.with_suffix(".png"))
-        comparison_page(header, rows, chart, args.html)
+            chart = compare_bars(header, rows, make_parent(args.html).with_suffix(".png"))
+            comparison_page(header, rows, chart, args.html)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +22,12 @@ from PIL import Image
 
 from evaluator import benchmarks
 from evaluator.benchmarks import Loaded
-from evaluator.errors import OutputError
+from evaluator.errors import ConfigError, OutputError
+from evaluator.hashing import file_digest
 from evaluator.images import load_rgb
 from evaluator.manifest import read_manifest
-from evaluator.hashing import file_digest
 from evaluator.samples import Sample
-from evaluator.writing import atomic_write, safe_name
+from evaluator.writing import atomic_write, jsonl_line, safe_name
 
 EDITS = "edits"
 SOURCES = "sources"
@@ -57,6 +56,22 @@ def read(data_cfg, out_dir: Path) -> Loaded:
     return benchmarks.limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
 
 
+def refuse_own_input(data_cfg, out_dir: Path) -> None:
+    """A manifest is never replaced by the one this stage writes: its rows and source paths would be lost.
+
+    Raises:
+        ConfigError: ``data.path`` is ``out_dir/manifest.jsonl``.
+    """
+    if data_cfg.layout != "manifest":
+        return
+    given = Path(str(data_cfg.path)).expanduser().resolve()
+    if given == (Path(out_dir).expanduser() / MANIFEST).resolve():
+        raise ConfigError(
+            f"data.path={data_cfg.path} is where the editing stage writes its new {MANIFEST}; choose another out_dir "
+            "(the default is outputs/<data>/edits-<editor>) or rename the input"
+        )
+
+
 def write_beside(data_cfg, rows: Sequence[dict], samples: dict[str, Sample], out_dir: Path, fresh: set) -> list[Path]:
     """What the judge needs beside the edits, for every row (in input order): a manifest's copied sources and its
     ``manifest.jsonl``; GEdit-Bench's ``<key>_SRCIMG.png`` (rewritten for the edits made now, in case the source
@@ -70,8 +85,10 @@ def write_beside(data_cfg, rows: Sequence[dict], samples: dict[str, Sample], out
     if data_cfg.layout == "gedit":
         for row in rows:
             s = samples.get(row["id"])
+            if s is None or row.get("error") is not None or not row.get("edited"):
+                continue  # a row that was never edited (a bad metadata row) has no folder to write into
             target = Path(row["edited"]).with_name(f"{row.get('key')}_SRCIMG.png")
-            if s is not None and row.get("error") is None and (row["id"] in fresh or not target.is_file()):
+            if row["id"] in fresh or not target.is_file():
                 _write_png_copy(Path(s.source), target, upright=data_cfg.exif_transpose)
     return []
 
@@ -97,7 +114,7 @@ def _write_manifest(rows: Sequence[dict], samples: dict[str, Sample], out_dir: P
         record.update({k: v for k, v in (s.extra if s else {}).items() if k not in OLD_EDIT_LABELS})
         if row.get("error"):
             record["edit_error"] = row["error"]
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        lines.append(jsonl_line(record))
     return atomic_write(out_dir / MANIFEST, "".join(lines))
 
 

@@ -33,6 +33,7 @@ def run(cfg: DictConfig) -> tuple[Path, Path]:
     edits = Path(cfg.edit_dir).expanduser().resolve()
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     edit_cfg, judge_cfg = split(cfg, edits, out_dir)
+    edit_layouts.refuse_own_input(cfg.data, edits)
     stage.prepare(cfg, edits, log_name="edit")
     config.check_out_dir(out_dir)
     stage.launch(cfg, functools.partial(_both, edit_cfg, judge_cfg, edits, out_dir))

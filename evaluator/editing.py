@@ -28,7 +28,7 @@ from evaluator.hashing import checkpoint_digest, file_digest
 from evaluator.images import ImageLimits
 from evaluator.plan import Plan, make_plan, merge_rows, read_previous
 from evaluator.progress import GlobalProgress
-from evaluator.writing import atomic_write, write_config, write_index
+from evaluator.writing import atomic_write, jsonl_line, write_config, write_index
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def run(cfg: DictConfig) -> Path:
     """
     edit_config.check_edit(cfg)
     out_dir = Path(cfg.out_dir).expanduser().resolve()
+    edit_layouts.refuse_own_input(cfg.data, out_dir)
     stage.prepare(cfg, out_dir, log_name="edit")
     stage.launch(cfg, functools.partial(edit, cfg, out_dir=out_dir))
     return out_dir
@@ -60,7 +61,8 @@ def settings(cfg: DictConfig) -> dict:
     """Everything that changes an edit: the editor's settings, the seed, the source's orientation, and for a local
     checkpoint the digest of its files' bytes (a checkpoint saved again under the same folder is another editor)."""
     editor = {k: OmegaConf.to_container(cfg.editor, resolve=True)[k] for k in _SETTINGS}
-    return {"editor": editor, "seed": cfg.seed, "exif_transpose": cfg.data.exif_transpose, "files": checkpoint_digest(cfg.editor.name_or_path)}
+    files = checkpoint_digest(cfg.editor.name_or_path)
+    return {"editor": editor, "seed": cfg.seed, "exif_transpose": cfg.data.exif_transpose, "files": files}
 
 
 def fingerprint(cfg: DictConfig) -> str:
@@ -86,6 +88,7 @@ def edit(cfg: DictConfig, trainer: L.Trainer, out_dir: Path, pipeline=None) -> C
 def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: outdir.Lock):
     """Steps 1 and 2: every rank reads the rows and checks its share of the sources; rank 0 takes the folder,
     keeps the earlier edits still on disk as they were, and decides; every rank gets the same plan."""
+    edit_layouts.refuse_own_input(cfg.data, out_dir)  # also for the pipeline, which starts here
     loaded = edit_layouts.read(cfg.data, out_dir)
     rows = loaded.samples
     share = preflight.check_share(
@@ -186,7 +189,7 @@ def write_outputs(cfg: DictConfig, plan: Plan, loaded, shards, out_dir: Path, fp
     fresh_rows = [r for rows, _ in shards for r in rows]
     rows = [{k: v for k, v in r.items() if k != "score"} for r in merge_rows([r for r, _ in shards], plan)]
     samples = {s.id: s for s in loaded.samples}
-    written = [atomic_write(out_dir / EDITS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))]
+    written = [atomic_write(out_dir / EDITS_FILE, "".join(jsonl_line(r) for r in rows))]
     written += edit_layouts.write_beside(cfg.data, rows, samples, out_dir, {r["id"] for r in fresh_rows})
     record = {**settings(cfg), "fingerprint": fp, "diffusers": _version("diffusers")}
     written.append(atomic_write(out_dir / edit_layouts.RECORD, OmegaConf.to_yaml(OmegaConf.create(record))))

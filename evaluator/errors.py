@@ -16,6 +16,7 @@ from evaluator.topology import under_torchrun
 log = logging.getLogger(__name__)
 
 RANK_FAILED_GRACE_S = 5
+SHOWN = 50  # problems listed in a message; a million bad rows must not print a million lines
 
 
 class UserError(Exception):
@@ -37,7 +38,9 @@ class DataError(UserError):
         self.source = source
         self.problems = list(problems)
         lines = [f"{len(self.problems)} problem(s) in {source}:", "  row  id                    problem"]
-        lines += [f"  {p.row:<4} {escape(p.id)[:20]:<21} {escape(p.message)}" for p in self.problems]
+        lines += [f"  {p.row:<4} {escape(p.id)[:20]:<21} {escape(p.message)[:200]}" for p in self.problems[:SHOWN]]
+        if len(self.problems) > SHOWN:
+            lines.append(f"  … and {len(self.problems) - SHOWN} more (with data.on_error=skip each is an error row)")
         super().__init__("\n".join(lines))
 
     def __reduce__(self):  # travels between ranks: rebuild from the arguments, not from the message

@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from evaluator import logs
 from evaluator.errors import ConfigError, OutputError, report_and_exit
 from evaluator.headline import GEDIT_TYPES
-from evaluator.writing import atomic_write, read_run
+from evaluator.writing import RUN_FILES, atomic_write, make_parent, read_run, require_run
 
 GEDIT_COLUMNS = ("source_image", "edited_image", "instruction", "sementics_score", "quality_score",
                  "intersection_exist", "instruction_language")  # fmt: skip
@@ -46,8 +46,21 @@ def export_gedit(rows: list[dict], model: str, out: Path, sc: str = "SC", pq: st
         for r in (r for r in scored if r.get("category") == task):
             inputs = [r.get("source"), r.get("edited"), r.get("instruction")]
             writer.writerow([*inputs, r[sc], r[pq], bool(r.get("intersection")), r.get("language")])
-        paths.append(atomic_write(out / f"{model}_{task}_gpt_score.csv", buf.getvalue()))
+        paths.append(atomic_write(_inside(out, f"{model}_{task}_gpt_score.csv"), buf.getvalue()))
     return paths
+
+
+def _inside(out: Path, name: str) -> Path:
+    """``out / name``, its folders made; a model name with a slash (``org/model``) makes a folder, as a path joined
+    from it would in the benchmark's script, but no name leads out of ``out``.
+
+    Raises:
+        ConfigError: the name would lead out of ``out``.
+    """
+    target = (out / name).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise ConfigError(f"the run's data.model_name would put {name!r} outside --out {out}; export it by hand")
+    return make_parent(target)
 
 
 def export_imgedit(rows: list[dict], out: Path) -> list[Path]:
@@ -63,6 +76,7 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
         ConfigError: the folder is not a finished run of that benchmark.
         OutputError: ``out`` cannot be created.
     """
+    require_run(run_dir, RUN_FILES)  # config.yaml too: the model's name comes from it
     summary, rows = read_run(run_dir)
     layout = summary.get("headline", {}).get("protocol")
     if layout != fmt:

@@ -85,7 +85,9 @@ def _read_cache(cache_dir: Path | None) -> dict[str, str]:
         data = json.loads((cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _write_cache(cache_dir: Path | None, cache: dict[str, str]) -> None:

@@ -135,7 +135,7 @@ class Lock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self._holder()
-                if holder and holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
+                if holder and holder.get("host") == me["host"] and not _alive(_pid(holder.get("pid"))):
                     log.warning("taking over the lock of %s: pid %s on this host is gone", self.path, holder["pid"])
                     self.path.unlink(missing_ok=True)
                     continue
@@ -155,10 +155,21 @@ class Lock:
             self.held = False
 
     def _holder(self) -> dict | None:
+        """The lock's holder as written, or None where the file is unreadable or not a JSON object."""
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            holder = json.loads(self.path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError, RecursionError):
             return None
+        return holder if isinstance(holder, dict) else None
+
+
+def _pid(value) -> int:
+    """A lock's pid as a number; 0 (no process) for anything that is not a plausible pid ("abc", 20 digits)."""
+    try:
+        pid = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return pid if 0 < pid < 1 << 22 else 0
 
 
 def _alive(pid: int) -> bool:
@@ -166,7 +177,7 @@ def _alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

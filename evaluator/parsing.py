@@ -86,9 +86,7 @@ def _number(value) -> float | None:
     if isinstance(value, bool):
         return None
     try:
-        if isinstance(value, (int, float)):
-            number = float(value)
-        elif isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
+        if isinstance(value, (int, float)) or (isinstance(value, str) and re.fullmatch(_NUMBER, value.strip())):
             number = float(value)
         else:
             return None

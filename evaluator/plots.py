@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from evaluator.summary import MACRO, MICRO
+from evaluator.summary import MACRO, MAX_SHOWN, MICRO, shown
 from evaluator.writing import atomic_write
 
 
@@ -40,6 +40,7 @@ def score_histogram(rows: Sequence[dict], low: float, high: float, path: Path, k
 
 def category_bars(table: dict, criterion: str, path: Path) -> Path:
     """Mean of ``criterion`` per category (from a summary table), each bar labelled with the samples it rests on."""
+    table, left, _ = shown(table)  # a readable chart: the largest categories
     cats = [c for c in table if c not in (MACRO, MICRO)] + [MACRO]
     means = [table[c][criterion]["mean"] or 0.0 for c in cats]
     counts = [table[c][criterion]["n"] for c in cats]
@@ -49,13 +50,17 @@ def category_bars(table: dict, criterion: str, path: Path) -> Path:
     ax.bar_label(bars, labels=[f"n={n}" for n in counts], fontsize=8)
     ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right")
     ax.set_ylabel(f"mean {criterion}")
-    ax.set_title(f"{criterion} by category")
+    ax.set_title(f"{criterion} by category" + (f" (the {len(cats) - 1} largest; {left} more)" if left else ""))
     return _save(fig, path)
 
 
 def compare_bars(header: Sequence[str], rows: Sequence[Sequence], path: Path) -> Path:
     """One group of bars per category (and the averages), one bar per run: the leaderboard as a chart."""
     columns = list(header[2:-1])  # categories, then the macro and micro averages
+    if len(columns) > MAX_SHOWN + 2:  # a readable chart: the first categories and the averages
+        keep = [*range(MAX_SHOWN), len(columns) - 2, len(columns) - 1]
+        columns = [columns[i] for i in keep]
+        rows = [[*row[:2], *[row[2 + i] for i in keep], row[-1]] for row in rows]
     fig = Figure(figsize=(max(6, 0.9 * len(columns) * max(1, len(rows)) / 2 + 2), 3.6), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(rows))

@@ -23,9 +23,12 @@ from PIL import Image
 from evaluator import headline, logs, plots
 from evaluator.errors import report_and_exit
 from evaluator.images import load_rgb
+from evaluator.summary import shown
 from evaluator.writing import INDEX, atomic_write, read_run, require_run, write_index
 
 THUMB = 160
+# The samples table shows this many rows, each with two thumbnails; a larger run's rows are in results.jsonl/csv.
+MAX_ROWS = 2000
 
 
 def _env() -> Environment:
@@ -95,6 +98,8 @@ def build(out_dir: Path) -> list[Path]:
     cfg = OmegaConf.load(out_dir / "config.yaml")
     charts = write_charts(out_dir, rows, summary, float(cfg.judge.scale.min), float(cfg.judge.scale.max))
     columns = list(dict.fromkeys(["score", *summary["criteria"]]))
+    rows_left = max(0, len(rows) - MAX_ROWS)
+    rows = rows[:MAX_ROWS]
     with ThreadPoolExecutor(8) as pool:  # decoding releases the GIL
         sources = list(pool.map(thumbnail, [r.get("source") for r in rows]))
         edits = list(pool.map(thumbnail, [r.get("edited") for r in rows]))
@@ -107,6 +112,8 @@ def build(out_dir: Path) -> list[Path]:
             title=f"Judge report: {out_dir.name}",
             meta=f"judge {cfg.model.name_or_path} · scheme {cfg.judge.name} ({cfg.judge.mode}) · {len(rows)} samples",
             summary=summary,
+            tables={group: shown(tab) for group, tab in summary["tables"].items()},
+            rows_left=rows_left,
             headline=_headline_view(summary.get("headline")),
             charts=[(p.stem, _b64(p)) for p in charts],
             columns=columns,

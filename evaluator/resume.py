@@ -4,13 +4,14 @@ field that reaches the prompt) and the run's fingerprint all match, whatever the
 
 The fingerprint covers every setting that changes a score: the checkpoint (for a local folder, its files' bytes; see
 ``evaluator.hashing``) and revision, dtype and attention, the resolved scheme (the prompt texts themselves, also those
-read from files, not their paths), the generation settings, the image limits and the seed. Batch size and world size do not count. The shards of all ranks are read by
-global rank 0, so resuming needs ``out_dir`` on a filesystem every node sees; without one, rank 0 resumes from its
-own shards only and the others' are scored again.
+read from files, not their paths), the generation settings, the image limits and the seed. Batch size and world
+size do not count. The shards of all ranks are read by global rank 0, so resuming needs ``out_dir`` on a filesystem
+every node sees; without one, rank 0 resumes from its own shards only and the others' are scored again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -18,12 +19,14 @@ import logging
 import math
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from evaluator.errors import OutputError
 from evaluator.hashing import checkpoint_digest
+from evaluator.writing import jsonl_line
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ def read_previous(out_dir: Path, fp: str) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     other = 0
     for shard in sorted((out_dir / SHARDS).glob("rank-*.jsonl")):
+        if not _regular(shard):  # a link to /dev/zero or a FIFO would be read for ever
+            log.warning("ignoring %s: not a regular file", shard)
+            continue
         with shard.open(encoding="utf-8", errors="replace", newline="\n") as f:
             for n, line in enumerate(f, start=1):
                 row = _row(line)
@@ -110,11 +116,14 @@ class ShardWriter(BasePredictionWriter):
     def open(self, rank: int) -> None:
         """Open this rank's shard for appending (also for a judge that runs outside Lightning)."""
         folder = self.out_dir / SHARDS
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"rank-{rank}.jsonl"
-        self.file = path.open("a", encoding="utf-8")
-        if path.stat().st_size and not _ends_with_newline(path):
-            self.file.write("\n")  # after a write torn by a kill, start a fresh line rather than extend the torn one
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.file = path.open("a", encoding="utf-8")
+            if path.stat().st_size and not _ends_with_newline(path):
+                self.file.write("\n")  # after a write torn by a kill, start a fresh line rather than extend it
+        except OSError as e:
+            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         self.write(prediction)
@@ -123,7 +132,7 @@ class ShardWriter(BasePredictionWriter):
         """Append finished rows, flushed and fsynced."""
         lines = [{**_finite(r), "digest": self.digests[r["id"]], "fingerprint": self.fp} for r in rows]
         try:
-            self.file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+            self.file.write("".join(jsonl_line(r) for r in lines))
             self.file.flush()
             os.fsync(self.file.fileno())
         except OSError as e:
@@ -136,9 +145,19 @@ class ShardWriter(BasePredictionWriter):
         self.close()
 
     def close(self) -> None:
+        """Close the shard. Every row reported written was flushed and fsynced; what a failed write left in the
+        buffer (a full disk) was reported then, so flushing it again on close is not a second error."""
         if self.file is not None:
-            self.file.close()
-            self.file = None
+            file, self.file = self.file, None
+            with contextlib.suppress(OSError):
+                file.close()
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _finite(row: dict) -> dict:

@@ -8,7 +8,6 @@ others, so all of them follow the same plan.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from evaluator.prompts import Collator, prompt_records
 from evaluator.sampler import CostModel
 from evaluator.schemes import Scheme
 from evaluator.summary import summarize, to_markdown
-from evaluator.writing import atomic_write, write_config, write_index, write_results, write_summary
+from evaluator.writing import atomic_write, jsonl_line, write_config, write_index, write_results, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def _check_categories(cfg: DictConfig, scheme: Scheme, plan: Plan) -> None:
 def write_prompts(cfg: DictConfig, scheme: Scheme, plan: Plan, out_dir: Path) -> None:
     """``dry_run``: every prompt of the plan's samples to ``prompts.jsonl``, and the run's config; no judge."""
     records = prompt_records(scheme, [*plan.todo, *plan.done])
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    text = "".join(jsonl_line(r) for r in records)
     write_index(out_dir, [atomic_write(out_dir / "prompts.jsonl", text), write_config(cfg, out_dir)])
     log.info("dry run: %d prompts of %d samples in %s", len(records), len(plan.todo) + len(plan.done),
              out_dir / "prompts.jsonl")  # fmt: skip

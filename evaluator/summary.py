@@ -19,6 +19,11 @@ from evaluator import headline as headlines
 from evaluator.logs import escape
 
 MACRO, MICRO = "macro avg", "micro avg"
+# What a person reads (the console, summary.md, the report, the charts) shows this many categories of a table, the
+# largest, and one line for the rest; summary.json and the summary_*.csv tables keep every one.
+MAX_SHOWN = 30
+# Subsets get a table per language only for this many languages, the largest (benchmarks have two).
+MAX_LANGUAGE_TABLES = 20
 
 
 def _stats(rows: Sequence[dict], key: str = "score") -> dict:
@@ -66,14 +71,39 @@ def table(rows: Sequence[dict], criteria: Sequence[str]) -> dict:
 def groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
     """The subsets benchmarks report: all, each language, and the intersection subset (with its languages)."""
     out = {"all": list(rows)}
-    for lang, rs in _by(rows, "language").items():
+    for lang, rs in _largest(_by(rows, "language")).items():
         out[f"language={lang}"] = rs
     inter = [r for r in rows if r.get("intersection")]
     if any("intersection" in r for r in rows):
         out["intersection"] = inter
-        for lang, rs in _by(inter, "language").items():
+        for lang, rs in _largest(_by(inter, "language")).items():
             out[f"intersection,language={lang}"] = rs
     return out
+
+
+def _largest(by_language: dict[str, list]) -> dict[str, list]:
+    if len(by_language) <= MAX_LANGUAGE_TABLES:
+        return by_language
+    kept = sorted(by_language, key=lambda k: (-len(by_language[k]), k))[:MAX_LANGUAGE_TABLES]
+    return {k: by_language[k] for k in sorted(kept)}
+
+
+def shown(named: dict, size=lambda v: v["n"], limit: int = MAX_SHOWN) -> tuple[dict, int, int]:
+    """The entries of a per-category mapping a person is shown: all of them up to ``limit``, else the ``limit``
+    largest by ``size`` (in their own order) and the macro and micro averages. Also returns how many categories
+    were left out and how many samples they hold."""
+    cats = [c for c in named if c not in (MACRO, MICRO)]
+    if len(cats) <= limit:
+        return named, 0, 0
+    kept = set(sorted(cats, key=lambda c: (-size(named[c]), c))[:limit])
+    left = [c for c in cats if c not in kept]
+    return {c: v for c, v in named.items() if c in kept or c in (MACRO, MICRO)}, len(left), sum(
+        size(named[c]) for c in left
+    )
+
+
+def more_line(left: int, samples: int) -> str:
+    return f"{left} more categories ({samples} samples): summary.json and summary_*.csv list every one"
 
 
 def separation(rows: Sequence[dict], label: str = "follows", key: str = "score") -> dict | None:
@@ -159,10 +189,14 @@ def to_markdown(summary: dict) -> str:
 
     add("**all**", summary)
     for kind in ("category", "language"):
-        for name, s in summary[f"by_{kind}"].items():
+        listed, left, samples = shown(summary[f"by_{kind}"], size=lambda v: v["count"])
+        for name, s in listed.items():
             add(f"{kind}: {escape(name)}", s)
+        if left:
+            lines.append(f"| … {left} more {kind} values ({samples} samples) | | | | | |")
     criteria = summary["criteria"]
-    for group, tab in summary["tables"].items():
+    for group, full in summary["tables"].items():
+        tab, left, samples = shown(full)
         lines += ["", f"### {escape(group)}", ""]
         lines.append("| category | n | " + " | ".join(escape(c) for c in criteria) + " |")
         lines.append("| --- | ---: |" + " ---: |" * len(criteria))
@@ -170,6 +204,8 @@ def to_markdown(summary: dict) -> str:
             name = f"**{cat}**" if cat in (MACRO, MICRO) else escape(cat)
             cells = [f"{_num(row[c]['mean'])} ({row[c]['n']})" for c in criteria]
             lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
+        if left:
+            lines.append(f"\n{more_line(left, samples)}")
     lines += ["", "Cells: mean (number of samples, or of categories for the macro average, it rests on); summary.json "
               "has each cell's standard error."]  # fmt: skip
     if sanity := summary.get("sanity"):

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +37,36 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+    return path
+
+
+# Characters that str.splitlines() (and so many JSON Lines readers) breaks a line at, though JSON lets them stand
+# raw inside a string; escaped, every line of our JSONL files is one record for any reader.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+_LINE_BREAK = re.compile("[\u2028\u2029\x85]")
+
+
+def jsonl_line(record) -> str:
+    """One JSON Lines record: UTF-8 text kept readable, but no character any reader could split the line at."""
+    return _LINE_BREAK.sub(lambda m: _LINE_BREAKS[m.group()], json.dumps(record, ensure_ascii=False)) + "\n"
+
+
+def read_jsonl_text(text: str) -> list:
+    """The records of a JSON Lines text, split at "\n" alone, as JSON Lines is defined."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def make_parent(path: Path) -> Path:
+    """``path``, once its folder exists (made if missing).
+
+    Raises:
+        OutputError: the folder cannot be made (read-only, a file in the way).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {path.parent}: {e.strerror or e}") from None
     return path
 
 
@@ -69,7 +100,7 @@ def spreadsheet_safe(value):
 
 def write_results(rows: Sequence[dict], out_dir: Path) -> list[Path]:
     """``results.jsonl`` (one JSON object per sample) and ``results.csv`` (the same columns)."""
-    jsonl = atomic_write(out_dir / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    jsonl = atomic_write(out_dir / "results.jsonl", "".join(jsonl_line(r) for r in rows))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=[spreadsheet_safe(c) for c in columns])
@@ -114,8 +145,7 @@ def read_run(out_dir: Path, check: bool = True) -> tuple[dict, list[dict]]:
     if check:
         require_run(out_dir, ("results.jsonl", "summary.json"))
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-    lines = (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
-    return summary, [json.loads(x) for x in lines if x.strip()]
+    return summary, read_jsonl_text((out_dir / "results.jsonl").read_text(encoding="utf-8"))
 
 
 def require_run(out_dir: Path, files: tuple[str, ...] = RUN_FILES) -> Path:

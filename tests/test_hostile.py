@@ -78,7 +78,9 @@ def test_no_non_finite_score_reaches_a_row_or_the_shard(tmp_path):
     parts = new_parts()
     for j in scheme.judgements:
         reply = json.dumps(dict.fromkeys(j.keys, 1e308))
-        add_reply(parts, j.name, reply, {k: type(v)(1e308, None) for k, v in parse_reply(scheme, reply, j.keys).items()})
+        add_reply(
+            parts, j.name, reply, {k: type(v)(1e308, None) for k, v in parse_reply(scheme, reply, j.keys).items()}
+        )
     row = result_row(scheme, parts)
     assert row["score"] is None and row["error"] == NOT_FINITE  # O = sqrt(SC * PQ) overflows: no score
     # A shard line written by an older version with a non-finite score is not resumed.
@@ -268,3 +270,179 @@ def test_a_200k_character_instruction_never_reaches_the_server(tmp_path):
         assert len(server.texts) == 2 and max(len(t) for t in server.texts) < 5000
     [bad] = [r for r in read_jsonl(out / "results.jsonl") if r["error"]]
     assert bad["id"] == rows[1]["id"] and bad["error"] == "skipped: instruction too long"
+
+
+# --- Files: lost inputs (2), writes outside the folder (3), bad rows (6), odd characters (5), a full disk (10) ---
+
+EDIT = ["editor=tiny", "trainer=cpu", "data.num_workers=0"]
+
+
+def _demo_rows(n: int | None = None) -> list[dict]:
+    from .conftest import DEMO_MANIFEST
+
+    rows = [json.loads(x) for x in DEMO_MANIFEST.read_text().splitlines()[:n]]
+    for r in rows:
+        r["source"], r["edited"] = (str(DEMO_MANIFEST.parent / r[k]) for k in ("source", "edited"))
+    return rows
+
+
+def _write_manifest(path, rows) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_the_editing_stage_never_replaces_its_own_input_manifest(tmp_path, restore_environ):
+    from evaluator.editing import run as edit
+    from evaluator.errors import ConfigError
+
+    manifest = tmp_path / "manifest.jsonl"
+    _write_manifest(manifest, _demo_rows(2))
+    before = manifest.read_bytes()
+    with pytest.raises(ConfigError, match="is where the editing stage writes its new manifest.jsonl"):
+        edit(compose([*EDIT, "data=manifest", f"data.path={manifest}", "data.allow_outside_root=true",
+                      f"out_dir={tmp_path}"], "edit"))  # fmt: skip
+    assert manifest.read_bytes() == before
+
+
+def _gedit_with_bad_rows(root):
+    import pyarrow.parquet as pq
+
+    from .fixtures import make_gedit
+
+    rows = [("g0", "color_alter", "en", True, False), ("g1", "color_alter", "en", False, False),
+            ("../x", "color_alter", "en", False, False), ("g3", "../../victim/fullset/color_alter", "en", False, False),
+            ("g4", "color_alter", "en", False, False)]  # fmt: skip
+    layout = make_gedit(root, rows=rows)
+    records = pq.read_table(layout["metadata"]).to_pylist()
+    records[4]["instruction"] = None
+    import pyarrow as pa
+
+    pq.write_table(pa.Table.from_pylist(records), layout["metadata"])
+    return layout
+
+
+def test_gedit_rows_that_climb_out_or_lack_fields_are_error_rows_and_the_edits_are_recorded(tmp_path, restore_environ):
+    from evaluator.editing import run as edit
+
+    layout = _gedit_with_bad_rows(tmp_path)
+    keys = [f"data.{k}={v}" for k, v in layout.items() if k != "model_name"]
+    out = edit(compose([*EDIT, "data=gedit", *keys, "data.model_name=tiny_editor", "editor.resolution=null"], "edit"))
+    assert not (tmp_path / "results" / "victim").exists()  # nothing written into another model's folder
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["tiny_editor"]
+    rows = read_jsonl(out / "edits.jsonl")
+    assert len(rows) == 5
+    errors = {r["id"]: r["error"] for r in rows}
+    assert errors["g0/en"] is None and errors["g1/en"] is None
+    assert [e for i, e in errors.items() if i not in ("g0/en", "g1/en")] == [
+        "skipped: path escapes the data root", "skipped: path escapes the data root", "skipped: missing instruction"
+    ]  # fmt: skip
+    assert (out / "files.json").is_file() and (out / "editor.yaml").is_file()
+
+
+def test_a_model_name_that_leads_out_of_the_results_root_is_refused(tmp_path):
+    from evaluator.benchmarks import read_gedit
+    from evaluator.errors import ConfigError
+
+    from .fixtures import data_cfg, make_gedit
+
+    layout = make_gedit(tmp_path)
+    with pytest.raises(ConfigError, match="data.model_name=../escaped: data.model_name's folder .* would lie outside"):
+        read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "../escaped"}))
+    assert read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "org/model"})).problems == []
+
+
+def test_export_stays_inside_out_and_takes_a_model_name_with_a_slash(tmp_path):
+    from evaluator.errors import ConfigError
+    from evaluator.export import export_gedit
+    from evaluator.headline import GEDIT_TYPES
+
+    row = {"score": 5.0, "SC": 5.0, "PQ": 5.0, "category": GEDIT_TYPES[0], "language": "en"}
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="outside --out"):
+        export_gedit([row], "../../escaped", out)
+    assert not (tmp_path / "escaped").exists() and not any(tmp_path.parent.glob("escaped*"))
+    paths = export_gedit([row], "org/model", out)
+    assert paths[0] == out.resolve() / "org" / f"model_{GEDIT_TYPES[0]}_gpt_score.csv"
+
+
+LINE_BREAKS = "a\u2028b\u2029c\x85d"
+
+
+def test_line_separators_in_instructions_and_replies_keep_every_file_readable(tmp_path, restore_environ, capsys):
+    from evaluator import compare, report
+    from evaluator.writing import read_run
+
+    rows = _demo_rows(3)
+    for r in rows:
+        r["instruction"] += LINE_BREAKS
+    manifest = tmp_path / "m.jsonl"
+    _write_manifest(manifest, rows)
+    out = tmp_path / "out"
+    run(compose(["model=tiny", "trainer=cpu", "data.num_workers=0", "data=manifest", f"data.path={manifest}",
+                 "data.allow_outside_root=true", f"out_dir={out}"]))  # fmt: skip
+    assert (out / "report.html").is_file()
+    text = (out / "results.jsonl").read_text(encoding="utf-8")
+    assert len(text.splitlines()) == 3  # escaped: even a reader that splits at U+2028 sees one record a line
+    _, results = read_run(out)
+    assert [r["instruction"] for r in results] == [r["instruction"] for r in rows]
+    # A results.jsonl written raw (by an earlier version) reads as well.
+    (tmp_path / "raw").mkdir()
+    raw = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
+    assert len(raw.splitlines()) > 3
+    from evaluator.writing import read_jsonl_text
+
+    assert read_jsonl_text(raw) == results
+    report.build(out)
+    compare.main([str(out), "--csv", str(tmp_path / "new" / "folder" / "board.csv")])  # a folder made, not a crash
+    assert (tmp_path / "new" / "folder" / "board.csv").is_file()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        compare.main([str(out), "--html", str(tmp_path / "a-file" / "board.html")])
+    assert stop.value.code == 2
+
+
+def test_a_full_disk_mid_run_is_one_line_and_exit_2(tmp_path):
+    from .conftest import run_cli
+
+    out = tmp_path / "out"
+    (out / "shards").mkdir(parents=True)
+    (out / "shards" / "rank-0.jsonl").symlink_to("/dev/full")  # every write: "No space left on device"
+    proc = run_cli(["model=tiny", "trainer=cpu", "data.num_workers=0", f"out_dir={out}"])
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "No space left on device" in proc.stderr
+    assert "not a regular file" in proc.stderr  # and the link was not read as an earlier run's rows
+
+
+@pytest.mark.parametrize("pid", ["abc", "1" * 20, None, -5])
+def test_a_lock_with_a_nonsense_pid_is_taken_over(tmp_path, pid, caplog):
+    import socket
+
+    from evaluator.outdir import LOCK, Lock
+
+    (tmp_path / LOCK).write_text(json.dumps({"host": socket.gethostname(), "pid": pid}))
+    lock = Lock(tmp_path)
+    lock.acquire()
+    assert lock.held and json.loads((tmp_path / LOCK).read_text())["pid"] == os.getpid()
+    lock.release()
+
+
+def test_a_hundred_thousand_categories_make_a_readable_summary_and_chart(tmp_path):
+    import time
+
+    from evaluator import plots
+    from evaluator.summary import MAX_SHOWN, summarize, to_markdown
+
+    rows = [{"id": str(i), "score": float(i % 11), "error": None, "category": f"c{i}", "language": f"l{i % 50}"}
+            for i in range(100_000)]  # fmt: skip
+    start = time.monotonic()
+    summary = summarize(rows)
+    text = to_markdown(summary)
+    chart = plots.category_bars(summary["tables"]["all"], "score", tmp_path / "c.png")
+    assert time.monotonic() - start < 120
+    assert len(text.splitlines()) < 40 * (MAX_SHOWN + 10)
+    assert "99970 more categories (99970 samples)" in text
+    assert len(summary["by_category"]) == 100_000  # the data keeps every one
+    assert len([t for t in summary["tables"] if t.startswith("language=")]) == 20
+    from PIL import Image
+
+    assert Image.open(chart).width < 3000
