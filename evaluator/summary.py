@@ -97,8 +97,10 @@ def shown(named: dict, size=lambda v: v["n"], limit: int = MAX_SHOWN) -> tuple[d
         return named, 0, 0
     kept = set(sorted(cats, key=lambda c: (-size(named[c]), c))[:limit])
     left = [c for c in cats if c not in kept]
-    return {c: v for c, v in named.items() if c in kept or c in (MACRO, MICRO)}, len(left), sum(
-        size(named[c]) for c in left
+    return (
+        {c: v for c, v in named.items() if c in kept or c in (MACRO, MICRO)},
+        len(left),
+        sum(size(named[c]) for c in left),
     )
 
 

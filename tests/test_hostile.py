@@ -297,7 +297,7 @@ def test_the_editing_stage_never_replaces_its_own_input_manifest(tmp_path, resto
     manifest = tmp_path / "manifest.jsonl"
     _write_manifest(manifest, _demo_rows(2))
     before = manifest.read_bytes()
-    with pytest.raises(ConfigError, match="is where the editing stage writes its new manifest.jsonl"):
+    with pytest.raises(ConfigError, match=r"is where the editing stage writes its new manifest\.jsonl"):
         edit(compose([*EDIT, "data=manifest", f"data.path={manifest}", "data.allow_outside_root=true",
                       f"out_dir={tmp_path}"], "edit"))  # fmt: skip
     assert manifest.read_bytes() == before
@@ -345,7 +345,9 @@ def test_a_model_name_that_leads_out_of_the_results_root_is_refused(tmp_path):
     from .fixtures import data_cfg, make_gedit
 
     layout = make_gedit(tmp_path)
-    with pytest.raises(ConfigError, match="data.model_name=../escaped: data.model_name's folder .* would lie outside"):
+    with pytest.raises(
+        ConfigError, match=r"data\.model_name=\.\./escaped: data\.model_name.s folder .* would lie outside"
+    ):
         read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "../escaped"}))
     assert read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "org/model"})).problems == []
 
