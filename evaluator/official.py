@@ -11,6 +11,8 @@ import ast
 import json
 from pathlib import Path
 
+from evaluator.textfiles import read_text_file
+
 
 def read_constants(path: str | Path) -> dict[str, str]:
     """The module-level string constants of a Python file (``NAME = "..."``, implicit or ``+`` concatenation).
@@ -19,15 +21,19 @@ def read_constants(path: str | Path) -> dict[str, str]:
         ValueError: the file cannot be read or parsed.
     """
     path = Path(path).expanduser()
+    text = read_text_file(path, "judge.official_source")
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (OSError, UnicodeDecodeError, SyntaxError) as e:
-        why = f"{type(e).__name__}: {e}"
+        tree = ast.parse(text, filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:  # nested too deep for the parser
+        why = f"{type(e).__name__}: {str(e)[:200]}"
         raise ValueError(f"judge.official_source={path} cannot be read as Python source ({why})") from None
     constants = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            text = _string(node.value)
+            try:
+                text = _string(node.value)
+            except RecursionError:  # "a" + "b" + ... joined deeper than Python's stack: no prompt text
+                text = None
             if text is not None:
                 constants[node.targets[0].id] = text
     return constants
@@ -49,10 +55,12 @@ def read_prompt_map(path: str | Path) -> dict[str, str]:
         ValueError: the file cannot be read, or is not an object of strings.
     """
     path = Path(path).expanduser()
+    text = read_text_file(path, "judge.official_source")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"judge.official_source={path} cannot be read as JSON ({type(e).__name__}: {e})") from None
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = f"{type(e).__name__}: {str(e)[:200]}"
+        raise ValueError(f"judge.official_source={path} cannot be read as JSON ({why})") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise ValueError(f"judge.official_source={path} is not a JSON object of name -> prompt text")
     return data

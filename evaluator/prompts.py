@@ -16,6 +16,7 @@ from pathlib import Path
 from string import Template
 
 from evaluator import official
+from evaluator.textfiles import read_text_file
 
 IMAGE_ROLES = ("source", "edited")
 
@@ -66,7 +67,7 @@ class Prompt:
 
 def _part(p: dict, source: str | None) -> dict:
     if "file" in p:
-        return {"text": Path(p["file"]).expanduser().read_text()}
+        return {"text": read_text_file(p["file"], "a prompt part's file")}
     if "official" not in p:
         return p
     if not source:

@@ -448,3 +448,37 @@ def test_a_hundred_thousand_categories_make_a_readable_summary_and_chart(tmp_pat
     from PIL import Image
 
     assert Image.open(chart).width < 3000
+
+
+# --- Prompt files that are not files (9) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "large", "deep_python", "deep_json", "directory", "binary"])
+def test_a_prompt_file_that_is_no_small_text_file_is_one_line(tmp_path, kind):
+    import time
+
+    from evaluator.errors import ConfigError
+
+    path = tmp_path / ("source.json" if kind == "deep_json" else "source.py")
+    if kind == "fifo":
+        os.mkfifo(path)  # open() would wait for a writer for ever
+    elif kind == "dev_zero":
+        path = "/dev/zero"
+    elif kind == "large":
+        path.write_text("A = 'x'\n" * 7_000_000)  # 56 MB of statements
+    elif kind == "deep_python":
+        path.write_text("A = " + " + ".join(["'x'"] * 100_000) + "\n")
+    elif kind == "deep_json":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\xff\xfe" * 100)
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"judge=imgedit_official: judge\.official_source=.*(not a regular file|larger than|cannot be read|not UTF-8|no |not a JSON)"):  # fmt: skip
+        Scheme.from_config(compose(["judge=imgedit_official", f"judge.official_source={path}"]).judge)
+    if kind not in ("deep_python", "deep_json"):  # deep nesting is fine in a plain text prompt
+        part = f"judge.judgements.0.user=[{{file: '{path}'}}, {{image: edited}}]"
+        with pytest.raises(ConfigError, match="a prompt part's file"):
+            Scheme.from_config(compose(["judge=score10", part]).judge)
+    assert time.monotonic() - start < 30
