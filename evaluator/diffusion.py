@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 INSTALL = 'the editing stage needs diffusers: pip install "evaluator[edit]" (in a checkout: pip install -e ".[edit]")'
 
 # Keywords the stage sets itself on every call; editor.call may not set them.
-OWN_KEYWORDS = ("prompt", "image", "generator", "output_type", "height", "width", "num_images_per_prompt")
+# return_dict too: the stage reads the images and the safety checker's flags from the pipeline's output object.
+OWN_KEYWORDS = ("prompt", "image", "generator", "output_type", "height", "width", "num_images_per_prompt",
+                "return_dict")  # fmt: skip
 
 # A tiny InstructPix2Pix: a UNet that reads the source's latents beside the noise (8 input channels), a VAE that
 # halves each side, and a CLIP text encoder over a byte-level vocabulary of single characters.
@@ -142,7 +144,8 @@ def call_keywords(cls, editor_cfg) -> dict:
     Raises:
         ConfigError: a key of ``editor.call`` that the pipeline's ``__call__`` does not name.
     """
-    named = {n for n, p in inspect.signature(cls.__call__).parameters.items() if p.kind is not p.VAR_KEYWORD}
+    parameters = inspect.signature(cls.__call__).parameters
+    named = {n for n, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
     wanted = {"num_inference_steps": int(editor_cfg.num_inference_steps)}
     if editor_cfg.guidance_scale is not None:
         wanted["guidance_scale"] = float(editor_cfg.guidance_scale)
@@ -155,7 +158,33 @@ def call_keywords(cls, editor_cfg) -> dict:
     if unknown:
         takes = ", ".join(sorted(named - {"self", *OWN_KEYWORDS}))
         raise ConfigError(f"{cls.__name__} takes no {unknown[0]!r} (editor.call.{unknown[0]}); it takes {takes}")
+    for key, value in extra.items():
+        _check_type(cls, key, value, parameters[key].default)
     return wanted
+
+
+def _check_type(cls, key: str, value, default) -> None:
+    """A value of the kind the keyword's default has (a number for a number, a flag for a flag, text for text), so
+    a wrong type stops the run before the weights load instead of inside the first call.
+
+    Raises:
+        ConfigError: naming the key, the value and the kind the pipeline takes.
+    """
+    if default is inspect.Parameter.empty or default is None or value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = number and float(value).is_integer(), "an integer"
+    elif isinstance(default, float):
+        ok, kind = number, "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"editor.call.{key}={value!r}: {cls.__name__} takes {kind} there (its default: {default!r})")
 
 
 def takes_size(cls) -> bool:

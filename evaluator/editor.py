@@ -18,7 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from evaluator import diffusion
-from evaluator.errors import OutputError
+from evaluator.errors import CallFailed, OutputError, first_line
 from evaluator.images import DEFAULT_LIMITS, ImageLimits, load_rgb
 from evaluator.oom import halving_on_oom
 from evaluator.samples import Sample
@@ -112,19 +112,29 @@ class EditModule(L.LightningModule):
         start = time.perf_counter()
         width, height = batch[0]["size"]
         size = {"width": width, "height": height} if self.sized else {}
-        out = self.pipeline(
-            prompt=[x["sample"].instruction for x in batch],
-            image=[x["image"] for x in batch],
-            generator=[torch.Generator("cpu").manual_seed(sample_seed(self.seed, x["sample"].id)) for x in batch],
-            output_type="pil",
-            **size,
-            **self.keywords,
-        )
+        try:
+            out = self.pipeline(
+                prompt=[x["sample"].instruction for x in batch],
+                image=[x["image"] for x in batch],
+                generator=[torch.Generator("cpu").manual_seed(sample_seed(self.seed, x["sample"].id)) for x in batch],
+                output_type="pil",
+                **size,
+                **self.keywords,
+            )
+            images = list(out.images)
+        except (TypeError, ValueError, AttributeError, KeyError) as e:  # the settings, not the sample: stop, in a line
+            raise CallFailed(
+                f"the editing pipeline's call failed ({type(e).__name__}: {first_line(e)[:300]}); check editor.call.* "
+                "and the other editor settings"
+            ) from None
+        if len(images) != len(batch):
+            raise CallFailed(f"the editing pipeline returned {len(images)} images for {len(batch)} instructions; "
+                              "check editor.call.*")  # fmt: skip
         seconds = (time.perf_counter() - start) / len(batch)
         # A pipeline with a safety checker returns a black image for what it flags; that is no edit.
         flagged = getattr(out, "nsfw_content_detected", None) or [False] * len(batch)
         rows = []
-        for x, image, blocked in zip(batch, out.images, flagged, strict=True):
+        for x, image, blocked in zip(batch, images, flagged, strict=True):
             row = {"id": x["sample"].id, "error": None, "rank": self.global_rank, "seconds": round(seconds, 4)}
             if blocked:
                 row["error"] = "blocked by the pipeline's safety checker"

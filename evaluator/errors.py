@@ -31,6 +31,12 @@ class ConfigError(UserError):
     """The config asks for something that cannot work (a typo, a bad value, a folder that cannot be written)."""
 
 
+class CallFailed(ConfigError):
+    """A setting that fails only once work runs (an editing pipeline's keyword); the rank that meets it says so."""
+
+    same_on_every_rank = False
+
+
 class DataError(UserError):
     """The input cannot be scored as given; ``problems`` lists every row at fault."""
 

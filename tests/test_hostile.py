@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -482,3 +483,34 @@ def test_a_prompt_file_that_is_no_small_text_file_is_one_line(tmp_path, kind):
         with pytest.raises(ConfigError, match="a prompt part's file"):
             Scheme.from_config(compose(["judge=score10", part]).judge)
     assert time.monotonic() - start < 30
+
+
+# --- Editor keywords that break the pipeline's call (14) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("+editor.call.return_dict=false", "editor.call.return_dict is set by the editing stage itself"),
+        ("+editor.call.image_guidance_scale=abc", "editor.call.image_guidance_scale='abc': "
+         "StableDiffusionInstructPix2PixPipeline takes a number there"),
+        ("+editor.call.eta=[1,2]", "editor.call.eta=[1, 2]: StableDiffusionInstructPix2PixPipeline takes a number"),
+    ],
+)  # fmt: skip
+def test_editor_keywords_of_the_wrong_kind_stop_before_any_weights_load(call, message):
+    from evaluator.edit_config import check_edit
+    from evaluator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_edit(compose([*EDIT, call], "edit"))
+
+
+def test_a_keyword_the_pipeline_chokes_on_is_one_line_from_the_cli(tmp_path):
+    from .conftest import run_cli
+
+    # The right type, a value the pipeline cannot use: it fails inside the first call.
+    proc = run_cli([*EDIT, "+editor.call.latents=abc",
+                    "data.limit=2", f"out_dir={tmp_path}/out"], module="evaluator.edit")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "the editing pipeline's call failed (" in proc.stderr and "check editor.call" in proc.stderr
