@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 
 import lightning as L
@@ -103,6 +107,7 @@ class ShardedData(L.LightningDataModule):
             # By now this process runs gloo, store and queue threads; a worker forked from it can deadlock inside
             # fork() on a lock one of them held. Workers fork from a clean server process instead.
             multiprocessing_context=_worker_context() if workers > 0 else None,
+            worker_init_fn=functools.partial(exit_with, os.getpid()) if workers > 0 else None,
         )
 
 
@@ -115,6 +120,26 @@ def workers_per_rank(requested: int, ranks_here: int) -> int:
             "data.num_workers=%d capped to %d: the CPUs each of the %d ranks here has", requested, cap, ranks_here
         )
     return min(requested, cap)
+
+
+def exit_with(pid: int, worker_id: int = 0, poll_seconds: float = 1.0) -> None:
+    """In a DataLoader worker: end this process within ``poll_seconds`` of the rank ``pid`` ending.
+
+    A forkserver's workers are its children, not the rank's, so PyTorch's own check (is my parent still there?)
+    keeps passing after a ``kill -9`` of the rank, and the worker and the server were seen alive 43 minutes on.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # alive, owned by another user: not ours to judge
+                pass
+
+    threading.Thread(target=watch, name="evaluator-exit-with-rank", daemon=True).start()
 
 
 def _worker_context() -> str:

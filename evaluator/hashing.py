@@ -20,6 +20,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "file-digests.json"
+MAX_ENTRIES = 20_000
 _CHUNK = 1 << 22
 
 
@@ -73,9 +74,13 @@ def checkpoint_digest(name_or_path) -> str | None:
     path = Path(str(name_or_path)).expanduser()
     if not path.is_dir():
         return None
+    from evaluator.errors import ConfigError
     from evaluator.tiny import cache_root
 
-    return folder_digest(path, cache_root())
+    try:
+        return folder_digest(path, cache_root())
+    except OSError as e:
+        raise ConfigError(f"cannot read the checkpoint {path} to key results on it: {e}") from None
 
 
 def _read_cache(cache_dir: Path | None) -> dict[str, str]:
@@ -96,6 +101,7 @@ def _write_cache(cache_dir: Path | None, cache: dict[str, str]) -> None:
         return
     path = cache_dir / CACHE_FILE
     tmp = path.with_name(f".{CACHE_FILE}.tmp-{os.getpid()}")
+    cache = dict(list(cache.items())[-MAX_ENTRIES:])  # the newest: files saved again leave old identities behind
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(cache), encoding="utf-8")

@@ -514,3 +514,43 @@ def test_a_keyword_the_pipeline_chokes_on_is_one_line_from_the_cli(tmp_path):
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert "the editing pipeline's call failed (" in proc.stderr and "check editor.call" in proc.stderr
+
+
+# --- Held in part: orphaned DataLoader workers, number-like names --------------------------------------------
+
+
+def test_a_dataloader_worker_ends_soon_after_its_rank_is_killed():
+    import subprocess
+    import sys
+
+    rank = subprocess.Popen(["sleep", "120"])
+    code = f"from evaluator.dataset import exit_with; import time; exit_with({rank.pid}, poll_seconds=0.1); time.sleep(120)"
+    worker = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=8)  # alive while the rank is
+        rank.kill()
+        rank.wait()
+        assert worker.wait(timeout=10) == 0
+    finally:
+        rank.kill()
+        worker.kill()
+
+
+def test_a_number_like_name_stays_the_text_typed(tmp_path):
+    from evaluator.config import quote_text_values
+
+    from .conftest import assert_ok, run_cli
+
+    assert quote_text_values(["api.model=429_100", "model.revision=null", "seed=1_0", "data.batch_size=4"]) == [
+        "api.model='429_100'", "model.revision=null", "seed=1_0", "data.batch_size=4"
+    ]  # fmt: skip
+    gedit = ["data=gedit", "data.metadata=m", "data.results_root=r", "data.model_name=007"]
+    cfg = compose(["backend=api", "api.base_url=http://127.0.0.1:9/v1", "api.model=429_100", *gedit])
+    assert (cfg.api.model, cfg.data.model_name) == ("429_100", "007")
+    proc = run_cli(["backend=api", "api.base_url=http://127.0.0.1:9/v1", "api.model=429_100", "dry_run=true",
+                    f"out_dir={tmp_path}"])  # fmt: skip
+    assert_ok(proc)
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.load(tmp_path / "config.yaml").api.model == "429_100"
