@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from evaluator import config, logs
 from evaluator.errors import report_and_exit
+from evaluator.overrides import quote_text_values
 from evaluator.topology import env_rank
 
 _HELP = ("--help", "-h", "--hydra-help")
@@ -37,7 +38,7 @@ def entry(
         if any(a in _HELP for a in sys.argv[1:]):  # Hydra composes the config even for --help
             sys.argv += [r for r in required if not any(a.startswith(r.split("=")[0] + "=") for a in sys.argv)]
         logs.setup("INFO", rank=env_rank())
-        sys.argv[1:] = config.quote_text_values(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
+        sys.argv[1:] = quote_text_values(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
         with report_and_exit(env_rank()):
             config.check_overrides(sys.argv[1:], config_name)
         _main()

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from evaluator import schema
 from evaluator.errors import ConfigError
+from evaluator.overrides import quote_text_values
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "assets"
@@ -90,47 +91,6 @@ def compose(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> Di
                 value = value.replace(f"${{hydra:runtime.choices.{group}}}", choice)
             cfg[key] = value
     return cfg
-
-
-# A value Hydra's override grammar would read as a number: 429_100 is the integer 429100, 1e3 the float 1000.0.
-_NUMBER_LIKE = re.compile(r"[+-]?(?:[\d_]*\.?[\d_]+(?:[eE][+-]?\d+)?|inf|nan)", re.IGNORECASE)
-
-
-def _string_keys() -> frozenset[str]:
-    """Every dotted key the schema types as text (``api.model``, ``data.model_name``, ``model.revision``, ...)."""
-    import dataclasses
-
-    keys = set()
-
-    def walk(cls, prefix: str) -> None:
-        for f in dataclasses.fields(cls):
-            kind = str(f.type)
-            if kind in ("str", "str | None"):
-                keys.add(prefix + f.name)
-            nested = getattr(schema, kind.removesuffix(" | None"), None)
-            if isinstance(nested, type) and dataclasses.is_dataclass(nested):
-                walk(nested, f"{prefix}{f.name}.")
-
-    for cls in (schema.EvalConfig, schema.PipelineConfig, schema.EditConfig):
-        walk(cls, "")
-    for group, classes in {"data": (schema.ManifestData, schema.GEditData, schema.ImgEditData),
-                           "model": (schema.ModelConfig,), "editor": (schema.EditorConfig,),
-                           "judge": (schema.JudgeConfig,), "trainer": (schema.TrainerConfig,)}.items():  # fmt: skip
-        for cls in classes:
-            walk(cls, f"{group}.")
-    return frozenset(keys)
-
-
-def quote_text_values(overrides: Sequence[str]) -> list[str]:
-    """The overrides, with a number-like value of a text setting quoted: ``api.model=429_100`` names the model
-    "429_100", which Hydra alone would read as the integer 429100 and the schema then turn into "429100"."""
-    keys, out = _string_keys(), []
-    for o in overrides:
-        key, eq, value = o.partition("=")
-        if eq and key.lstrip("+~") in keys and _NUMBER_LIKE.fullmatch(value) and "'" not in value:
-            o = f"{key}='{value}'"
-        out.append(o)
-    return out
 
 
 def check_overrides(argv: Sequence[str], config_name: str = CONFIG_NAME) -> None:
@@ -249,14 +209,10 @@ def _check_api(cfg: DictConfig) -> None:
     missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
     if missing:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
-    a = cfg.api
-    if a.concurrency < 1 or a.max_retries < 0 or a.timeout_s <= 0 or a.max_retry_wait_s < 0:
-        raise ConfigError(
-            "api.concurrency is at least 1, api.max_retries at least 0, api.timeout_s above 0, "
-            "api.max_retry_wait_s at least 0"
-        )
-    if a.max_response_bytes < 1024 or a.max_instruction_chars < 1:
-        raise ConfigError("api.max_response_bytes is at least 1024, api.max_instruction_chars at least 1")
+    least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
+             "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
+    for key in (k for k, low in least.items() if not cfg.api[k] >= low):
+        raise ConfigError(f"api.{key} is at least {least[key]:g}, not {cfg.api[key]}")
 
 
 def _preset(cfg: DictConfig, group: str) -> str:

@@ -77,3 +77,18 @@ def read(tokens: list[dict], key: str, low: float, high: float) -> ScoreDistribu
         return None
     expected = sum(v * p for v, p in mass.items()) / total
     return ScoreDistribution(expected, max(mass, key=mass.get), min(total, 1.0), dict(sorted(mass.items())))
+
+
+def tokens_of(choice) -> list[dict] | None:
+    """A chat completion choice's reply tokens with their top alternatives, as ``read`` takes them (None if the
+    server sent none)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    # A server may leave fields out or send other types; logprobs.read checks every value it uses.
+    return [
+        {"token": str(getattr(t, "token", "") or ""), "logprob": getattr(t, "logprob", None),
+         "top_logprobs": [{"token": str(getattr(a, "token", "") or ""), "logprob": getattr(a, "logprob", None)}
+                          for a in (getattr(t, "top_logprobs", None) or [])]}
+        for t in content
+    ]  # fmt: skip

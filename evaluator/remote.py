@@ -1,22 +1,19 @@
 """An OpenAI-compatible judge (``backend=api``): the same schemes, prompts, parsing and rows as the local judge,
 with the replies from a server that speaks OpenAI's chat-completions protocol (OpenAI, vLLM, SGLang, Ollama).
 
-One process, no weights and no processor. Requests run concurrently (``api.concurrency`` at most at a time), over
-a window of at most twice that many samples in progress, so memory and the time to stop stay bounded however many
-rows there are. 429s, 5xx, timeouts, dropped connections and replies that cannot be read are asked again with
-exponential backoff and jitter, honouring ``Retry-After`` up to ``api.max_retry_wait_s``, at most
-``api.max_retries`` times. ``api.timeout_s`` bounds each try from sending to the reply's last byte (a server that
-sends one byte at a time is cut off), and ``api.max_response_bytes`` a reply's size as it arrives. A 401, 403 or
-404 means a wrong key, model or URL: the first sample is asked alone, so that stops the run before anything else is
-asked. The key is read from the environment variable ``api.key_env`` names, and is never written anywhere: a server
-that quotes it back has it masked in the reply.
+One process, no weights. At most ``api.concurrency`` requests at a time and twice that many samples in progress,
+so memory and the time to stop stay bounded. 429s, 5xx, timeouts, dropped connections and unreadable replies are
+asked again (backoff with jitter, ``Retry-After`` up to ``api.max_retry_wait_s``), ``api.max_retries`` times at
+most; ``api.timeout_s`` bounds a whole try, ``api.max_response_bytes`` a reply (see ``evaluator.api_transport``).
+A 401, 403 or 404 (wrong key, model or URL) on the first sample, asked alone, stops the run before anything else is
+asked. The key is read from the environment variable ``api.key_env`` names and never written: a server that quotes
+it back has it masked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import io
 import itertools
 import logging
@@ -31,7 +28,18 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from evaluator import logprobs, stopping
+from evaluator import logprobs
+from evaluator.api_transport import (
+    API_ERROR,
+    ResponseTooLarge,
+    capped_client,
+    cause,
+    connection_problem,
+    retry_after,
+    unreachable,
+    until_done,
+    usage_count,
+)
 from evaluator.errors import JudgeUnavailable
 from evaluator.judge import add_distribution, add_reply, new_parts, parse_reply, result_row
 from evaluator.parsing import UNPARSEABLE, Parsed
@@ -41,9 +49,6 @@ log = logging.getLogger(__name__)
 # A PNG larger than this is sent as a JPEG instead (photographs compress far better so).
 JPEG_OVER_BYTES = 1_500_000
 TOP_LOGPROBS = 20  # the most OpenAI returns
-
-
-API_ERROR = "api error:"
 
 
 class ApiFailure(Exception):
@@ -108,7 +113,7 @@ class RemoteJudge:
 
         client = AsyncOpenAI(
             base_url=self.cfg.base_url, api_key=self._key or "none", max_retries=0,  # our retries, bounded
-            timeout=self.cfg.timeout_s, http_client=_capped_client(int(self.cfg.max_response_bytes)),
+            timeout=self.cfg.timeout_s, http_client=capped_client(int(self.cfg.max_response_bytes)),
         )  # fmt: skip
         limit = asyncio.Semaphore(int(self.cfg.concurrency))
         rows: list[dict] = []
@@ -117,9 +122,9 @@ class RemoteJudge:
             indices = iter(range(len(self.dataset)))
             first = next(indices, None)
             if first is not None:  # the probe: a wrong key, model or URL, or no server at all, stops the run here
-                [probe] = await _until_done({asyncio.ensure_future(self._sample(client, limit, first))})
+                [probe] = await until_done({asyncio.ensure_future(self._sample(client, limit, first))})
                 rows.append(probe.result())
-                if _unreachable(rows[-1]["error"]):
+                if unreachable(rows[-1]["error"]):
                     raise JudgeUnavailable(f"api: cannot connect to {self.cfg.base_url}; is the server up?")
                 on_row(rows[-1])
             window = 2 * int(self.cfg.concurrency)  # samples in progress: decoded images wait for a free slot
@@ -128,7 +133,7 @@ class RemoteJudge:
                     pending.add(asyncio.ensure_future(self._sample(client, limit, i)))
                 if not pending:
                     break
-                done = await _until_done(pending)
+                done = await until_done(pending)
                 pending -= done
                 for task in done:
                     rows.append(task.result())
@@ -213,27 +218,27 @@ class RemoteJudge:
                 )  # fmt: skip
                 response = raw.parse()
                 text = self._mask(response.choices[0].message.content or "")
-                tokens = _tokens(response.choices[0]) if with_logprobs else None
+                tokens = logprobs.tokens_of(response.choices[0]) if with_logprobs else None
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
                 raise JudgeUnavailable(_refused(e, self.cfg, self._key)) from None
             except openai.APIStatusError as e:
                 if e.status_code not in (408, 409, 429) and e.status_code < 500:
                     raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
-                why, wait = f"{e.status_code} {_short(e, self._key)}", _retry_after(e.response)
+                why, wait = f"{e.status_code} {_short(e, self._key)}", retry_after(e.response)
             except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
                 raise ApiFailure(f"{API_ERROR} {e}") from None
             except (asyncio.TimeoutError, openai.APITimeoutError):
                 why = f"no complete reply within api.timeout_s={self.cfg.timeout_s:g}"
             except openai.APIConnectionError as e:
-                if _cause(e, ResponseTooLarge):
-                    raise ApiFailure(f"{API_ERROR} {_cause(e, ResponseTooLarge)}") from None
-                why = _connection_problem(e)
+                if cause(e, ResponseTooLarge):
+                    raise ApiFailure(f"{API_ERROR} {cause(e, ResponseTooLarge)}") from None
+                why = connection_problem(e)
             except (openai.APIResponseValidationError, ValueError, AttributeError, IndexError, TypeError) as e:
                 why = f"unreadable response ({type(e).__name__})"
             else:
                 usage = getattr(response, "usage", None)
-                stats["prompt_tokens"] += _count(getattr(usage, "prompt_tokens", 0))
-                stats["completion_tokens"] += _count(getattr(usage, "completion_tokens", 0))
+                stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
+                stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
                 return text, tokens
             if attempt == self.cfg.max_retries:
                 raise ApiFailure(f"{API_ERROR} {why} ({self.cfg.max_retries} retries)")
@@ -243,128 +248,6 @@ class RemoteJudge:
 
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
-
-
-class ResponseTooLarge(Exception):
-    """A response over ``api.max_response_bytes``, stopped as it arrived."""
-
-
-def _capped_client(limit: int):
-    """An httpx client (openai's defaults) whose responses are refused once they pass ``limit`` bytes, so a server
-    that answers with gigabytes costs at most ``limit`` of memory per request."""
-    from openai import DefaultAsyncHttpxClient
-
-    httpx = _httpx()
-
-    class Capped(httpx.AsyncByteStream):
-        def __init__(self, inner):
-            self.inner = inner
-
-        async def __aiter__(self):
-            seen = 0
-            async for chunk in self.inner:
-                seen += len(chunk)
-                if seen > limit:
-                    raise ResponseTooLarge(f"response larger than api.max_response_bytes={limit}")
-                yield chunk
-
-        async def aclose(self) -> None:
-            await self.inner.aclose()
-
-    class Transport(httpx.AsyncHTTPTransport):
-        async def handle_async_request(self, request):
-            response = await super().handle_async_request(request)
-            response.stream = Capped(response.stream)
-            return response
-
-    return DefaultAsyncHttpxClient(transport=Transport())
-
-
-async def _until_done(tasks: set) -> set:
-    """Wait until one of ``tasks`` is done, checking for SIGTERM/SIGINT every 0.2 s; on a stop (or any error) the
-    tasks still running are cancelled, so a stop takes effect within a moment, also during the probe."""
-    try:
-        while True:
-            done, _ = await asyncio.wait(tasks, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
-            stopping.check()
-            if done:
-                return done
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-def _cause(e: BaseException, kind: type):
-    """The first exception of type ``kind`` in ``e``'s chain of causes, or None."""
-    seen = 0
-    while e is not None and seen < 20:
-        if isinstance(e, kind):
-            return e
-        e, seen = e.__cause__ or e.__context__, seen + 1
-    return None
-
-
-def _httpx():
-    """The HTTP library the installed openai client is built on (httpx, or httpx2 from openai 3 on)."""
-    from openai import DefaultAsyncHttpxClient
-
-    client = next(b for b in DefaultAsyncHttpxClient.__mro__ if b.__name__ == "AsyncClient")
-    return importlib.import_module(client.__module__.split(".")[0])
-
-
-def _connection_problem(e) -> str:
-    httpx = _httpx()
-    if _cause(e, httpx.ConnectError) or _cause(e, httpx.ConnectTimeout):
-        return CANNOT_CONNECT
-    if _cause(e, httpx.RemoteProtocolError) or _cause(e, httpx.ReadError):
-        return "the server closed the connection before the reply was complete"
-    return f"connection failed ({type(_cause(e, httpx.HTTPError) or e).__name__})"
-
-
-CANNOT_CONNECT = "cannot connect"
-
-
-def _unreachable(error) -> bool:
-    return bool(error) and f"{API_ERROR} {CANNOT_CONNECT}" in str(error)
-
-
-def _retry_after(response) -> float | None:
-    """The wait a 429 or 503 asks for (``retry-after-ms``, or ``Retry-After`` in seconds or as a date), or None."""
-    import email.utils
-
-    headers = getattr(response, "headers", None) or {}
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _count(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 40 else 0
-
-
-def _tokens(choice) -> list[dict] | None:
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if not content:
-        return None
-    # A server may leave fields out or send other types; logprobs.read checks every value it uses.
-    return [
-        {"token": str(getattr(t, "token", "") or ""), "logprob": getattr(t, "logprob", None),
-         "top_logprobs": [{"token": str(getattr(a, "token", "") or ""), "logprob": getattr(a, "logprob", None)}
-                          for a in (getattr(t, "top_logprobs", None) or [])]}
-        for t in content
-    ]  # fmt: skip
 
 
 def failed_request(row: dict) -> bool:

@@ -538,7 +538,7 @@ def test_a_dataloader_worker_ends_soon_after_its_rank_is_killed():
 
 
 def test_a_number_like_name_stays_the_text_typed(tmp_path):
-    from evaluator.config import quote_text_values
+    from evaluator.overrides import quote_text_values
 
     from .conftest import assert_ok, run_cli
 
