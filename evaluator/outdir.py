@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from evaluator.errors import ConfigError
+from evaluator.textfiles import read_text_file
 from evaluator.writing import atomic_write, slug
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,7 @@ def claim(out_dir: Path, data, resume: bool, editor: str | None = None) -> None:
     mine, path = identity(data), out_dir / IDENTITY
     record = {"data": mine} if editor is None else {"data": mine, "editor": editor}
     if path.exists() and resume:
-        try:
-            theirs = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            theirs = None
+        theirs = _read_small_json(path)
         if isinstance(theirs, dict):
             _refuse_other(out_dir, theirs, record)
     atomic_write(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -156,11 +154,17 @@ class Lock:
 
     def _holder(self) -> dict | None:
         """The lock's holder as written, or None where the file is unreadable or not a JSON object."""
-        try:
-            holder = json.loads(self.path.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError, RecursionError):
-            return None
+        holder = _read_small_json(self.path)
         return holder if isinstance(holder, dict) else None
+
+
+def _read_small_json(path: Path):
+    """A small JSON file we wrote, or None where it is unreadable, not JSON, or not a small regular file (a FIFO
+    there would block the run for ever)."""
+    try:
+        return json.loads(read_text_file(path, str(path.name), limit=1_000_000))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _pid(value) -> int:

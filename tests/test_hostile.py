@@ -554,3 +554,18 @@ def test_a_number_like_name_stays_the_text_typed(tmp_path):
     from omegaconf import OmegaConf
 
     assert OmegaConf.load(tmp_path / "config.yaml").api.model == "429_100"
+
+
+@pytest.mark.parametrize("name", [".lock", "run.json"])
+def test_a_fifo_where_the_folders_own_records_lie_does_not_block_the_run(tmp_path, name):
+    from evaluator.outdir import IDENTITY, Lock, claim
+
+    from .fixtures import data_cfg
+
+    os.mkfifo(tmp_path / name)
+    if name == IDENTITY:
+        claim(tmp_path, data_cfg(layout="manifest", path=str(tmp_path / "m.jsonl")), resume=True)
+        assert json.loads((tmp_path / IDENTITY).read_text())["data"]["layout"] == "manifest"
+    else:
+        with pytest.raises(Exception, match=r"in use by another run \(\?\)"):
+            Lock(tmp_path).acquire()  # unreadable: named as held, never read for ever
