@@ -86,9 +86,11 @@ def checkpoint_digest(name_or_path) -> str | None:
 def _read_cache(cache_dir: Path | None) -> dict[str, str]:
     if cache_dir is None:
         return {}
+    from evaluator.textfiles import read_text_file
+
     try:
-        data = json.loads((cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_text_file(cache_dir / CACHE_FILE, CACHE_FILE, limit=64_000_000))
+    except (ValueError, RecursionError):  # missing, not a regular file, too large or not JSON: start afresh
         return {}
     if not isinstance(data, dict):
         return {}

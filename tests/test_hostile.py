@@ -41,6 +41,9 @@ def test_folder_digest_follows_the_bytes_and_caches_by_file_identity(tmp_path, m
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert hashing.folder_digest(ckpt, cache) != first
     assert [p.name for p in read] == ["model.safetensors"]
+    (cache / hashing.CACHE_FILE).unlink()
+    os.mkfifo(cache / hashing.CACHE_FILE)  # a cache that is not a file is no cache, and no hang
+    assert hashing.folder_digest(ckpt, cache) == hashing.folder_digest(ckpt, None)
 
 
 def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ):
