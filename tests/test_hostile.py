@@ -203,6 +203,7 @@ def test_huge_replies_slow_retry_after_and_dropped_connections_stay_bounded(tmp_
     assert max(len(r.get("response") or "") for r in rows) < 1000
 
 
+@pytest.mark.slow
 def test_a_stop_during_the_probe_ends_the_run_at_once(tmp_path):
     import signal
     import subprocess
@@ -406,6 +407,7 @@ def test_line_separators_in_instructions_and_replies_keep_every_file_readable(tm
     assert stop.value.code == 2
 
 
+@pytest.mark.slow
 def test_a_full_disk_mid_run_is_one_line_and_exit_2(tmp_path):
     from .conftest import run_cli
 
@@ -508,6 +510,7 @@ def test_editor_keywords_of_the_wrong_kind_stop_before_any_weights_load(call, me
         check_edit(compose([*EDIT, call], "edit"))
 
 
+@pytest.mark.slow
 def test_a_keyword_the_pipeline_chokes_on_is_one_line_from_the_cli(tmp_path):
     from .conftest import run_cli
 
@@ -540,6 +543,7 @@ def test_a_dataloader_worker_ends_soon_after_its_rank_is_killed():
         worker.kill()
 
 
+@pytest.mark.slow
 def test_a_number_like_name_stays_the_text_typed(tmp_path):
     from evaluator.overrides import quote_text_values
 
