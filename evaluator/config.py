@@ -1,6 +1,5 @@
-"""Composing the run config, and catching a user's config mistakes in one line, before anything heavy loads.
-
-Nothing here imports torch, Lightning or transformers: ``--help`` and a mistyped key answer in well under 2 s.
+"""Composing the run config, and catching a user's config mistakes in one line, before anything heavy loads (no
+torch, Lightning or transformers here: ``--help`` and a mistyped key answer in well under 2 s).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from evaluator import schema
 from evaluator.errors import ConfigError
+from evaluator.manifest import check_columns
 from evaluator.overrides import quote_text_values
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -152,9 +152,8 @@ def _close(name: str, options: Sequence[str], parent: str = "") -> str:
 
 
 def check(cfg: DictConfig, checkpoint: bool = True) -> None:
-    """The checks on a composed config that its schema cannot express; every one before any model loads.
-
-    ``checkpoint=False`` skips looking into ``model.name_or_path`` (for a judge already in memory).
+    """The checks on a composed config that its schema cannot express; every one before any model loads
+    (``checkpoint=False``: not looking into ``model.name_or_path``, for a judge already in memory).
 
     Raises:
         ConfigError: with one line saying what to change.
@@ -195,9 +194,11 @@ def check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
             raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
 
 
-def check_data(data: DictConfig) -> None:
-    """Raises: ConfigError on a bad ``data`` value that both stages read."""
+def check_data(data: DictConfig, edited: bool = True) -> None:
+    """Raises: ConfigError on a bad ``data`` value, or a manifest of other columns (``edited``: the judge's)."""
     one_of("data.on_error", data.on_error, ("skip", "fail"))
+    if data.layout == "manifest" and data.get("path"):
+        check_columns(data.path, edited)
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
     for key in ("num_workers", "max_image_pixels", "min_image_side"):

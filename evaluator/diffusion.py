@@ -1,7 +1,7 @@
 """Everything specific to diffusers editing pipelines: loading one onto a rank's device, the keywords its call
 takes, and building tiny random pipelines for tests.
 
-diffusers is an optional dependency (``pip install "evaluator[edit]"``): nothing here imports it at module level,
+diffusers is an optional dependency (the ``edit`` extra): nothing here imports it at module level,
 and the judge never needs it.
 """
 
@@ -21,7 +21,8 @@ from evaluator.logs import FILE_ONLY
 
 log = logging.getLogger(__name__)
 
-INSTALL = 'the editing stage needs diffusers: pip install "evaluator[edit]" (in a checkout: pip install -e ".[edit]")'
+# "evaluator" is not on the package index: the extra works from a checkout or a wheel, diffusers itself anywhere.
+INSTALL = 'the editing stage needs diffusers: pip install "diffusers>=0.42,<1" (in a checkout: pip install -e ".[edit]")'
 
 # Keywords the stage sets itself on every call; editor.call may not set them.
 # return_dict too: the stage reads the images and the safety checker's flags from the pipeline's output object.

@@ -20,7 +20,7 @@ def check_edit(cfg: DictConfig, checkpoint: bool = True) -> None:
     from evaluator import diffusion
 
     check_missing(cfg, ("editor", "data"))
-    check_data(cfg.data)
+    check_data(cfg.data, edited=False)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     one_of("editor.dtype", cfg.editor.dtype, ("bfloat16", "float16", "float32", "float64"))
     e = cfg.editor

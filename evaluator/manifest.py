@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from evaluator.errors import ConfigError
 from evaluator.samples import Kind, Problem, Sample
 
 REQUIRED = ("id", "source", "edited", "instruction")
@@ -41,6 +42,55 @@ def read_manifest(
             samples += [sample] if sample else []
             problems += [problem] if problem else []
     return samples, problems
+
+
+# Column names other tools use, by the column they stand for: the likely mapping a message suggests.
+_SYNONYMS = {
+    "id": ("key", "uid", "sample_id", "name", "idx", "index"),
+    "source": ("src", "source_image", "input", "input_image", "original", "image", "source_path", "src_img"),
+    "edited": ("edit", "edited_image", "output", "output_image", "result", "target", "edited_path", "pred", "tgt"),
+    "instruction": ("prompt", "instr", "text", "caption", "edit_instruction", "edit_prompt", "instruction_text"),
+}
+_FIRST_ROWS = 100  # JSON Lines rows looked at for the columns
+
+
+def check_columns(path: str | Path, edited: bool = True) -> None:
+    """Before anything starts: a manifest whose first rows all lack a required column is another tool's layout.
+
+    Reads the CSV header, or the first JSON Lines rows; a missing file is left to the reader, which reports it.
+
+    Raises:
+        ConfigError: naming the columns the file has, the ones it needs, and a likely mapping.
+    """
+    path = Path(path).expanduser()
+    required = REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited")
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 20).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return
+    if path.suffix.lower() == ".csv":
+        header = next(csv.reader(io.StringIO(head, newline="")), [])
+        rows = [dict.fromkeys(h.strip() for h in header)]
+    else:
+        rows = []
+        for line in head.split("\n")[:_FIRST_ROWS]:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                rows.append(rec)
+    if not rows or any(all(k in r for k in required) for r in rows):
+        return
+    found = list(dict.fromkeys(str(k) for r in rows for k in r))
+    lacking = [k for k in required if not any(k in r for r in rows)]
+    mapping = [f"{theirs} -> {ours}" for ours in lacking for theirs in found if theirs.lower() in _SYNONYMS[ours]]
+    hint = f"; likely {', '.join(mapping)}" if mapping else ""
+    raise ConfigError(
+        f"data.path={path} has the columns {', '.join(found) or '(none)'}; a manifest needs {', '.join(required)} "
+        f"(it lacks {', '.join(lacking)}{hint}): rename them in the file"
+    )
 
 
 def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool, edited: bool = True):
@@ -79,7 +129,7 @@ def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
     text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
     problems: list[Problem] = []
     if path.suffix.lower() == ".csv":
-        return list(csv.DictReader(io.StringIO(text, newline=""))), problems
+        return [_csv_flags(rec) for rec in csv.DictReader(io.StringIO(text, newline=""))], problems
     records: list[dict | None] = []
     # JSON Lines end at "\n" alone: U+2028, U+2029 and NEL are valid inside JSON strings (str.splitlines splits there).
     lines = (ln.rstrip("\r") for ln in text.split("\n"))
@@ -93,6 +143,16 @@ def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
             rec = None
         records.append(rec)
     return records, problems
+
+
+def _csv_flags(rec: dict) -> dict:
+    """A CSV row with its extra columns' ``true``/``false`` cells (any case, as spreadsheets write them) as booleans,
+    as JSON Lines has them: the judge's sanity check reads ``follows`` only as a boolean."""
+    flags = {"true": True, "false": False}
+    return {
+        k: flags.get(v.strip().lower(), v) if isinstance(v, str) and k not in (*REQUIRED, *OPTIONAL) else v
+        for k, v in rec.items()
+    }
 
 
 def _id(value) -> str:

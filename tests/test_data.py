@@ -135,3 +135,47 @@ def test_workers_are_capped_to_the_cpus_each_rank_has(monkeypatch, requested, ra
 
     monkeypatch.setattr(dataset, "cpu_count", lambda: cpus)
     assert dataset.workers_per_rank(requested, ranks) == expected
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_manifest_of_other_columns_is_one_line_naming_them_before_anything_starts(tmp_path, suffix):
+    """Issue 19, trap 3: columns src, edit, prompt exited 0 after scoring nothing."""
+    from evaluator.config import compose
+    from evaluator.errors import ConfigError
+    from evaluator.run import run
+
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".csv":
+        path.write_text("id,src,edit,prompt\na,x.png,y.png,do it\n")
+    else:
+        path.write_text(json.dumps({"id": "a", "src": "x.png", "edit": "y.png", "prompt": "do it"}) + "\n")
+    message = (
+        rf"data.path={path} has the columns id, src, edit, prompt; a manifest needs id, source, edited, instruction "
+        r"\(it lacks source, edited, instruction; likely src -> source, edit -> edited, prompt -> instruction\)"
+    )
+    with pytest.raises(ConfigError, match=message):
+        run(compose(["model=tiny", "data=manifest", f"data.path={path}", f"out_dir={tmp_path / 'out'}"]))
+    assert not (tmp_path / "out").exists()  # found before the output folder or any process
+
+
+def test_one_bad_row_among_good_ones_is_still_an_error_row_not_a_refusal(tmp_path):
+    from evaluator.manifest import check_columns
+
+    rows = [{"id": "a", "source": "s", "edited": "e", "instruction": "i"}, {"id": "b", "src": "s"}]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    check_columns(tmp_path / "m.jsonl")  # no error: the reader reports row 2
+    check_columns(tmp_path / "missing.jsonl")  # the reader reports a missing file
+
+
+def test_csv_true_and_false_read_as_booleans_in_extra_columns(tmp_path):
+    """Issue 19, trap 7: a CSV ``follows`` column stayed "True"/"False" and the sanity-check AUC disappeared."""
+    for name in ("s.png", "e.png"):
+        Image.new("RGB", (16, 16)).save(tmp_path / name)
+    (tmp_path / "m.csv").write_text(
+        "id,source,edited,instruction,follows,note\na,s.png,e.png,True,TRUE,x\nb,s.png,e.png,False,false,true\n"
+    )
+    samples, problems = read_manifest(tmp_path / "m.csv")
+    assert problems == []
+    assert [s.extra["follows"] for s in samples] == [True, False]
+    assert [s.instruction for s in samples] == ["True", "False"]  # a required column keeps its text
+    assert [s.extra["note"] for s in samples] == ["x", True]

@@ -58,7 +58,7 @@ def test_checkpoints_are_checked_before_loading(tmp_path):
 
 def test_without_diffusers_the_stage_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(diffusion.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ConfigError, match=r'pip install "evaluator\[edit\]"'):
+    with pytest.raises(ConfigError, match=r'pip install "diffusers>=0\.42,<1"'):
         diffusion.require()
 
 

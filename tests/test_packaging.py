@@ -39,3 +39,12 @@ def test_every_config_template_and_asset_is_in_the_wheel(wheel):
 def test_the_console_script_is_declared(wheel):
     [entry_points] = [n for n in wheel if n.endswith(".dist-info/entry_points.txt")]
     assert entry_points
+
+
+def test_the_checkouts_own_package_finds_its_configs():
+    """In the checkout's root, ``python -m evaluator`` imports the source folder, not the installed package (issue
+    19, trap 1); ``evaluator/conf`` (a link to ``conf/``) gives it the configs there too. ``-S``: no site-packages,
+    so nothing installed can answer instead."""
+    code = "from importlib.resources import files; print((files('evaluator.conf') / 'eval.yaml').is_file())"
+    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "True", proc.stderr
