@@ -22,7 +22,7 @@ from evaluator.logs import FILE_ONLY
 log = logging.getLogger(__name__)
 
 # "evaluator" is not on the package index: the extra works from a checkout or a wheel, diffusers itself anywhere.
-INSTALL = 'the editing stage needs diffusers: pip install "diffusers>=0.42,<1" (in a checkout: pip install -e ".[edit]")'
+INSTALL = 'the editing stage needs diffusers: pip install "diffusers>=0.42,<1" (a checkout: pip install -e ".[edit]")'
 
 # Keywords the stage sets itself on every call; editor.call may not set them.
 # return_dict too: the stage reads the images and the safety checker's flags from the pipeline's output object.
