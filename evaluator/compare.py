@@ -10,6 +10,7 @@ markdown; ``--csv FILE`` also writes the table as CSV.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -19,8 +20,10 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from evaluator import logs
+from evaluator.config import ASSETS_DIR
 from evaluator.errors import ConfigError, report_and_exit
 from evaluator.logs import escape
+from evaluator.outdir import data_name
 from evaluator.paired import check_comparable, paired
 from evaluator.summary import MACRO, MICRO
 from evaluator.writing import atomic_write, make_parent, read_run, require_run
@@ -28,19 +31,39 @@ from evaluator.writing import atomic_write, make_parent, read_run, require_run
 
 def run_label(out_dir: Path) -> str:
     """The edited model's name where the layout has one (GEdit-Bench), else the run folder's name."""
-    config = out_dir / "config.yaml"
-    if config.exists():
-        name = OmegaConf.load(config).get("data", {}).get("model_name")
-        if name:
-            return str(name)
-    return out_dir.name
+    name = _describe(out_dir).get("editor")
+    return str(name) if name else out_dir.name
+
+
+def _describe(out_dir: Path) -> dict:
+    """What a run is, from its ``config.yaml``: the editor (GEdit-Bench's model name), the data, the judge, the
+    scheme and its mode; what it does not say is left out."""
+    path = out_dir / "config.yaml"
+    cfg = OmegaConf.load(path) if path.is_file() else OmegaConf.create()
+    data, model, api, judge = (cfg.get(k) or {} for k in ("data", "model", "api", "judge"))
+    out = {"editor": data.get("model_name"), "data": None, "judge": None, "scheme": judge.get("name"),
+           "mode": judge.get("mode")}  # fmt: skip
+    if data.get("layout") and (data.get("path") or data.get("edits") or data.get("metadata")):
+        with contextlib.suppress(Exception):  # an old or hand-written config: the data is then not named
+            out["data"] = data_name(data, ASSETS_DIR)
+    out["judge"] = api.get("model") if cfg.get("backend") == "api" else model.get("name_or_path")
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def labels(out_dirs: list[Path]) -> dict[Path, str]:
-    """Each run's label; runs that would share one (two judges of one editor) get their folder's name too."""
+    """Each run's label: its editor's name or folder name, then, where runs would share a label, what tells them
+    apart (data, judge, scheme, mode: ``tiny-score10 (data=demo)``), else their folders."""
     names = {d: run_label(d) for d in out_dirs}
-    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
-    return {d: f"{n} ({d.name})" if n in shared and n != d.name else n for d, n in names.items()}
+    if len(set(names.values())) == len(names):
+        return names
+    about = {d: _describe(d) for d in out_dirs}
+    differ = [k for k in ("data", "judge", "scheme", "mode") if len({str(a.get(k)) for a in about.values()}) > 1]
+    out = {}
+    for d, n in names.items():
+        shared = list(names.values()).count(n) > 1
+        parts = [f"{k}={about[d].get(k, '?')}" for k in differ] or ([d.name] if n != d.name else [str(d.parent.name)])
+        out[d] = f"{n} ({', '.join(parts)})" if shared else n
+    return out
 
 
 def leaderboard(
@@ -157,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logs.setup()
     with report_and_exit():
+        table = []  # the paired differences, for the headline board only
         if args.criterion or args.subset:
             header, rows = leaderboard(args.out_dirs, args.criterion, args.subset or "all")
             sys.stdout.write(to_markdown(header, rows))
@@ -173,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
             from evaluator.report import comparison_page
 
             chart = compare_bars(header, rows, make_parent(args.html).with_suffix(".png"))
-            comparison_page(header, rows, chart, args.html)
+            comparison_page(header, rows, chart, args.html, table)
 
 
 if __name__ == "__main__":

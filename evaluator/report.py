@@ -123,9 +123,14 @@ def build(out_dir: Path) -> list[Path]:
     return [*charts, atomic_write(out_dir / "report.html", html)]
 
 
-def comparison_page(header: list[str], rows: list[list], chart: Path | None, path: Path) -> Path:
-    """The leaderboard across runs as one HTML page (with its chart embedded)."""
-    html = _env().get_template("compare.html.j2").render(header=header, rows=rows, chart=_b64(chart) if chart else None)
+def comparison_page(header: list[str], rows: list[list], chart: Path | None, path: Path, paired=()) -> Path:
+    """The leaderboard across runs as one HTML page (with its chart embedded), and the paired differences of
+    each later run from the first, where there are some."""
+    html = (
+        _env()
+        .get_template("compare.html.j2")
+        .render(header=header, rows=rows, chart=_b64(chart) if chart else None, paired=list(paired), first=rows[0][0])
+    )
     return atomic_write(path, html)
 
 

@@ -1,7 +1,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from evaluator.compare import leaderboard, main, paired_table
+from evaluator.compare import labels, leaderboard, main, paired_table
 from evaluator.errors import ConfigError
 from evaluator.summary import summarize
 from evaluator.writing import write_index, write_results, write_summary
@@ -78,3 +78,24 @@ def test_runs_of_one_editor_by_two_judges_get_labels_of_their_own(tmp_path):
     b = _run(tmp_path / "judge-b", GEDIT_LIKE, model_name="editor")
     _, rows = leaderboard([a, b], "O")
     assert [r[0] for r in rows] == ["editor (judge-a)", "editor (judge-b)"]
+
+
+def test_default_runs_are_labelled_by_what_differs_and_the_html_has_the_paired_table(tmp_path):
+    """Issue 19, trap 6: default runs are all ``tiny-score10``; the legend showed identical labels."""
+    runs = []
+    for data, mode in (("one", "generate"), ("two", "logits")):
+        (tmp_path / data).mkdir()
+        folder = _full_run(tmp_path / data / "tiny-score10", _rows(shift=1.0 if mode == "logits" else 0.0))
+        cfg = {"data": {"layout": "manifest", "path": str(tmp_path / data / "pairs.jsonl")},
+               "model": {"name_or_path": "tiny:qwen3_vl"}, "judge": {"name": "score10", "mode": mode}}  # fmt: skip
+        OmegaConf.save(cfg, folder / "config.yaml")
+        write_index(folder, [folder / n for n in ("results.jsonl", "summary.json", "config.yaml")])
+        runs.append(folder)
+    names = labels(runs)
+    assert len(set(names.values())) == 2
+    first, second = (names[r] for r in runs)
+    assert first.startswith("tiny-score10 (data=manifest-one-pairs-") and first.endswith(", mode=generate)")
+    assert second.startswith("tiny-score10 (data=manifest-two-pairs-") and second.endswith(", mode=logits)")
+    main([str(r) for r in runs] + ["--html", str(tmp_path / "board.html")])
+    html = (tmp_path / "board.html").read_text()
+    assert 'id="paired"' in html and "Paired differences from" in html and "mode=logits" in html

@@ -68,7 +68,8 @@ def test_report_cli_and_compare_page(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out / "report.html")
     compare_main([str(out), str(out), "--html", str(tmp_path / "lb.html")])
     page = (tmp_path / "lb.html").read_text()
-    assert page.count("<tr>") == 3 and 'src="data:image/png;base64,' in page
+    board, paired = page.split('<table id="paired">')  # a run compared with itself: every difference 0
+    assert board.count("<tr>") == 3 and paired.count("<tr>") == 2 and 'src="data:image/png;base64,' in page
     assert Image.open(tmp_path / "lb.png").size[0] > 300
 
 
