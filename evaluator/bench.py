@@ -26,24 +26,20 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image, ImageDraw
 
 from evaluator import qwen_vl
-from evaluator.bench_measures import (
-    Result,
-    items,
-    measure_bare,
-    measure_baseline,
-    measure_load,
-    measure_pipeline,
-    prepared_batches,
-)
 from evaluator.config import compose
-from evaluator.sampler import CostModel, ShardSampler, balanced_shards
-from evaluator.schemes import Scheme
 from evaluator.writing import atomic_write
+
+if TYPE_CHECKING:
+    import torch
+
+    from evaluator.bench_measures import Result
+
+# torch, Lightning and transformers are imported where they are used, so --help answers in about a second.
 
 log = logging.getLogger("evaluator.bench")  # not __name__: run with -m, that is "__main__"
 
@@ -99,6 +95,7 @@ def synth_pairs(folder: Path, n: int, size: int, mixed: bool, seed: int = 0) -> 
 
 def build_judge(shape: str, device: torch.device, folder: Path):
     """A random judge of ``shape`` in memory on ``device``, and a folder with its tokenizer and processor."""
+    import torch
     from transformers import AutoModelForImageTextToText
 
     spec = qwen_vl.TINY_SPECS[shape] if shape in qwen_vl.TINY_SPECS else REAL_SPECS[shape]
@@ -131,6 +128,9 @@ def flops_per_sample(model, prompt_tokens: float, patches: float, new_tokens: in
 
 def balance_report(world_size: int = 6, n: int = 900, seed: int = 0) -> dict:
     """How evenly ``n`` mixed-size pairs spread over ``world_size`` ranks, by the sampler's own cost model."""
+    from evaluator.sampler import CostModel, ShardSampler, balanced_shards
+    from evaluator.schemes import Scheme
+
     rng = random.Random(seed)
     tokenizer = qwen_vl.build_tokenizer()
     processor = qwen_vl.build_processor(tokenizer, REAL_PIXELS)
@@ -167,6 +167,17 @@ def to_markdown(results: list[Result]) -> str:
 
 def measure_shape(args, shape: str, device, work: Path, manifest: Path, scheme) -> list[Result]:
     """Every measure for one judge shape, each against the baseline and the compute floor."""
+    import torch
+
+    from evaluator.bench_measures import (
+        items,
+        measure_bare,
+        measure_baseline,
+        measure_load,
+        measure_pipeline,
+        prepared_batches,
+    )
+
     model, processor, build_s = build_judge(shape, device, work / f"processor-{shape}")
     m = {"model": model, "processor": processor, "scheme": scheme, "manifest": manifest, "device": device,
          "shape": shape, "n": args.samples, "batch": args.batch, "new_tokens": args.new_tokens}  # fmt: skip
@@ -207,6 +218,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=Path("bench.json"))
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    import torch
+
+    from evaluator.schemes import Scheme
+
     if args.tiny:
         args.shapes = args.shapes or "qwen3_vl,qwen3_vl_moe"
         args.size, args.batch, args.new_tokens, args.workers = min(args.size, 256), 4, 8, 1

@@ -37,3 +37,13 @@ def test_flop_count_of_the_real_30b_a3b_shape_matches_the_anchor():
     # ANCHORS.md: about 27 TFLOP for one sample of ~2,315 prompt tokens with two 1024x1024 images (2 x 4,096 patches).
     flops = bench.flops_per_sample(model, 2315, 2 * 4096, 0)
     assert 22e12 < flops < 32e12
+
+
+def test_help_imports_no_torch():
+    """Issue 19, trap 8: ``python -m evaluator.bench --help`` took 13.5 s importing torch and Lightning first."""
+    import subprocess
+    import sys
+
+    code = "import sys, evaluator.bench; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "[]", proc.stderr
