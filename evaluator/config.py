@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from evaluator import schema
 from evaluator.errors import ConfigError
+from evaluator.hub import check_fetchable
 from evaluator.manifest import check_columns
 from evaluator.overrides import quote_text_values
 
@@ -270,7 +271,7 @@ def _check_checkpoint(model) -> None:
         return
     path = Path(model.name_or_path).expanduser()
     if not path.exists():
-        return  # a hub id: loading says what is wrong with it
+        return check_fetchable(model.name_or_path, "model.name_or_path", local_only=model.local_files_only)
     config = path / "config.json"
     if not config.is_file():
         raise ConfigError(f"model.name_or_path={path} is not a checkpoint folder (it has no config.json)")
@@ -284,11 +285,7 @@ def _check_checkpoint(model) -> None:
 
 
 def check_out_dir(out_dir: Path) -> None:
-    """``out_dir`` can be created and written.
-
-    Raises:
-        ConfigError: naming the folder and why.
-    """
+    """Raises: ConfigError naming ``out_dir`` and why, unless it can be created and written."""
     probe = out_dir / f".write-test-{os.getpid()}"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from evaluator import tiny
 from evaluator.errors import ConfigError, EditorUnavailable, first_line
+from evaluator.hub import check_fetchable
 from evaluator.logs import FILE_ONLY
 
 log = logging.getLogger(__name__)
@@ -210,8 +211,8 @@ def check_checkpoint(editor_cfg) -> None:
         call_keywords(StableDiffusionInstructPix2PixPipeline, editor_cfg)
         return
     path = Path(name).expanduser()
-    if not path.exists():
-        return
+    if not path.exists():  # a hub id: in the cache, or the hub answers
+        return check_fetchable(name, "editor.name_or_path", "model_index.json", editor_cfg.local_files_only)
     if not (path / "model_index.json").is_file():
         raise ConfigError(f"editor.name_or_path={path} is not a diffusers pipeline folder (it has no model_index.json)")
     call_keywords(pipeline_class(path, editor_cfg), editor_cfg)
