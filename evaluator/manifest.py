@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evaluator.errors import ConfigError
 from evaluator.samples import Kind, Problem, Sample
+from evaluator.textfiles import read_head
 
 REQUIRED = ("id", "source", "edited", "instruction")
 OPTIONAL = ("category", "language")
@@ -57,18 +58,18 @@ _FIRST_ROWS = 100  # JSON Lines rows looked at for the columns
 def check_columns(path: str | Path, edited: bool = True) -> None:
     """Before anything starts: a manifest whose first rows all lack a required column is another tool's layout.
 
-    Reads the CSV header, or the first JSON Lines rows; a missing file is left to the reader, which reports it.
+    Reads the CSV header, or the first JSON Lines rows.
 
     Raises:
-        ConfigError: naming the columns the file has, the ones it needs, and a likely mapping.
+        ConfigError: the file is missing or unreadable; or naming the columns it has, the ones it needs, and a
+            likely mapping.
     """
     path = Path(path).expanduser()
     required = REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited")
     try:
-        with path.open("rb") as f:
-            head = f.read(1 << 20).decode("utf-8-sig", errors="replace")
-    except OSError:
-        return
+        head = read_head(path, "data.path", 1 << 20).decode("utf-8-sig", errors="replace")
+    except ValueError as e:  # missing, unreadable, a folder or a FIFO: said before anything starts
+        raise ConfigError(str(e)) from None
     if path.suffix.lower() == ".csv":
         header = next(csv.reader(io.StringIO(head, newline="")), [])
         rows = [dict.fromkeys(h.strip() for h in header)]

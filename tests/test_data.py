@@ -164,7 +164,10 @@ def test_one_bad_row_among_good_ones_is_still_an_error_row_not_a_refusal(tmp_pat
     rows = [{"id": "a", "source": "s", "edited": "e", "instruction": "i"}, {"id": "b", "src": "s"}]
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     check_columns(tmp_path / "m.jsonl")  # no error: the reader reports row 2
-    check_columns(tmp_path / "missing.jsonl")  # the reader reports a missing file
+    from evaluator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data\.path=.*missing\.jsonl not found"):  # before anything starts
+        check_columns(tmp_path / "missing.jsonl")
 
 
 def test_csv_true_and_false_read_as_booleans_in_extra_columns(tmp_path):
