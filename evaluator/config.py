@@ -17,6 +17,7 @@ from evaluator import schema
 from evaluator.errors import ConfigError
 from evaluator.hub import check_fetchable
 from evaluator.manifest import check_columns
+from evaluator.outdir import settings_tag
 from evaluator.overrides import quote_text_values
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,7 +33,7 @@ _NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-complet
 def setup() -> None:
     """Register the config schema and the resolvers the presets use (idempotent)."""
     schema.register()
-    from evaluator.outdir import data_name, edit_dir, edited_data_name
+    from evaluator.outdir import data_name, edit_dir, edited_data_name, judge_name, settings_tag
 
     # ${evaluator_asset:demo/manifest.jsonl}: a file shipped inside the package, as an absolute path.
     OmegaConf.register_new_resolver("evaluator_asset", lambda rel: str(ASSETS_DIR / rel), replace=True)
@@ -40,6 +41,8 @@ def setup() -> None:
     OmegaConf.register_new_resolver("evaluator_data_name", lambda data: data_name(data, ASSETS_DIR), replace=True)
     # ${evaluator_judge_name:${backend},${api.model},<model preset>}: the judge's part of the default out_dir.
     OmegaConf.register_new_resolver("evaluator_judge_name", judge_name, replace=True)
+    # ${evaluator_settings_tag:${judge.mode}}: "-logits", and a hash of the score-changing overrides, if any.
+    OmegaConf.register_new_resolver("evaluator_settings_tag", lambda mode: settings_tag(mode, None), replace=True)
     # The editing stage's folder, and the name of the data the judge reads after it (see outdir.edit_dir).
     OmegaConf.register_new_resolver(
         "evaluator_edit_dir", lambda data, editor: edit_dir(data, editor, ASSETS_DIR), replace=True
@@ -47,13 +50,6 @@ def setup() -> None:
     OmegaConf.register_new_resolver(
         "evaluator_edited_data_name", lambda data, edits: edited_data_name(data, edits, ASSETS_DIR), replace=True
     )
-
-
-def judge_name(backend: str, api_model, preset: str) -> str:
-    """The model preset's name, or with ``backend=api`` the server's model name (``api-gpt-4.1``)."""
-    if backend != "api":
-        return preset
-    return "api-" + (re.sub(r"[^\w.-]+", "_", str(api_model)).strip("._") or "model")
 
 
 def conf_dir() -> Path:
@@ -90,6 +86,8 @@ def compose(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> Di
             value = raw[key]
             for group, choice in choices.items():
                 value = value.replace(f"${{hydra:runtime.choices.{group}}}", choice)
+            tag = settings_tag(cfg.judge.mode, overrides) if "judge" in cfg else ""
+            value = value.replace("${evaluator_settings_tag:${judge.mode}}", tag)
             cfg[key] = value
     return cfg
 

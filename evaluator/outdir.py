@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -39,6 +40,46 @@ def data_name(data, assets: Path) -> str:
         return where.parent.name  # a data set shipped in the package, e.g. "demo"
     digest = hashlib.sha256(str(where).encode()).hexdigest()[:8]
     return f"{data.layout}-{slug(where.parent.name)}-{slug(where.stem)}-{digest}"
+
+
+def judge_name(backend: str, api_model, preset: str) -> str:
+    """The model preset's name, or with ``backend=api`` the server's model name (``api-gpt-4.1``)."""
+    if backend != "api":
+        return preset
+    return "api-" + (re.sub(r"[^\w.-]+", "_", str(api_model)).strip("._") or "model")
+
+
+# Overrides of these change the scores (see resume.fingerprint); the default out_dir is told apart by them.
+_SCORE_KEYS = (
+    "model.",
+    "judge.",
+    "seed",
+    "data.max_pixels",
+    "data.resize_edited",
+    "data.exif_transpose",
+    "data.max_image_pixels",
+    "data.min_image_side",
+    "api.base_url",
+    "api.model",
+    "api.max_tokens",
+)
+
+
+def settings_tag(mode: str, overrides) -> str:
+    """The default out_dir's last part after ``<judge>-<scheme>``: ``-logits`` in logit mode, then a short hash of
+    the command line's overrides that change scores (``seed=1``, ``judge.system=...``), so that runs of different
+    settings never replace each other's results; nothing for the presets as they are. ``overrides``: None inside
+    a Hydra app (its own record of them is read)."""
+    if overrides is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    changed = sorted(
+        {o.lstrip("+~") for o in overrides if o.lstrip("+~").startswith(_SCORE_KEYS)}
+        - {o for o in overrides if o.startswith("judge.mode=")}
+    )
+    tag = "-logits" if mode == "logits" else ""
+    return tag + (f"-{hashlib.sha256(chr(10).join(changed).encode()).hexdigest()[:6]}" if changed else "")
 
 
 def edit_dir(data, editor: str, assets: Path) -> str:

@@ -141,3 +141,22 @@ def test_default_folder_names(tmp_path):
     assert a.startswith("manifest-A-pairs-") and b.startswith("manifest-B-pairs-") and a != b
     gedit = data_cfg(layout="gedit", metadata="m", results_root="r", model_name="editor/../a", language="en")
     assert outdir.data_name(gedit, tmp_path) == "gedit-editor_.._a-en"
+
+
+def test_runs_of_other_score_settings_get_default_folders_of_their_own(tmp_path):
+    """Issue 19, trap 4: the generate-mode example replaced the logit-mode quick start's results."""
+    import subprocess
+    import sys
+
+    from evaluator.config import compose
+
+    folders = {tuple(o): compose(["model=tiny", *o]).out_dir for o in
+               ([], ["judge.mode=logits"], ["seed=1"], ["judge.mode=logits", "seed=1"], ["data.batch_size=2"])}  # fmt: skip
+    assert folders[()] == "outputs/demo/tiny-score10" == folders[("data.batch_size=2",)]  # batching changes no score
+    assert folders[("judge.mode=logits",)] == "outputs/demo/tiny-score10-logits"
+    assert len(set(folders.values())) == 4
+    # The command line names the same folders as compose() does.
+    code = ("import sys; from evaluator.cli import entry; sys.argv = ['x', 'model=tiny', 'seed=1', '--cfg', 'job', "
+            "'--resolve']; entry('eval', lambda c: None, 'evaluator.run:run')()")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert f"out_dir: {folders[('seed=1',)]}" in proc.stdout, proc.stderr[-2000:]
