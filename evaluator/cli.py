@@ -5,6 +5,7 @@ before torch, Lightning, transformers or diffusers is imported (a mistake answer
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ from evaluator import config, logs
 from evaluator.errors import report_and_exit
 from evaluator.overrides import quote_text_values
 from evaluator.topology import env_rank
+
+log = logging.getLogger(__name__)
 
 _HELP = ("--help", "-h", "--hydra-help")
 
@@ -31,6 +34,8 @@ def entry(
     def _main(cfg: DictConfig) -> None:
         with report_and_exit(env_rank()):
             check(cfg)
+            # A first line within a second: importing torch and Lightning takes several more.
+            log.info("config checked; results go to %s; starting", cfg.get("out_dir"))
             module, function = run.split(":")
             getattr(importlib.import_module(module), function)(cfg)
 

@@ -193,3 +193,12 @@ def test_rubric5_on_imgedit_under_torchrun(tmp_path):
     assert header == "category,n," + ",".join(
         f"{c},{c}_se,{c}_n" for c in ("compliance", "seamlessness", "fidelity", "overall")
     )
+
+
+@pytest.mark.slow
+def test_the_first_line_is_the_config_check_before_the_heavy_imports(tmp_path):
+    """Issue 19, trap 5: 8-23 s of silence before the first line; it now comes right after the config check."""
+    proc = run_cli(["model=tiny", "dry_run=true", f"out_dir={tmp_path}"])
+    assert_ok(proc)
+    lines = [line for line in proc.stderr.splitlines() if " INFO " in line]
+    assert f"config checked; results go to {tmp_path}; starting" in lines[0]
