@@ -8,6 +8,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -34,6 +35,9 @@ def entry(
     def _main(cfg: DictConfig) -> None:
         with report_and_exit(env_rank()):
             check(cfg)
+            for key in ("edit_dir", "out_dir"):  # folders that cannot be written: said before anything starts
+                if cfg.get(key):
+                    config.check_out_dir(Path(str(cfg[key])).expanduser().resolve())
             # A first line within a second: importing torch and Lightning takes several more.
             log.info("config checked; results go to %s; starting", cfg.get("out_dir"))
             module, function = run.split(":")
