@@ -34,7 +34,8 @@ def test_flop_count_of_the_real_30b_a3b_shape_matches_the_anchor():
     config = qwen_vl.build_config(bench.REAL_SPECS["qwen3_vl_30b_a3b"], qwen_vl.build_tokenizer())
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(config)
-    # ANCHORS.md: about 27 TFLOP for one sample of ~2,315 prompt tokens with two 1024x1024 images (2 x 4,096 patches).
+    # The team's anchor figure (shared/ANCHORS.md, beside the repository, not in it): about 27 TFLOP of prefill for
+    # one sample of ~2,315 prompt tokens with two 1024x1024 images (2 x 4,096 patches).
     flops = bench.flops_per_sample(model, 2315, 2 * 4096, 0)
     assert 22e12 < flops < 32e12
 

@@ -128,20 +128,25 @@ def test_presets_hold_only_what_differs_from_the_schema():
 
     from evaluator import schema
 
-    schemas = {"model": schema.ModelConfig, "trainer": schema.TrainerConfig, "judge": schema.JudgeConfig}
-    for group, node in schemas.items():
+    schemas = {"model": schema.ModelConfig, "trainer": schema.TrainerConfig, "judge": schema.JudgeConfig,
+               "editor": schema.EditorConfig, "manifest_schema": schema.ManifestData,
+               "gedit_schema": schema.GEditData, "imgedit_schema": schema.ImgEditData}  # fmt: skip
+    presets = [
+        p for group in ("model", "trainer", "judge", "editor", "data") for p in (conf_dir() / group).glob("*.yaml")
+    ]
+    assert {p.parent.name for p in presets} == {"model", "trainer", "judge", "editor", "data"}
+    for path in presets:
+        preset = OmegaConf.load(path)
+        # A data preset's schema is the one its defaults list names (manifest_schema, gedit_schema, ...).
+        group = path.parent.name
+        node = schemas[next(d for d in preset.defaults if d != "_self_") if group == "data" else group]
         defaults = OmegaConf.structured(node)
-        for path in (conf_dir() / group).glob("*.yaml"):
-            preset = OmegaConf.load(path)
-            repeated = [
-                k
-                for k in preset
-                if k != "defaults"
-                and k in defaults
-                and not OmegaConf.is_missing(preset, k)
-                and preset[k] == defaults[k]
-            ]
-            assert repeated == [], (path.name, repeated)
+        repeated = [
+            k
+            for k in preset
+            if k != "defaults" and k in defaults and not OmegaConf.is_missing(preset, k) and preset[k] == defaults[k]
+        ]
+        assert repeated == [], (f"{path.parent.name}/{path.name}", repeated)
 
 
 def test_compose_from_python_names_the_out_dir_after_the_choices():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
+def wheel_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
@@ -22,7 +22,12 @@ def wheel(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [path] = out.glob("evaluator-*.whl")
-    with zipfile.ZipFile(path) as z:
+    return path
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_file):
+    with zipfile.ZipFile(wheel_file) as z:
         return set(z.namelist())
 
 
@@ -36,9 +41,19 @@ def test_every_config_template_and_asset_is_in_the_wheel(wheel):
     assert "evaluator/conf/hydra/help/evaluator.yaml" in wheel and "evaluator/conf/eval.yaml" in wheel
 
 
-def test_the_console_script_is_declared(wheel):
-    [entry_points] = [n for n in wheel if n.endswith(".dist-info/entry_points.txt")]
-    assert entry_points
+def test_the_console_scripts_are_declared(wheel, wheel_file):
+    """Each documented command is a console script of the wheel, pointing at its ``main``."""
+    import configparser
+
+    [name] = [n for n in wheel if n.endswith(".dist-info/entry_points.txt")]
+    entry_points = configparser.ConfigParser()
+    with zipfile.ZipFile(wheel_file) as z:
+        entry_points.read_string(z.read(name).decode())
+    assert dict(entry_points["console_scripts"]) == {
+        "evaluator": "evaluator.__main__:main",
+        "evaluator-edit": "evaluator.edit:main",
+        "evaluator-pipeline": "evaluator.pipeline:main",
+    }
 
 
 def test_the_checkouts_own_package_finds_its_configs():
