@@ -85,14 +85,17 @@ def test_validation_metric_in_ddp_equals_the_judge_in_one_process(tmp_path, rest
     assert float(logged[-1]["val/judge_score"]) == pytest.approx(expected, rel=1e-5)
 
 
-def test_readme_python_snippets_run(capsys):
+def test_readme_and_python_api_page_snippets_run(capsys):
     import re
 
-    readme = (REPO / "README.md").read_text()
-    snippets = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    assert len(snippets) >= 3
-    for code in snippets:
-        exec(compile(code, "README.md", "exec"), {})
+    snippets = []
+    for page in ("README.md", "docs/python-api.md"):
+        found = re.findall(r"```python\n(.*?)```", (REPO / page).read_text(), flags=re.S)
+        assert found, page
+        snippets += [(page, code) for code in found]
+    assert len(snippets) >= 4
+    for page, code in snippets:
+        exec(compile(code, page, "exec"), {})
     first, reward = capsys.readouterr().out.splitlines()
     # id, score, SC, PQ, error: a score exactly when there is no error (the random judge's replies rarely parse).
     sample_id, score, sc, pq, *error = first.split(" ")
