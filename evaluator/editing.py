@@ -19,7 +19,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from evaluator import benchmarks, edit_config, edit_layouts, logs, outdir, preflight, resume, stage, stopping
+from evaluator import benchmarks, edit_config, edit_layouts, logs, outdir, preflight, resume, stage
 from evaluator.coordination import Coordinator
 from evaluator.dataset import ShardedData
 from evaluator.editor import EditDataset, EditModule, collate_edits, output_size
@@ -170,7 +170,7 @@ def _predict(cfg, trainer, coordinator, plan: Plan, out_dir: Path, fp: str, pipe
     data = ShardedData(dataset, collate_edits, e.batch_size, cfg.data.num_workers, costs=costs, keys=sizes)
     progress = GlobalProgress(coordinator, total=len(plan.todo), desc="editing")
     # In this order: a batch's rows reach the shard before a stop or a failure elsewhere ends the rank.
-    callbacks = [resume.ShardWriter(out_dir, fp, plan.digests), progress, stopping.StopOnSignal(coordinator.check)]
+    callbacks = [resume.ShardWriter(out_dir, fp, plan.digests), progress, stage.StopOnSignal(coordinator.check)]
     start = time.perf_counter()
     with stage.callbacks_during(trainer, callbacks), logs.around_progress_bar():
         outputs = trainer.predict(module, datamodule=data, return_predictions=True)

@@ -10,21 +10,10 @@ Single digits that begin no valid two-digit score take their first-token probabi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-
-@dataclass(frozen=True)
-class ScoreDistribution:
-    """One row's scores: ``expected`` = sum p(k) k over the valid scores renormalised; ``confidence`` = the mass
-    that fell on valid scores; ``argmax`` = the most probable score."""
-
-    expected: float
-    argmax: int
-    confidence: float
-    probs: dict[int, float]
+from evaluator.rows import ScoreDistribution
 
 
 def scale_values(low: float, high: float) -> list[int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from evaluator.logits import ScoreDistribution
+from evaluator.rows import ScoreDistribution
 
 
 def _digits(token: str) -> str | None:

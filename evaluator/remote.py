@@ -41,8 +41,8 @@ from evaluator.api_transport import (
     usage_count,
 )
 from evaluator.errors import JudgeUnavailable
-from evaluator.judge import add_distribution, add_reply, new_parts, parse_reply, result_row
 from evaluator.parsing import UNPARSEABLE, Parsed
+from evaluator.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
 
 log = logging.getLogger(__name__)
 

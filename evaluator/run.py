@@ -159,7 +159,7 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     progress = GlobalProgress(coordinator, total=len(plan.todo))
     # In this order: a batch's rows reach the shard before a stop or a failure elsewhere ends the rank.
     writer = resume.ShardWriter(out_dir, fp, plan.digests)
-    callbacks = [writer, progress, stopping.StopOnSignal(coordinator.check)]
+    callbacks = [writer, progress, stage.StopOnSignal(coordinator.check)]
     with stage.callbacks_during(trainer, callbacks), logs.around_progress_bar():
         outputs = trainer.predict(module, datamodule=data, return_predictions=True)
         coordinator.wait_for_all("predicted", on_poll=progress.refresh)

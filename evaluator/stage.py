@@ -80,3 +80,18 @@ def callbacks_during(trainer: L.Trainer, callbacks: Sequence[L.Callback]) -> Ite
     finally:
         for c in callbacks:
             trainer.callbacks.remove(c)
+
+
+class StopOnSignal(L.Callback):
+    """Keeps the evaluator's handlers during ``predict`` (Lightning installs its own SIGTERM handler, which only
+    notes the signal and carries on), and after every batch (once its rows are in the shard) calls ``check``,
+    which raises to stop this rank: a signal here, or a stop or failure on another rank."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        stopping.install()
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.check()

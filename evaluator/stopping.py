@@ -11,8 +11,6 @@ import contextlib
 import signal
 import threading
 
-import lightning as L
-
 from evaluator.errors import UserError
 
 _received: list[int] = []  # this process's signals, in order (one process, one list: no rank shares it)
@@ -66,18 +64,3 @@ def check(where: str = "") -> None:
     """Raise ``Stopped`` if this process received a signal."""
     if _received:
         raise Stopped(_received[0], where)
-
-
-class StopOnSignal(L.Callback):
-    """Keeps the evaluator's handlers during ``predict`` (Lightning installs its own SIGTERM handler, which only
-    notes the signal and carries on), and after every batch (once its rows are in the shard) calls ``check``,
-    which raises to stop this rank: a signal here, or a stop or failure on another rank."""
-
-    def __init__(self, check):
-        self.check = check
-
-    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        install()
-
-    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self.check()

@@ -73,8 +73,8 @@ def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ)
 
 
 def test_no_non_finite_score_reaches_a_row_or_the_shard(tmp_path):
-    from evaluator.judge import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
     from evaluator.parsing import parse_score, parse_viescore
+    from evaluator.rows import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
 
     assert parse_score('{"score": NaN}').score is None and parse_score('{"score": Infinity}').score is None
     assert parse_viescore('{"score": [1e308, 1e308]}').score == 1e308  # as the benchmark reads it, no range

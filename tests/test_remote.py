@@ -139,3 +139,10 @@ def test_logit_mode_reads_the_scores_distribution_from_the_servers_logprobs(tmp_
         args = [*_api(server, "judge.mode=logits", "api.key_env=null"), f"out_dir={tmp_path / 'o2'}"]
         with pytest.raises(JudgeUnavailable, match=r"returned no logprobs .* needs a server that returns them"):
             run(compose(args))
+
+
+def test_the_server_judge_imports_no_torch_or_lightning():
+    """Backend-neutral code lives outside the torch and Lightning modules (issue 19): the server judge needs neither."""
+    code = "import sys, evaluator.remote; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "[]", proc.stderr
