@@ -9,6 +9,7 @@ from the environment when it is imported, after this has set them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -37,9 +38,13 @@ def in_cache(repo_id: str, index_file: str) -> bool:
     return any((s / index_file).is_file() for s in snapshots.glob("*")) if snapshots.is_dir() else False
 
 
-def reachable(timeout: float = PROBE_TIMEOUT_S) -> str | None:
+def reachable() -> str | None:
     """None if the hub answers at all (any HTTP status), else why not, in words."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    return _probe(os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/"))
+
+
+@functools.cache  # once per process and endpoint: the config is checked again when the run starts
+def _probe(endpoint: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     try:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/api/models", method="HEAD"), timeout=timeout)
     except urllib.error.HTTPError:
