@@ -13,10 +13,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from evaluator import config, logs
-from evaluator.errors import report_and_exit
-from evaluator.overrides import quote_text_values
-from evaluator.topology import env_rank
+from evaluator.config import checks, compose
+from evaluator.config.overrides import quote_text_values
+from evaluator.runtime import logs
+from evaluator.runtime.errors import report_and_exit
+from evaluator.runtime.topology import env_rank
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def entry(
     """The ``main`` of an entry point: ``config_name`` in ``evaluator.conf``, its ``check``, its ``run`` as
     ``"module:function"`` (imported only once the config is good), and the config groups it ``required`` to be
     chosen, each with a preset that lets ``--help`` compose the config without one."""
-    config.setup()
+    compose.register_config()
 
     @hydra.main(version_base="1.3", config_path="pkg://evaluator.conf", config_name=config_name)
     def _main(cfg: DictConfig) -> None:
@@ -37,7 +38,7 @@ def entry(
             check(cfg)
             for key in ("edit_dir", "out_dir"):  # folders that cannot be written: said before anything starts
                 if cfg.get(key):
-                    config.check_out_dir(Path(str(cfg[key])).expanduser().resolve())
+                    checks.check_out_dir(Path(str(cfg[key])).expanduser().resolve())
             # A first line within a second: importing torch and Lightning takes several more.
             log.info("config checked; results go to %s; starting", cfg.get("out_dir"))
             module, function = run.split(":")
@@ -49,7 +50,7 @@ def entry(
         logs.setup("INFO", rank=env_rank())
         sys.argv[1:] = quote_text_values(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
         with report_and_exit(env_rank()):
-            config.check_overrides(sys.argv[1:], config_name)
+            compose.check_overrides(sys.argv[1:], config_name)
         _main()
 
     return main

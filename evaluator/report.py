@@ -1,142 +1,15 @@
-"""The run's report: ``out_dir/report.html`` and its charts; ``python -m evaluator.report OUT`` rebuilds them.
-
-One self-contained file: summary tables, charts and a sortable, filterable table of every sample with source and
-edited thumbnails embedded. It is rendered by Jinja2 with autoescaping, so text a user or a model wrote shows as
-text (a reply holding ``<script>`` included).
-"""
+"""``python -m evaluator.report OUT``: rebuild a run's report (``OUT/report.html`` and its charts) from its results."""
 
 from __future__ import annotations
 
 import argparse
-import base64
-import functools
-import io
-import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-from omegaconf import OmegaConf
-from PIL import Image
-
-from evaluator import headline, logs, plots
-from evaluator.errors import report_and_exit
-from evaluator.images import load_rgb
-from evaluator.summary import shown
-from evaluator.writing import INDEX, atomic_write, read_run, require_run, write_index
-
-THUMB = 160
-# The samples table shows this many rows, each with two thumbnails; a larger run's rows are in results.jsonl/csv.
-MAX_ROWS = 2000
-
-
-def _env() -> Environment:
-    env = Environment(loader=PackageLoader("evaluator", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    env.globals["fmt"] = lambda x: "–" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
-    return env
-
-
-@functools.lru_cache(maxsize=4096)
-def thumbnail(path: str | None) -> str | None:
-    """A small JPEG of the image at ``path``, base64-encoded; None when it cannot be read. Cached per path: a
-    benchmark's source images recur in many rows."""
-    if not path or not Path(path).is_file():
-        return None
-    try:
-        with Image.open(path) as probe:
-            probe.draft("RGB", (THUMB * 2, THUMB * 2))  # JPEG decodes at a fraction of its size: much faster
-            im = load_rgb(path) if probe.mode not in ("RGB", "L") else probe.convert("RGB")
-    except Exception:
-        return None
-    im.thumbnail((THUMB, THUMB), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=80)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-def _reply(row: dict) -> str:
-    if "response" in row:
-        return row["response"] or ""
-    return "\n\n".join(
-        f"[{k.removeprefix('response.')}] {v}" for k, v in row.items() if k.startswith("response.") and v
-    )
-
-
-def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, high: float) -> list[Path]:
-    """``plot_scores.png`` (histogram of the overall score) and ``plot_categories.png`` (overall by category)."""
-    overall = summary.get("overall") or summary["criteria"][-1]
-    charts = [plots.score_histogram(rows, low, high, out_dir / "plot_scores.png")]
-    table = summary["tables"]["all"]
-    if any(k not in ("macro avg", "micro avg") for k in table):
-        charts.append(plots.category_bars(table, overall, out_dir / "plot_categories.png"))
-    return charts
-
-
-def _headline_view(h: dict | None) -> dict | None:
-    if not h:
-        return None
-    return {
-        "name": headline.NAMES[h["protocol"]],
-        "criteria": h["criteria"],
-        "rows": headline.table(h),
-        "cell": headline.cell,
-        "expected": h["types_expected"],
-        "notes": headline.notes(h),  # the template escapes them
-    }
-
-
-def build(out_dir: Path) -> list[Path]:
-    """Write the charts and ``report.html`` (last in the list returned) from a run's ``results.jsonl``,
-    ``summary.json`` and ``config.yaml``."""
-    out_dir = Path(out_dir)
-    summary, rows = read_run(out_dir, check=False)  # a run draws its report before it writes its index
-    cfg = OmegaConf.load(out_dir / "config.yaml")
-    charts = write_charts(out_dir, rows, summary, float(cfg.judge.scale.min), float(cfg.judge.scale.max))
-    columns = list(dict.fromkeys(["score", *summary["criteria"]]))
-    rows_left = max(0, len(rows) - MAX_ROWS)
-    rows = rows[:MAX_ROWS]
-    with ThreadPoolExecutor(8) as pool:  # decoding releases the GIL
-        sources = list(pool.map(thumbnail, [r.get("source") for r in rows]))
-        edits = list(pool.map(thumbnail, [r.get("edited") for r in rows]))
-    for r, source, edited in zip(rows, sources, edits, strict=True):
-        r["source_thumb"], r["edited_thumb"], r["reply"] = source, edited, _reply(r)
-    html = (
-        _env()
-        .get_template("report.html.j2")
-        .render(
-            title=f"Judge report: {out_dir.name}",
-            meta=f"judge {cfg.model.name_or_path} · scheme {cfg.judge.name} ({cfg.judge.mode}) · {len(rows)} samples",
-            summary=summary,
-            tables={group: shown(tab) for group, tab in summary["tables"].items()},
-            rows_left=rows_left,
-            headline=_headline_view(summary.get("headline")),
-            charts=[(p.stem, _b64(p)) for p in charts],
-            columns=columns,
-            rows=rows,
-        )
-    )
-    return [*charts, atomic_write(out_dir / "report.html", html)]
-
-
-def comparison_page(header: list[str], rows: list[list], chart: Path | None, path: Path, paired=()) -> Path:
-    """The leaderboard across runs as one HTML page (with its chart embedded), and the paired differences of
-    each later run from the first, where there are some."""
-    html = (
-        _env()
-        .get_template("compare.html.j2")
-        .render(header=header, rows=rows, chart=_b64(chart) if chart else None, paired=list(paired), first=rows[0][0])
-    )
-    return atomic_write(path, html)
-
-
-def _run_files(out_dir: Path) -> list[Path]:
-    listed = json.loads((out_dir / INDEX).read_text(encoding="utf-8"))
-    return [out_dir / name for name in listed if (out_dir / name).is_file()]
+from evaluator.results.report import build, run_files
+from evaluator.results.writing import require_run, write_index
+from evaluator.runtime import logs
+from evaluator.runtime.errors import report_and_exit
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     with report_and_exit():
         out_dir = require_run(args.out_dir)
         paths = build(out_dir)
-        write_index(out_dir, [p for p in _run_files(out_dir) if p not in paths] + paths)
+        write_index(out_dir, [p for p in run_files(out_dir) if p not in paths] + paths)
     sys.stdout.write(f"{paths[-1]}\n")
 
 

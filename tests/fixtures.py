@@ -82,7 +82,7 @@ def data_cfg(**keys):
     """A data config as the schema of its layout (``layout=...``, default manifest) completes it."""
     from omegaconf import OmegaConf
 
-    from evaluator.schema import GEditData, ImgEditData, ManifestData
+    from evaluator.config.schema import GEditData, ImgEditData, ManifestData
 
     schema = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData}[keys.get("layout", "manifest")]
     return OmegaConf.merge(OmegaConf.structured(schema), keys)
@@ -92,7 +92,7 @@ def model_cfg(**keys):
     """A model config as the schema completes it (``name_or_path`` default: the tiny judge)."""
     from omegaconf import OmegaConf
 
-    from evaluator.schema import ModelConfig
+    from evaluator.config.schema import ModelConfig
 
     return OmegaConf.merge(OmegaConf.structured(ModelConfig), {"name_or_path": "tiny:qwen3_vl", **keys})
 
@@ -101,15 +101,15 @@ def judge_dict(name: str = "score10") -> dict:
     """A shipped judging scheme as a plain dict, composed as the command line does."""
     from omegaconf import OmegaConf
 
-    from evaluator.config import compose
+    from evaluator.config.compose import compose
 
     return OmegaConf.to_container(compose([f"judge={name}"]).judge, resolve=True)
 
 
 def plan_of(data, previous=None):
     """The run plan of a data config in one process: read, check every image, decide."""
-    from evaluator import benchmarks, preflight
-    from evaluator.plan import make_plan
+    from evaluator.inputs import preflight, readers
+    from evaluator.results.plan import make_plan
 
     loaded, findings = preflight.read_and_check(data)
-    return make_plan(loaded, findings, benchmarks.describe(data), data.on_error, previous)
+    return make_plan(loaded, findings, readers.describe(data), data.on_error, previous)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluator.errors import DataError
-from evaluator.images import ImageLimits, load_rgb
-from evaluator.manifest import read_manifest
-from evaluator.plan import merge_rows
-from evaluator.preflight import check_samples
-from evaluator.samples import Kind
-from evaluator.summary import summarize
+from evaluator.inputs.images import ImageLimits, load_rgb
+from evaluator.inputs.manifest import read_manifest
+from evaluator.inputs.preflight import check_samples
+from evaluator.inputs.samples import Kind
+from evaluator.results.plan import merge_rows
+from evaluator.results.summary import summarize
+from evaluator.runtime.errors import DataError
 
 from .fixtures import data_cfg, plan_of
 
@@ -20,7 +20,7 @@ LIMITS = ImageLimits(max_pixels=1_000_000, min_side=8)
 
 
 def _problem(path, limits=LIMITS):
-    from evaluator.images import check_image
+    from evaluator.inputs.images import check_image
 
     size, problem = check_image(str(path), "edited", limits)
     assert (size is None) == (problem is not None)

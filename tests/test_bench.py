@@ -2,14 +2,17 @@ import json
 
 import pytest
 
-from evaluator import bench, qwen_vl
+from evaluator.bench import throughput
+from evaluator.judge import qwen_vl
 
 pytestmark = pytest.mark.slow
 
 
 def test_tiny_bench_runs_and_reports_every_measure(tmp_path, restore_environ, capsys):
-    report = bench.main(["--tiny", "--json", str(tmp_path / "bench.json"), "--work-dir", str(tmp_path / "work")])
-    assert json.loads((tmp_path / "bench.json").read_text()) == report
+    report = throughput.main(
+        ["--tiny", "--json", str(tmp_path / "throughput.json"), "--work-dir", str(tmp_path / "work")]
+    )
+    assert json.loads((tmp_path / "throughput.json").read_text()) == report
     names = [(r["shape"], r["name"]) for r in report["results"]]
     measures = ["baseline", "bare-generate", "bare-forward", "pipeline-generate", "pipeline-logits"]
     assert names == [(s, m) for s in ("qwen3_vl", "qwen3_vl_moe") for m in measures]
@@ -31,12 +34,12 @@ def test_flop_count_of_the_real_30b_a3b_shape_matches_the_anchor():
     import torch
     from transformers import AutoModelForImageTextToText
 
-    config = qwen_vl.build_config(bench.REAL_SPECS["qwen3_vl_30b_a3b"], qwen_vl.build_tokenizer())
+    config = qwen_vl.build_config(throughput.REAL_SPECS["qwen3_vl_30b_a3b"], qwen_vl.build_tokenizer())
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(config)
     # The team's anchor figure (shared/ANCHORS.md, beside the repository, not in it): about 27 TFLOP of prefill for
     # one sample of ~2,315 prompt tokens with two 1024x1024 images (2 x 4,096 patches).
-    flops = bench.flops_per_sample(model, 2315, 2 * 4096, 0)
+    flops = throughput.flops_per_sample(model, 2315, 2 * 4096, 0)
     assert 22e12 < flops < 32e12
 
 
@@ -45,6 +48,6 @@ def test_help_imports_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, evaluator.bench; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
+    code = "import sys, evaluator.bench.throughput; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr

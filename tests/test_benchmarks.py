@@ -1,10 +1,10 @@
 import pytest
 from PIL import Image
 
-from evaluator import benchmarks
-from evaluator.dataset import PairDataset
-from evaluator.errors import DataError
-from evaluator.plan import merge_rows
+from evaluator.inputs import readers
+from evaluator.results.plan import merge_rows
+from evaluator.runtime.dataset import PairDataset
+from evaluator.runtime.errors import DataError
 
 from .fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit, plan_of
 
@@ -12,7 +12,7 @@ from .fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit, plan_of
 @pytest.mark.parametrize("arrow", [False, True], ids=["parquet", "save_to_disk"])
 def test_gedit_layout(tmp_path, arrow):
     cfg = data_cfg(layout="gedit", language="all", **make_gedit(tmp_path, arrow))
-    loaded = benchmarks.read(cfg)
+    loaded = readers.read_samples(cfg)
     assert loaded.problems == []
     assert [s.id for s in loaded.samples] == ["g0/en", "g0/cn", "g1/en", "g1/cn"]  # one id per key and language
     assert [s.id for s in loaded.missing] == ["g2/en"]
@@ -30,7 +30,7 @@ def test_gedit_layout(tmp_path, arrow):
 
 def test_gedit_language_filter(tmp_path):
     cfg = data_cfg(layout="gedit", language="cn", **make_gedit(tmp_path))
-    loaded = benchmarks.read(cfg)
+    loaded = readers.read_samples(cfg)
     assert [s.id for s in loaded.samples + loaded.missing] == [
         f"{k}/cn" for k, _, lang, _, _ in GEDIT_ROWS if lang == "cn"
     ]
@@ -40,17 +40,17 @@ def test_gedit_source_saved_beside_the_edit_is_the_one_judged(tmp_path):
     paths = make_gedit(tmp_path)
     saved = tmp_path / "results" / "mymodel" / "fullset" / "color_alter" / "en" / "g0_SRCIMG.png"
     Image.new("RGB", (40, 30), (1, 2, 3)).save(saved)
-    loaded = benchmarks.read(data_cfg(layout="gedit", **paths))
+    loaded = readers.read_samples(data_cfg(layout="gedit", **paths))
     assert loaded.samples[0].source == str(saved)  # as GEdit-Bench's scorer reads it
     assert loaded.samples[1].source != str(saved)  # the Chinese row has none saved: the metadata's image
 
 
 def test_limit_spreads_over_the_categories(tmp_path):
     cfg = data_cfg(layout="gedit", limit=3, **make_gedit(tmp_path))
-    loaded = benchmarks.read(cfg)
+    loaded = readers.read_samples(cfg)
     # background_change first (sorted), then color_alter, then background_change's second sample.
     assert sorted(s.id for s in loaded.samples + loaded.missing) == ["g0/en", "g1/cn", "g1/en"]
-    assert benchmarks.read(cfg).samples == loaded.samples  # deterministic
+    assert readers.read_samples(cfg).samples == loaded.samples  # deterministic
 
 
 def test_imgedit_layout_and_missing_edit_rows(tmp_path):

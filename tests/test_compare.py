@@ -1,10 +1,11 @@
 import pytest
 from omegaconf import OmegaConf
 
-from evaluator.compare import labels, leaderboard, main, paired_table
-from evaluator.errors import ConfigError
-from evaluator.summary import summarize
-from evaluator.writing import write_index, write_results, write_summary
+from evaluator.compare import main
+from evaluator.results.compare import labels, leaderboard, paired_table
+from evaluator.results.summary import summarize
+from evaluator.results.writing import write_index, write_results, write_summary
+from evaluator.runtime.errors import ConfigError
 
 from .test_summary import GEDIT_LIKE
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.config import compose, conf_dir, has_gpu
+from evaluator.config.checks import has_gpu
+from evaluator.config.compose import compose, conf_dir
 
 from .conftest import REPO, cli_env
 
@@ -126,7 +127,7 @@ def test_report_and_compare_on_a_folder_that_is_not_a_run(tmp_path, tool):
 def test_presets_hold_only_what_differs_from_the_schema():
     from omegaconf import OmegaConf
 
-    from evaluator import schema
+    from evaluator.config import schema
 
     schemas = {"model": schema.ModelConfig, "trainer": schema.TrainerConfig, "judge": schema.JudgeConfig,
                "editor": schema.EditorConfig, "manifest_schema": schema.ManifestData,

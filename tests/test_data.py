@@ -3,11 +3,11 @@ import json
 import pytest
 from PIL import Image
 
-from evaluator.dataset import PairDataset
-from evaluator.errors import DataError
-from evaluator.images import load_rgb
-from evaluator.manifest import read_manifest
-from evaluator.preflight import check_samples
+from evaluator.inputs.images import load_rgb
+from evaluator.inputs.manifest import read_manifest
+from evaluator.inputs.preflight import check_samples
+from evaluator.runtime.dataset import PairDataset
+from evaluator.runtime.errors import DataError
 
 from .conftest import DEMO_MANIFEST
 from .fixtures import data_cfg, plan_of
@@ -131,7 +131,7 @@ def test_transparent_palette_image_is_composited_over_white(tmp_path):
     ("requested", "ranks", "cpus", "expected"), [(4, 1, 2, 1), (4, 3, 2, 0), (4, 6, 96, 4), (2, 6, 48, 2)]
 )
 def test_workers_are_capped_to_the_cpus_each_rank_has(monkeypatch, requested, ranks, cpus, expected):
-    from evaluator import dataset
+    from evaluator.runtime import dataset
 
     monkeypatch.setattr(dataset, "cpu_count", lambda: cpus)
     assert dataset.workers_per_rank(requested, ranks) == expected
@@ -140,9 +140,9 @@ def test_workers_are_capped_to_the_cpus_each_rank_has(monkeypatch, requested, ra
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_a_manifest_of_other_columns_is_one_line_naming_them_before_anything_starts(tmp_path, suffix):
     """Issue 19, trap 3: columns src, edit, prompt exited 0 after scoring nothing."""
-    from evaluator.config import compose
-    from evaluator.errors import ConfigError
-    from evaluator.run import run
+    from evaluator.config.compose import compose
+    from evaluator.judge.stage import run
+    from evaluator.runtime.errors import ConfigError
 
     path = tmp_path / f"m{suffix}"
     if suffix == ".csv":
@@ -159,12 +159,12 @@ def test_a_manifest_of_other_columns_is_one_line_naming_them_before_anything_sta
 
 
 def test_one_bad_row_among_good_ones_is_still_an_error_row_not_a_refusal(tmp_path):
-    from evaluator.manifest import check_columns
+    from evaluator.inputs.manifest import check_columns
 
     rows = [{"id": "a", "source": "s", "edited": "e", "instruction": "i"}, {"id": "b", "src": "s"}]
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     check_columns(tmp_path / "m.jsonl")  # no error: the reader reports row 2
-    from evaluator.errors import ConfigError
+    from evaluator.runtime.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"data\.path=.*missing\.jsonl not found"):  # before anything starts
         check_columns(tmp_path / "missing.jsonl")

@@ -5,10 +5,11 @@ import json
 import diffusers
 import pytest
 
-from evaluator import diffusion, tiny
-from evaluator.config import compose, conf_dir
-from evaluator.edit_config import check_edit
-from evaluator.errors import ConfigError
+from evaluator.config.compose import compose, conf_dir
+from evaluator.edit import diffusion
+from evaluator.edit.checks import check_edit
+from evaluator.edit.diffusion import TINY_EDITORS
+from evaluator.runtime.errors import ConfigError
 
 # The pipeline class each preset's checkpoint names in its model_index.json (from the hub pages).
 PRESETS = {
@@ -65,7 +66,7 @@ def test_without_diffusers_the_stage_says_how_to_install_it(monkeypatch):
 def test_the_tiny_editor_is_a_saved_pipeline_loaded_like_a_real_one():
     import torch
 
-    folder = tiny.ensure_built("instruct_pix2pix", kind="editor")  # into the session's cache, for the later tests
+    folder = TINY_EDITORS.ensure_built("instruct_pix2pix")  # into the session's cache, for the later tests
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionInstructPix2PixPipeline"
     assert list(folder.rglob("*.safetensors")) and not list(folder.rglob("*.bin"))

@@ -6,9 +6,10 @@ import json
 import pytest
 from PIL import Image
 
-from evaluator import benchmarks, edit_layouts
-from evaluator.config import compose
-from evaluator.editing import run
+from evaluator.config.compose import compose
+from evaluator.edit import layouts
+from evaluator.edit.stage import run
+from evaluator.inputs import readers
 
 from .fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit
 
@@ -24,16 +25,16 @@ def test_gedit_edits_land_where_gedit_bench_and_the_judge_read_them(tmp_path, re
         folder = out / "fullset" / task / lang
         assert (folder / f"{key}.png").is_file() and (folder / f"{key}_SRCIMG.png").is_file()
         assert Image.open(folder / f"{key}_SRCIMG.png").size == (64, 48)  # the benchmark's source, as it is
-    judged = benchmarks.read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "tiny_editor"}))
+    judged = readers.read_gedit(data_cfg(layout="gedit", **{**layout, "model_name": "tiny_editor"}))
     assert len(judged.samples) == len(GEDIT_ROWS) and judged.missing == [] and judged.problems == []
     assert all(s.source.endswith("_SRCIMG.png") for s in judged.samples)
-    assert edit_layouts.record_of(data_cfg(layout="gedit", **{**layout, "model_name": "tiny_editor"})) is not None
+    assert layouts.record_of(data_cfg(layout="gedit", **{**layout, "model_name": "tiny_editor"})) is not None
     rows = [json.loads(x) for x in (out / "edits.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"{k}/{lang}" for k, _, lang, _, _ in GEDIT_ROWS]
 
 
 def test_a_folder_of_other_edits_is_never_overwritten_unasked(tmp_path, restore_environ):
-    from evaluator.errors import ConfigError
+    from evaluator.runtime.errors import ConfigError
 
     layout = make_gedit(tmp_path)
     keys = [*EDIT, "data=gedit", *(f"data.{k}={v}" for k, v in layout.items() if k != "model_name"), "data.limit=1"]
@@ -53,7 +54,7 @@ def test_imgedit_edits_are_read_by_the_judge(tmp_path, restore_environ):
     args = [f"data.metadata={layout['metadata']}", f"data.sources={layout['sources']}", f"data.edits={edits}"]
     assert run(compose([*EDIT, "data=imgedit", *args], "edit")) == edits
     assert sorted(p.name for p in edits.glob("*.png")) == ["i0.png", "i1.png", "i2.png", "i3.png"]
-    judged = benchmarks.read_imgedit(data_cfg(layout="imgedit", **{**layout, "edits": str(edits)}))
+    judged = readers.read_imgedit(data_cfg(layout="imgedit", **{**layout, "edits": str(edits)}))
     assert len(judged.samples) == 4 and judged.missing == []
 
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from evaluator.config import compose
-from evaluator.editing import run
+from evaluator.config.compose import compose
+from evaluator.edit.stage import run
 
 from .conftest import DEMO_MANIFEST, assert_ok, kill_when, read_jsonl, run_cli
 from .faults import fault_args

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluator.config import compose
-from evaluator.editor import EditModule, collate_edits, output_size, sample_seed, save_png
-from evaluator.sampler import length_batches
-from evaluator.samples import Sample
+from evaluator.config.compose import compose
+from evaluator.edit.module import EditModule, collate_edits, output_size, sample_seed, save_png
+from evaluator.inputs.samples import Sample
+from evaluator.runtime.sampler import length_batches
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_an_edit_the_safety_checker_blocked_is_an_error_not_a_black_image(tmp_pa
 
 
 def test_save_png_into_an_unwritable_place_is_one_line(tmp_path):
-    from evaluator.errors import OutputError
+    from evaluator.runtime.errors import OutputError
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

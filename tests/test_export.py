@@ -7,11 +7,12 @@ import math
 import pytest
 from omegaconf import OmegaConf
 
-from evaluator.config import compose
-from evaluator.errors import ConfigError
-from evaluator.export import export, export_gedit, main
-from evaluator.headline import GEDIT_TYPES, IMGEDIT_TYPES
-from evaluator.run import run
+from evaluator.config.compose import compose
+from evaluator.export import main
+from evaluator.judge.stage import run
+from evaluator.results.export import export, export_gedit
+from evaluator.results.headline import GEDIT_TYPES, IMGEDIT_TYPES
+from evaluator.runtime.errors import ConfigError
 
 from .conftest import read_jsonl
 from .fixtures import make_gedit, make_imgedit

@@ -5,11 +5,11 @@ import logging
 import pytest
 import torch
 
-from evaluator.config import compose
-from evaluator.judge import JudgeModule
-from evaluator.loading import load_model, load_processor
-from evaluator.run import run
-from evaluator.schemes import Scheme
+from evaluator.config.compose import compose
+from evaluator.judge.loading import load_model, load_processor
+from evaluator.judge.module import JudgeModule
+from evaluator.judge.stage import run
+from evaluator.scoring.schemes import Scheme
 
 from .conftest import DEMO_MANIFEST, assert_ok, read_jsonl, run_cli
 from .fixtures import judge_dict, model_cfg
@@ -27,7 +27,7 @@ def test_bf16_judge_loads_straight_onto_cuda_0():
 
 
 def test_batch_size_auto_finds_a_size_and_scores_everything(tmp_path, restore_environ, caplog):
-    with caplog.at_level(logging.INFO, logger="evaluator.judge"):
+    with caplog.at_level(logging.INFO, logger="evaluator.judge.module"):
         run(compose([*GPU, "data.batch_size=auto", f"out_dir={tmp_path}"]))
     assert "data.batch_size=auto:" in caplog.text
     assert len(read_jsonl(tmp_path / "results.jsonl")) == N_DEMO

@@ -8,14 +8,16 @@ import json
 import pytest
 from PIL import Image
 
-from evaluator import benchmarks, plots, preflight, qwen_vl
-from evaluator.config import compose
-from evaluator.errors import OutputError
-from evaluator.manifest import read_manifest
-from evaluator.run import run
-from evaluator.samples import Kind
-from evaluator.summary import summarize
-from evaluator.writing import safe_name, write_results, write_summary
+from evaluator.config.compose import compose
+from evaluator.inputs import preflight, readers
+from evaluator.inputs.manifest import read_manifest
+from evaluator.inputs.samples import Kind
+from evaluator.judge import qwen_vl
+from evaluator.judge.stage import run
+from evaluator.results import plots
+from evaluator.results.summary import summarize
+from evaluator.results.writing import safe_name, write_results, write_summary
+from evaluator.runtime.errors import OutputError
 
 from .conftest import DEMO_MANIFEST, read_jsonl, run_cli
 from .fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit
@@ -76,7 +78,7 @@ def test_a_200k_character_instruction_is_an_error_row_before_any_model(tmp_path)
 
 
 def test_batches_group_similar_lengths():
-    from evaluator.sampler import balanced_shards, length_batches
+    from evaluator.runtime.sampler import balanced_shards, length_batches
 
     costs = [100, 5000, 110, 4900, 105, 4800, 95, 120, 4700]  # long prompts among short ones, 2 ranks
     shards = balanced_shards(costs, 2)
@@ -97,7 +99,7 @@ def test_benchmark_keys_cannot_lead_out_of_their_folders(tmp_path):
     table[0]["key"] = "../../../escaped"
     table[1]["key"] = "/tmp/absolute-escape"
     pq.write_table(pa.Table.from_pylist(table), paths["metadata"])
-    loaded = benchmarks.read(data_cfg(layout="gedit", **paths))
+    loaded = readers.read_samples(data_cfg(layout="gedit", **paths))
     assert sorted((p.row, p.kind) for p in loaded.problems) == [(1, Kind.OUTSIDE_ROOT), (2, Kind.OUTSIDE_ROOT)]
     assert len(loaded.samples + loaded.missing) == len(GEDIT_ROWS) - 2
     assert not list(tmp_path.parent.glob("escaped*")) and not list((tmp_path.parent.parent).glob("escaped*"))
@@ -105,7 +107,7 @@ def test_benchmark_keys_cannot_lead_out_of_their_folders(tmp_path):
     meta = json.loads((tmp_path / "imgedit" / "basic_edit.json").read_text())
     meta["../../outside"] = meta.pop("i0")
     (tmp_path / "imgedit" / "basic_edit.json").write_text(json.dumps(meta))
-    loaded = benchmarks.read(data_cfg(layout="imgedit", **img))
+    loaded = readers.read_samples(data_cfg(layout="imgedit", **img))
     assert [(p.id, p.kind) for p in loaded.problems] == [("../../outside", Kind.OUTSIDE_ROOT)]
 
 
@@ -139,7 +141,7 @@ def test_a_failing_chart_is_a_warning_and_the_results_stand(tmp_path, restore_en
 
 
 def test_a_full_disk_is_one_line(tmp_path, monkeypatch):
-    from evaluator import writing
+    from evaluator.results import writing
 
     def full(self, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from evaluator.headline import GEDIT_TYPES, IMGEDIT_TYPES, headline
-from evaluator.summary import summarize, to_markdown
+from evaluator.results.headline import GEDIT_TYPES, IMGEDIT_TYPES, headline
+from evaluator.results.summary import summarize, summary_markdown
 
 
 def _gedit_rows() -> list[dict]:
@@ -57,7 +57,7 @@ def test_gedit_headline_by_hand():
 
 def test_gedit_headline_comes_first_in_the_summary_and_says_what_is_missing():
     s = summarize(_gedit_rows(), ["SC", "PQ", "O"], ["SC", "PQ"], "O", protocol="gedit", parser="viescore")
-    md = to_markdown(s)
+    md = summary_markdown(s)
     assert md.startswith("## Headline (GEdit-Bench protocol)")
     assert md.splitlines()[2] == "| subset | SC | PQ | O | types | n |"
     assert md.splitlines()[4].startswith(f"| en/full | {GEDIT_EN_FULL['SC']:.3f}")  # English first, as papers
@@ -96,5 +96,5 @@ def test_gedit_headline_takes_any_language_name():
     rows = [{**r, "language": "zh/tw\x1b[31m"} for r in _gedit_rows() if r["language"] == "en"]
     h = headline(rows, "gedit", ["SC", "PQ", "O"])
     assert h["by_language"]["zh/tw\x1b[31m"]["full"]["O"] == pytest.approx(GEDIT_EN_FULL["O"])
-    md = to_markdown(summarize(rows, ["SC", "PQ", "O"], ["SC", "PQ"], "O", protocol="gedit"))
+    md = summary_markdown(summarize(rows, ["SC", "PQ", "O"], ["SC", "PQ"], "O", protocol="gedit"))
     assert "\x1b" not in md

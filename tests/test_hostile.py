@@ -13,10 +13,12 @@ import shutil
 
 import pytest
 
-from evaluator import hashing, resume, tiny
-from evaluator.config import compose
-from evaluator.run import run
-from evaluator.schemes import Scheme
+from evaluator.config.compose import compose
+from evaluator.judge.qwen_vl import TINY_JUDGES
+from evaluator.judge.stage import run
+from evaluator.results import resume
+from evaluator.runtime import hashing
+from evaluator.scoring.schemes import Scheme
 
 from .conftest import read_jsonl
 
@@ -51,7 +53,7 @@ def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ)
     from safetensors.torch import load_file, save_file
 
     judge = tmp_path / "judge"
-    shutil.copytree(tiny.resolve("tiny:qwen3_vl"), judge)
+    shutil.copytree(TINY_JUDGES.resolve("tiny:qwen3_vl"), judge)
     out = tmp_path / "out"
     args = [f"model.name_or_path={judge}", "model.dtype=float32", "trainer=cpu", "data.num_workers=0", "report=false",
             "judge.mode=logits", "data.limit=4", f"out_dir={out}"]  # fmt: skip
@@ -65,7 +67,9 @@ def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ)
     assert len(_shard_rows(out)) == 8  # every sample scored again, none resumed
     after = {r["id"]: r["score"] for r in read_jsonl(out / "results.jsonl")}
     assert before.keys() == after.keys() and before != after
-    fp = resume.fingerprint(compose(["model=tiny", *args]), Scheme.from_config(compose(["model=tiny", *args]).judge))
+    fp = resume.score_fingerprint(
+        compose(["model=tiny", *args]), Scheme.from_config(compose(["model=tiny", *args]).judge)
+    )
     assert {r["fingerprint"] for r in _shard_rows(out)[4:]} == {fp}
 
 
@@ -73,8 +77,8 @@ def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ)
 
 
 def test_no_non_finite_score_reaches_a_row_or_the_shard(tmp_path):
-    from evaluator.parsing import parse_score, parse_viescore
-    from evaluator.rows import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
+    from evaluator.scoring.parsing import parse_score, parse_viescore
+    from evaluator.scoring.rows import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
 
     assert parse_score('{"score": NaN}').score is None and parse_score('{"score": Infinity}').score is None
     assert parse_viescore('{"score": [1e308, 1e308]}').score == 1e308  # as the benchmark reads it, no range
@@ -118,15 +122,15 @@ def _logprob_tokens(score_lp, follow_lp=_NO_FOLLOW):
 
 @pytest.mark.parametrize("bad", [1000.0, float("nan"), None, "x", float("inf")])
 def test_logprobs_a_server_should_not_send_are_left_out_not_a_crash(bad):
-    from evaluator import logprobs
+    from evaluator.scoring import logprobs
 
-    dist = logprobs.read(_logprob_tokens(bad), "score", 0, 10)
+    dist = logprobs.score_distribution(_logprob_tokens(bad), "score", 0, 10)
     assert dist is not None and dist.expected == 6.0  # only the alternative with a real log-probability counts
-    assert logprobs.read(_logprob_tokens(-0.1, follow_lp=bad), "score", 0, 10) is None
+    assert logprobs.score_distribution(_logprob_tokens(-0.1, follow_lp=bad), "score", 0, 10) is None
 
 
 def test_a_reply_nested_100000_deep_is_unparseable_not_a_crash():
-    from evaluator.parsing import parse_score, parse_scores, parse_viescore
+    from evaluator.scoring.parsing import parse_score, parse_scores, parse_viescore
 
     deep = "[" * 100_000 + "]" * 100_000
     reply = '{"score": ' + deep + "}"
@@ -234,7 +238,7 @@ def test_the_servers_samples_in_flight_stay_within_a_window(monkeypatch):
     import asyncio
     from types import SimpleNamespace
 
-    from evaluator.remote import RemoteJudge
+    from evaluator.judge.server import RemoteJudge
 
     live, most = 0, 0
 
@@ -296,8 +300,8 @@ def _write_manifest(path, rows) -> None:
 
 
 def test_the_editing_stage_never_replaces_its_own_input_manifest(tmp_path, restore_environ):
-    from evaluator.editing import run as edit
-    from evaluator.errors import ConfigError
+    from evaluator.edit.stage import run as edit
+    from evaluator.runtime.errors import ConfigError
 
     manifest = tmp_path / "manifest.jsonl"
     _write_manifest(manifest, _demo_rows(2))
@@ -326,7 +330,7 @@ def _gedit_with_bad_rows(root):
 
 
 def test_gedit_rows_that_climb_out_or_lack_fields_are_error_rows_and_the_edits_are_recorded(tmp_path, restore_environ):
-    from evaluator.editing import run as edit
+    from evaluator.edit.stage import run as edit
 
     layout = _gedit_with_bad_rows(tmp_path)
     keys = [f"data.{k}={v}" for k, v in layout.items() if k != "model_name"]
@@ -344,8 +348,8 @@ def test_gedit_rows_that_climb_out_or_lack_fields_are_error_rows_and_the_edits_a
 
 
 def test_a_model_name_that_leads_out_of_the_results_root_is_refused(tmp_path):
-    from evaluator.benchmarks import read_gedit
-    from evaluator.errors import ConfigError
+    from evaluator.inputs.readers import read_gedit
+    from evaluator.runtime.errors import ConfigError
 
     from .fixtures import data_cfg, make_gedit
 
@@ -358,9 +362,9 @@ def test_a_model_name_that_leads_out_of_the_results_root_is_refused(tmp_path):
 
 
 def test_export_stays_inside_out_and_takes_a_model_name_with_a_slash(tmp_path):
-    from evaluator.errors import ConfigError
-    from evaluator.export import export_gedit
-    from evaluator.headline import GEDIT_TYPES
+    from evaluator.results.export import export_gedit
+    from evaluator.results.headline import GEDIT_TYPES
+    from evaluator.runtime.errors import ConfigError
 
     row = {"score": 5.0, "SC": 5.0, "PQ": 5.0, "category": GEDIT_TYPES[0], "language": "en"}
     out = tmp_path / "out"
@@ -375,8 +379,9 @@ LINE_BREAKS = "a\u2028b\u2029c\x85d"
 
 
 def test_line_separators_in_instructions_and_replies_keep_every_file_readable(tmp_path, restore_environ, capsys):
-    from evaluator import compare, report
-    from evaluator.writing import read_run
+    from evaluator import compare
+    from evaluator.results import report
+    from evaluator.results.writing import read_run
 
     rows = _demo_rows(3)
     for r in rows:
@@ -395,7 +400,7 @@ def test_line_separators_in_instructions_and_replies_keep_every_file_readable(tm
     (tmp_path / "raw").mkdir()
     raw = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     assert len(raw.splitlines()) > 3
-    from evaluator.writing import read_jsonl_text
+    from evaluator.results.writing import read_jsonl_text
 
     assert read_jsonl_text(raw) == results
     report.build(out)
@@ -425,7 +430,7 @@ def test_a_full_disk_mid_run_is_one_line_and_exit_2(tmp_path):
 def test_a_lock_with_a_nonsense_pid_is_taken_over(tmp_path, pid, caplog):
     import socket
 
-    from evaluator.outdir import LOCK, Lock
+    from evaluator.results.run_folder import LOCK, Lock
 
     (tmp_path / LOCK).write_text(json.dumps({"host": socket.gethostname(), "pid": pid}))
     lock = Lock(tmp_path)
@@ -437,14 +442,14 @@ def test_a_lock_with_a_nonsense_pid_is_taken_over(tmp_path, pid, caplog):
 def test_a_hundred_thousand_categories_make_a_readable_summary_and_chart(tmp_path):
     import time
 
-    from evaluator import plots
-    from evaluator.summary import MAX_SHOWN, summarize, to_markdown
+    from evaluator.results import plots
+    from evaluator.results.summary import MAX_SHOWN, summarize, summary_markdown
 
     rows = [{"id": str(i), "score": float(i % 11), "error": None, "category": f"c{i}", "language": f"l{i % 50}"}
             for i in range(100_000)]  # fmt: skip
     start = time.monotonic()
     summary = summarize(rows)
-    text = to_markdown(summary)
+    text = summary_markdown(summary)
     chart = plots.category_bars(summary["tables"]["all"], "score", tmp_path / "c.png")
     assert time.monotonic() - start < 120
     assert len(text.splitlines()) < 40 * (MAX_SHOWN + 10)
@@ -463,7 +468,7 @@ def test_a_hundred_thousand_categories_make_a_readable_summary_and_chart(tmp_pat
 def test_a_prompt_file_that_is_no_small_text_file_is_one_line(tmp_path, kind):
     import time
 
-    from evaluator.errors import ConfigError
+    from evaluator.runtime.errors import ConfigError
 
     path = tmp_path / ("source.json" if kind == "deep_json" else "source.py")
     if kind == "fifo":
@@ -503,8 +508,8 @@ def test_a_prompt_file_that_is_no_small_text_file_is_one_line(tmp_path, kind):
     ],
 )  # fmt: skip
 def test_editor_keywords_of_the_wrong_kind_stop_before_any_weights_load(call, message):
-    from evaluator.edit_config import check_edit
-    from evaluator.errors import ConfigError
+    from evaluator.edit.checks import check_edit
+    from evaluator.runtime.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_edit(compose([*EDIT, call], "edit"))
@@ -530,7 +535,7 @@ def test_a_dataloader_worker_ends_soon_after_its_rank_is_killed():
     import sys
 
     rank = subprocess.Popen(["sleep", "120"])
-    code = f"from evaluator.dataset import exit_with; import time; exit_with({rank.pid}, poll_seconds=0.1); time.sleep(120)"
+    code = f"from evaluator.runtime.dataset import exit_with; import time; exit_with({rank.pid}, poll_seconds=0.1); time.sleep(120)"
     worker = subprocess.Popen([sys.executable, "-c", code])
     try:
         with pytest.raises(subprocess.TimeoutExpired):
@@ -545,7 +550,7 @@ def test_a_dataloader_worker_ends_soon_after_its_rank_is_killed():
 
 @pytest.mark.slow
 def test_a_number_like_name_stays_the_text_typed(tmp_path):
-    from evaluator.overrides import quote_text_values
+    from evaluator.config.overrides import quote_text_values
 
     from .conftest import assert_ok, run_cli
 
@@ -565,7 +570,7 @@ def test_a_number_like_name_stays_the_text_typed(tmp_path):
 
 @pytest.mark.parametrize("name", [".lock", "run.json"])
 def test_a_fifo_where_the_folders_own_records_lie_does_not_block_the_run(tmp_path, name):
-    from evaluator.outdir import IDENTITY, Lock, claim
+    from evaluator.results.run_folder import IDENTITY, Lock, claim
 
     from .fixtures import data_cfg
 

@@ -2,11 +2,11 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluator.judge import JudgeModule, select_rows
-from evaluator.loading import load_processor
-from evaluator.prompts import Collator
-from evaluator.samples import Sample
-from evaluator.schemes import Scheme
+from evaluator.inputs.samples import Sample
+from evaluator.judge.loading import load_processor
+from evaluator.judge.module import JudgeModule, select_rows
+from evaluator.scoring.prompts import Collator
+from evaluator.scoring.schemes import Scheme
 
 from .fixtures import judge_dict, model_cfg
 
@@ -118,7 +118,7 @@ def test_out_of_memory_splits_the_batch_down_to_single_samples(processor):
 
 
 def test_largest_fitting_batch_halves_until_it_fits():
-    from evaluator.judge import largest_fitting
+    from evaluator.judge.module import largest_fitting
 
     tried = []
 
@@ -135,7 +135,7 @@ def test_largest_fitting_batch_halves_until_it_fits():
 
 
 def test_largest_fitting_lets_other_errors_through():
-    from evaluator.judge import largest_fitting
+    from evaluator.judge.module import largest_fitting
 
     with pytest.raises(ValueError, match="a bug"):
         largest_fitting(lambda n: (_ for _ in ()).throw(ValueError("a bug")), 8)

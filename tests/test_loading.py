@@ -4,10 +4,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from evaluator import tiny
-from evaluator.config import compose, conf_dir
-from evaluator.errors import JudgeUnavailable
-from evaluator.loading import load_model, load_processor
+from evaluator.config.compose import compose, conf_dir
+from evaluator.judge.loading import load_model, load_processor
+from evaluator.judge.qwen_vl import TINY_JUDGES
+from evaluator.runtime.errors import JudgeUnavailable
 
 from .fixtures import model_cfg
 
@@ -19,7 +19,7 @@ def test_remote_code_is_off_in_every_preset(preset):
 
 def test_weights_load_from_safetensors_only(tmp_path):
     folder = tmp_path / "judge"
-    shutil.copytree(tiny.ensure_built("qwen3_vl"), folder)
+    shutil.copytree(TINY_JUDGES.ensure_built("qwen3_vl"), folder)
     cfg = model_cfg(name_or_path=str(folder), dtype="float32")
     assert load_model(cfg, torch.device("cpu")).training is False
     torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")  # a pickle: can run code
@@ -59,7 +59,7 @@ def test_a_hub_judge_without_a_network_is_one_line_and_exit_3_at_once(tmp_path):
 def test_a_cached_hub_judge_without_a_network_is_used_offline(tmp_path, monkeypatch):
     import os
 
-    from evaluator import hub
+    from evaluator.config import hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "")  # restored after the test, whatever check_fetchable sets
     monkeypatch.setenv("HF_HOME", str(tmp_path))

@@ -13,13 +13,12 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText
 
-from evaluator import tiny
-from evaluator.loading import load_processor
-from evaluator.logits import scale_values, score_distributions
-from evaluator.prompts import Collator
-from evaluator.qwen_vl import digit_token_ids
-from evaluator.samples import Sample
-from evaluator.schemes import Scheme
+from evaluator.inputs.samples import Sample
+from evaluator.judge.loading import load_processor
+from evaluator.judge.logits import scale_values, score_distributions
+from evaluator.judge.qwen_vl import TINY_JUDGES, digit_token_ids
+from evaluator.scoring.prompts import Collator
+from evaluator.scoring.schemes import Scheme
 
 from .fixtures import judge_dict, model_cfg
 
@@ -45,7 +44,7 @@ def _set_head(model, last_token: int, one_token: int, first: torch.Tensor, after
 
 @pytest.fixture(scope="module")
 def judge():
-    path = tiny.ensure_built("qwen3_vl")
+    path = TINY_JUDGES.ensure_built("qwen3_vl")
     processor = load_processor(model_cfg(name_or_path=str(path)))
     model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32).eval()
     return model, processor

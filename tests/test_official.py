@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from evaluator import official
-from evaluator.config import compose
-from evaluator.errors import ConfigError
-from evaluator.run import run
+from evaluator.config.compose import compose
+from evaluator.judge.stage import run
+from evaluator.runtime.errors import ConfigError
+from evaluator.scoring import official
 
 from .conftest import read_jsonl
 from .fixtures import make_gedit, make_imgedit
@@ -47,7 +47,7 @@ def test_constants_are_read_as_data_never_run(tmp_path):
     assert "_unused" not in texts
     assert not (path.parent / "executed").exists()
     with pytest.raises(ValueError, match="has no _nope; is it the benchmark's file"):
-        official.compose(texts, ["_context_no_delimit", "_nope"], path)
+        official.join_parts(texts, ["_context_no_delimit", "_nope"], path)
 
 
 def test_viescore_official_dry_run_composes_the_prompts_as_the_benchmark(tmp_path):
@@ -102,16 +102,18 @@ def test_imgedit_official_stops_on_a_type_its_prompts_lack(tmp_path):
 
 def test_official_scheme_needs_its_source(tmp_path):
     with pytest.raises(ConfigError, match=r"needs judge\.official_source="):
-        from evaluator.config import check
+        from evaluator.config.checks import check_judge
 
-        check(compose(["model=tiny", "judge=viescore_official"]), checkpoint=False)
+        check_judge(compose(["model=tiny", "judge=viescore_official"]), checkpoint=False)
     with pytest.raises(ConfigError, match=r"as the benchmark does: judge\.mode=generate"):
         source = f"judge.official_source={_vie_prompts(tmp_path)}"
-        check(compose(["model=tiny", "judge=viescore_official", source, "judge.mode=logits"]), checkpoint=False)
+        check_judge(compose(["model=tiny", "judge=viescore_official", source, "judge.mode=logits"]), checkpoint=False)
     bad = tmp_path / "bad.py"
     bad.write_text("def (:\n")
     with pytest.raises(ConfigError, match="cannot be read as Python source"):
-        check(compose(["model=tiny", "judge=viescore_official", f"judge.official_source={bad}"]), checkpoint=False)
+        check_judge(
+            compose(["model=tiny", "judge=viescore_official", f"judge.official_source={bad}"]), checkpoint=False
+        )
 
 
 def test_viescore_official_run_counts_what_the_benchmark_would_have_filled_at_random(tmp_path):

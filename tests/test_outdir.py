@@ -8,10 +8,10 @@ import socket
 import pytest
 from PIL import Image
 
-from evaluator import outdir, resume
-from evaluator.config import compose
-from evaluator.errors import ConfigError
-from evaluator.run import run
+from evaluator.config.compose import compose
+from evaluator.judge.stage import run
+from evaluator.results import resume, run_folder
+from evaluator.runtime.errors import ConfigError
 
 from .conftest import DEMO_MANIFEST, read_jsonl
 from .fixtures import data_cfg
@@ -111,7 +111,7 @@ def test_shard_lines_of_the_wrong_shape_are_skipped(tmp_path, caplog):
 
 
 def test_lock_refuses_a_second_run_and_takes_over_a_dead_ones(tmp_path, caplog):
-    first, second = outdir.Lock(tmp_path), outdir.Lock(tmp_path)
+    first, second = run_folder.Lock(tmp_path), run_folder.Lock(tmp_path)
     first.acquire()
     with pytest.raises(ConfigError, match=f"in use by another run \\(pid {os.getpid()} on {socket.gethostname()}"):
         second.acquire()
@@ -119,28 +119,29 @@ def test_lock_refuses_a_second_run_and_takes_over_a_dead_ones(tmp_path, caplog):
     second.acquire()
     second.release()
     dead = {"host": socket.gethostname(), "pid": 2**22 + 12345, "since": "yesterday"}  # no such process
-    (tmp_path / outdir.LOCK).write_text(json.dumps(dead))
-    third = outdir.Lock(tmp_path)
+    (tmp_path / run_folder.LOCK).write_text(json.dumps(dead))
+    third = run_folder.Lock(tmp_path)
     third.acquire()
     assert (
-        "taking over the lock" in caplog.text and json.loads((tmp_path / outdir.LOCK).read_text())["pid"] == os.getpid()
+        "taking over the lock" in caplog.text
+        and json.loads((tmp_path / run_folder.LOCK).read_text())["pid"] == os.getpid()
     )
     third.release()
-    assert not (tmp_path / outdir.LOCK).exists()
+    assert not (tmp_path / run_folder.LOCK).exists()
 
 
 def test_a_killed_runs_temporary_files_are_removed(tmp_path):
     (tmp_path / ".results.jsonl.tmp-4242").write_text("half")
-    outdir.claim(tmp_path, data_cfg(path=str(DEMO_MANIFEST)), resume=True)
-    assert not (tmp_path / ".results.jsonl.tmp-4242").exists() and (tmp_path / outdir.IDENTITY).exists()
+    run_folder.claim(tmp_path, data_cfg(path=str(DEMO_MANIFEST)), resume=True)
+    assert not (tmp_path / ".results.jsonl.tmp-4242").exists() and (tmp_path / run_folder.IDENTITY).exists()
 
 
 def test_default_folder_names(tmp_path):
-    a = outdir.data_name(data_cfg(path="/data/A/pairs.jsonl"), tmp_path)
-    b = outdir.data_name(data_cfg(path="/data/B/pairs.jsonl"), tmp_path)
+    a = run_folder.data_name(data_cfg(path="/data/A/pairs.jsonl"), tmp_path)
+    b = run_folder.data_name(data_cfg(path="/data/B/pairs.jsonl"), tmp_path)
     assert a.startswith("manifest-A-pairs-") and b.startswith("manifest-B-pairs-") and a != b
     gedit = data_cfg(layout="gedit", metadata="m", results_root="r", model_name="editor/../a", language="en")
-    assert outdir.data_name(gedit, tmp_path) == "gedit-editor_.._a-en"
+    assert run_folder.data_name(gedit, tmp_path) == "gedit-editor_.._a-en"
 
 
 def test_runs_of_other_score_settings_get_default_folders_of_their_own(tmp_path):
@@ -148,7 +149,7 @@ def test_runs_of_other_score_settings_get_default_folders_of_their_own(tmp_path)
     import subprocess
     import sys
 
-    from evaluator.config import compose
+    from evaluator.config.compose import compose
 
     folders = {tuple(o): compose(["model=tiny", *o]).out_dir for o in
                ([], ["judge.mode=logits"], ["seed=1"], ["judge.mode=logits", "seed=1"], ["data.batch_size=2"])}  # fmt: skip
@@ -157,6 +158,6 @@ def test_runs_of_other_score_settings_get_default_folders_of_their_own(tmp_path)
     assert len(set(folders.values())) == 4
     # The command line names the same folders as compose() does.
     code = ("import sys; from evaluator.cli import entry; sys.argv = ['x', 'model=tiny', 'seed=1', '--cfg', 'job', "
-            "'--resolve']; entry('eval', lambda c: None, 'evaluator.run:run')()")  # fmt: skip
+            "'--resolve']; entry('eval', lambda c: None, 'evaluator.judge.stage:run')()")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert f"out_dir: {folders[('seed=1',)]}" in proc.stdout, proc.stderr[-2000:]

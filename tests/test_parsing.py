@@ -1,6 +1,6 @@
 import pytest
 
-from evaluator.parsing import UNPARSEABLE, parse_imgedit, parse_score, parse_viescore
+from evaluator.scoring.parsing import UNPARSEABLE, parse_imgedit, parse_score, parse_viescore
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_other_scale_and_key():
 
 
 def test_several_scores_from_one_reply():
-    from evaluator.parsing import parse_scores
+    from evaluator.scoring.parsing import parse_scores
 
     keys = ("editing", "overediting")
     got = parse_scores('{"reason": "ok", "editing": 8, "overediting": 6}', keys)

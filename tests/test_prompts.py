@@ -1,10 +1,10 @@
 import pytest
 from PIL import Image
 
-from evaluator.loading import load_processor
-from evaluator.prompts import Collator, Prompt
-from evaluator.samples import Sample
-from evaluator.schemes import Scheme
+from evaluator.inputs.samples import Sample
+from evaluator.judge.loading import load_processor
+from evaluator.scoring.prompts import Collator, Prompt
+from evaluator.scoring.schemes import Scheme
 
 from .fixtures import judge_dict, model_cfg
 

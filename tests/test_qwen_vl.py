@@ -3,8 +3,8 @@
 import pytest
 from PIL import Image
 
-from evaluator import qwen_vl
-from evaluator.sampler import CostModel
+from evaluator.judge import qwen_vl
+from evaluator.runtime.sampler import CostModel
 
 # Qwen3-VL's own pixel limits: a 1024x1024 image gives 1,024 visual tokens.
 REAL_PIXELS = {"min_pixels": 65536, "max_pixels": 16777216}

@@ -77,7 +77,7 @@ def test_killed_run_resumes_on_another_world_size_without_redoing_finished_batch
 
     proc = run_cli([*TINY, f"out_dir={out}"], nproc=3)  # 2 ranks before, 3 now
     assert_ok(proc)
-    said = [ln for ln in proc.stderr.splitlines() if "evaluator.plan" in ln or "evaluator.resume" in ln]
+    said = [ln for ln in proc.stderr.splitlines() if "evaluator.results.plan" in ln or "evaluator.results.resume" in ln]
     assert f"resuming: {len(first)} of {N_DEMO} samples were scored by an earlier run" in proc.stderr, (first, said)
     assert "ignoring unreadable line" in proc.stderr
     rows = read_jsonl(out / "results.jsonl")

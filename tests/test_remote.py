@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from evaluator.config import compose
-from evaluator.errors import ConfigError, JudgeUnavailable
-from evaluator.run import run
+from evaluator.config.compose import compose
+from evaluator.judge.stage import run
+from evaluator.runtime.errors import ConfigError, JudgeUnavailable
 
 from .api_server import Server, canned_score, logprob_score
 from .conftest import REPO, cli_env, read_jsonl
@@ -76,13 +76,13 @@ def test_wrong_key_model_or_url_stops_before_scoring_anything(tmp_path, monkeypa
 
 
 def test_api_needs_its_settings():
-    from evaluator.config import check
+    from evaluator.config.checks import check_judge
 
     with pytest.raises(ConfigError, match=r"backend=api needs api\.base_url=\.\.\. api\.model=\.\.\."):
-        check(compose(["backend=api"]))
+        check_judge(compose(["backend=api"]))
     with pytest.raises(ConfigError, match=r"api\.concurrency is at least 1"):
-        check(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "api.concurrency=0"]))
-    check(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "model=qwen3_vl_235b_a22b"]))
+        check_judge(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "api.concurrency=0"]))
+    check_judge(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "model=qwen3_vl_235b_a22b"]))
 
 
 @pytest.mark.slow
@@ -143,6 +143,8 @@ def test_logit_mode_reads_the_scores_distribution_from_the_servers_logprobs(tmp_
 
 def test_the_server_judge_imports_no_torch_or_lightning():
     """Backend-neutral code lives outside the torch and Lightning modules (issue 19): the server judge needs neither."""
-    code = "import sys, evaluator.remote; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
+    code = (
+        "import sys, evaluator.judge.server; print(sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr

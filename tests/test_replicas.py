@@ -7,9 +7,10 @@ The device maps are computed on the meta device with the real shapes of Qwen2.5-
 import pytest
 import torch
 
-from evaluator import replicas
-from evaluator.config import check, compose
-from evaluator.errors import ConfigError
+from evaluator.config.checks import check_judge
+from evaluator.config.compose import compose
+from evaluator.judge import replicas
+from evaluator.runtime.errors import ConfigError
 
 CARD = int(0.9 * 80 * replicas.GIB)  # trainer.max_memory_fraction of an 80 GiB card
 
@@ -41,9 +42,9 @@ def test_the_launcher_must_start_one_process_per_replica(monkeypatch):
 
 def test_more_than_one_gpu_per_replica_needs_gpus():
     with pytest.raises(ConfigError, match="spreads a judge over GPUs"):
-        check(compose(["model=tiny", "trainer=cpu", "trainer.gpus_per_replica=2"]))
+        check_judge(compose(["model=tiny", "trainer=cpu", "trainer.gpus_per_replica=2"]))
     with pytest.raises(ConfigError, match=r"trainer\.gpus_per_replica is at least 1"):
-        check(compose(["model=tiny", "trainer=cpu", "trainer.gpus_per_replica=0"]))
+        check_judge(compose(["model=tiny", "trainer=cpu", "trainer.gpus_per_replica=0"]))
 
 
 def _qwen2_5_vl_72b():
@@ -88,7 +89,7 @@ def test_a_replicas_device_map_keeps_every_layer_on_its_own_gpus_within_budget(c
 
 
 def test_one_gpu_per_replica_loads_as_before():
-    from evaluator.loading import _placement
+    from evaluator.judge.loading import _placement
 
     from .fixtures import model_cfg
 

@@ -9,10 +9,11 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from evaluator import report
+from evaluator import report as report_command
 from evaluator.compare import main as compare_main
-from evaluator.summary import separation, summarize
-from evaluator.writing import write_index, write_results, write_summary
+from evaluator.results import report
+from evaluator.results.summary import separation, summarize
+from evaluator.results.writing import write_index, write_results, write_summary
 
 from .fixtures import judge_dict
 
@@ -64,7 +65,7 @@ def test_report_escapes_and_embeds_everything(tmp_path):
 
 def test_report_cli_and_compare_page(tmp_path, capsys):
     out, _ = _run_folder(tmp_path)
-    report.main([str(out)])
+    report_command.main([str(out)])
     assert capsys.readouterr().out.strip() == str(out / "report.html")
     compare_main([str(out), str(out), "--html", str(tmp_path / "lb.html")])
     page = (tmp_path / "lb.html").read_text()

@@ -1,11 +1,11 @@
 import json
 import logging
 
-from evaluator import resume
-from evaluator.config import compose
-from evaluator.plan import Plan, merge_rows
-from evaluator.run import run
-from evaluator.samples import Sample
+from evaluator.config.compose import compose
+from evaluator.inputs.samples import Sample
+from evaluator.judge.stage import run
+from evaluator.results import resume
+from evaluator.results.plan import Plan, merge_rows
 
 from .conftest import DEMO_MANIFEST, read_jsonl
 
@@ -42,7 +42,7 @@ def test_read_previous_skips_torn_lines_and_other_settings(tmp_path, caplog):
     (shards / "rank-5.jsonl").write_text(
         json.dumps({"id": "d", "score": 4.0, "digest": "d", "fingerprint": "fp"}) + "\n"
     )
-    with caplog.at_level(logging.WARNING, logger="evaluator.resume"):
+    with caplog.at_level(logging.WARNING, logger="evaluator.results.resume"):
         rows = resume.read_previous(tmp_path, "fp")
     assert rows == {
         "a": {"id": "a", "score": 1.0, "digest": "d"},

@@ -6,8 +6,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from evaluator.plan import Plan, merge_rows
-from evaluator.samples import Sample
+from evaluator.inputs.samples import Sample
+from evaluator.results.plan import Plan, merge_rows
 
 from .conftest import DEMO_MANIFEST, REPO, assert_ok, cli_env, read_jsonl, run_cli
 
@@ -79,8 +79,10 @@ def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["rank-0.log", "rank-1.log", "rank-2.log"]
     # Every line names its rank and device; the console shows rank 0's lines only, each rank's file its own.
     scored = [ln for ln in (tmp_path / "logs" / "rank-2.log").read_text().splitlines() if "run: scored" in ln]
-    assert len(scored) == 1 and "[rank 2/3 cpu] evaluator.run: scored" in scored[0]
-    assert "[rank 2/3 cpu]" not in proc.stderr and "[rank 0/3 cpu] evaluator.run: plan: 18 samples" in proc.stderr
+    assert len(scored) == 1 and "[rank 2/3 cpu] evaluator.judge.stage: scored" in scored[0]
+    assert (
+        "[rank 2/3 cpu]" not in proc.stderr and "[rank 0/3 cpu] evaluator.judge.stage: plan: 18 samples" in proc.stderr
+    )
     assert [n for n in NOISE if n in proc.stderr] == []
 
 
@@ -103,7 +105,10 @@ def test_launch_sh_with_idle_rank_and_moe_judge(tmp_path):
     rows = read_jsonl(tmp_path / "out" / "results.jsonl")
     assert [r["id"] for r in rows] == ["demo-00-astronaut-grayscale", "demo-01-astronaut-mirror"]
     assert sorted(r["rank"] for r in rows) == [0, 1]  # rank 2 had nothing to do, and neither hung nor crashed
-    assert "[rank 2/3 cpu] evaluator.run: scored 0 samples" in (tmp_path / "out" / "logs" / "rank-2.log").read_text()
+    assert (
+        "[rank 2/3 cpu] evaluator.judge.stage: scored 0 samples"
+        in (tmp_path / "out" / "logs" / "rank-2.log").read_text()
+    )
 
 
 def test_lightning_launches_the_processes_itself(single_run, tmp_path):

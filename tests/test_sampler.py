@@ -1,6 +1,6 @@
 import pytest
 
-from evaluator.sampler import ShardSampler
+from evaluator.runtime.sampler import ShardSampler
 
 
 @pytest.mark.parametrize("world", range(1, 7))
@@ -36,7 +36,7 @@ def test_balanced_shards_are_exactly_once_and_balanced(n, world):
 
 
 def test_balancing_beats_striding_on_skewed_costs():
-    from evaluator.sampler import balanced_shards
+    from evaluator.runtime.sampler import balanced_shards
 
     costs = [4000, 100, 100, 4000, 100, 100, 4000, 100, 100]  # every heavy sample lands on rank 0 when strided
     strided = [sum(costs[r::3]) for r in range(3)]

@@ -2,10 +2,10 @@ import math
 
 import pytest
 
-from evaluator.errors import ConfigError
-from evaluator.headline import IMGEDIT_TYPES
-from evaluator.samples import Sample
-from evaluator.schemes import Scheme
+from evaluator.inputs.samples import Sample
+from evaluator.results.headline import IMGEDIT_TYPES
+from evaluator.runtime.errors import ConfigError
+from evaluator.scoring.schemes import Scheme
 
 from .fixtures import judge_dict
 

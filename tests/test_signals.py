@@ -72,8 +72,8 @@ def test_a_signal_stops_the_run_and_a_rerun_completes_it_exactly_once(tmp_path, 
 
 
 def test_a_run_in_a_python_session_leaves_the_signal_handlers_as_it_found_them(tmp_path, restore_environ):
-    from evaluator.config import compose
-    from evaluator.run import run
+    from evaluator.config.compose import compose
+    from evaluator.judge.stage import run
 
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     run(compose(["model=tiny", "trainer=cpu", "judge.mode=logits", "report=false", f"out_dir={tmp_path}"]))

@@ -4,8 +4,8 @@ import lightning as L
 import torch
 from lightning.pytorch.strategies import ddp
 
-from evaluator.coordination import Coordinator
-from evaluator.strategy import InferenceStrategy
+from evaluator.runtime.coordination import Coordinator
+from evaluator.runtime.strategy import InferenceStrategy
 
 
 class _Tiny(L.LightningModule):

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from evaluator.summary import summarize, to_markdown
-from evaluator.writing import write_results, write_summary
+from evaluator.results.summary import summarize, summary_markdown
+from evaluator.results.writing import write_results, write_summary
 
 
 def _rows():
@@ -38,7 +38,7 @@ def test_markdown_and_files(tmp_path):
     rows = _rows()
     rows[0]["category"] = "a|b"
     summary = summarize(rows)
-    md = to_markdown(summary)
+    md = summary_markdown(summary)
     assert "| **all** | 4 | 3 | 1 | 7.000 |" in md
     assert "category: a\\|b" in md and "unparseable (1)" in md
     write_results(rows, tmp_path)
@@ -84,7 +84,7 @@ def test_tables_worked_out_by_hand():
     assert s["tables"]["language=cn"]["micro avg"]["O"] == {"mean": 6.0, "se": None, "n": 1}
     assert s["unparseable"] == {"SC": 1, "PQ": 0}
     assert s["errors"] == {"SC: editing: unparseable": 1, "missing edit": 1}
-    md = to_markdown(s)
+    md = summary_markdown(s)
     assert "| **macro avg** | 5 | 8.000 (2) | 3.250 (2) | 4.000 (2) |" in md
     assert "Unparseable replies: SC (1), PQ (0)" in md
 
@@ -102,11 +102,11 @@ def test_per_subset_csv(tmp_path):
 
 
 def test_user_and_model_text_cannot_drive_the_terminal():
-    from evaluator.errors import DataError
-    from evaluator.samples import Kind, Problem
+    from evaluator.inputs.samples import Kind, Problem
+    from evaluator.runtime.errors import DataError
 
     rows = [{"id": "a", "score": 1.0, "category": "\x1b[2Jred|team", "error": None}]
-    md = to_markdown(summarize(rows))
+    md = summary_markdown(summarize(rows))
     assert "\x1b" not in md and "\\x1b[2Jred\\|team" in md
     message = str(DataError("m.jsonl", [Problem(1, "id\x1b[31m", Kind.NOT_FOUND, "edited image not found: /x\x07")]))
     assert "\x1b" not in message and "\x07" not in message and "id\\x1b[31m" in message

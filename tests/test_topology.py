@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluator import topology
+from evaluator.runtime import topology
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,163 @@
+"""The judge's config checks that its schema cannot express, each mistake one line, every one before any model
+loads: data, devices, the server settings, the checkpoint, the output folder. The editing stage's are in
+``evaluator.edit.checks``. No torch, Lightning or transformers here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from evaluator.config.compose import did_you_mean
+from evaluator.config.hub import check_fetchable
+from evaluator.inputs.manifest import check_columns
+from evaluator.runtime.errors import ConfigError
+
+
+def check_judge(cfg: DictConfig, checkpoint: bool = True) -> None:
+    """The checks on a composed config that its schema cannot express; every one before any model loads
+    (``checkpoint=False``: not looking into ``model.name_or_path``, for a judge already in memory).
+
+    Raises:
+        ConfigError: with one line saying what to change.
+    """
+    check_missing(cfg, ("model", "data", "judge"))
+    batch = cfg.data.batch_size
+    if batch != "auto" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
+        raise ConfigError(f"data.batch_size is a positive integer or auto, not {batch!r}")
+    check_data(cfg.data)
+    one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
+    one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
+    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
+    one_of("backend", cfg.backend, ("local", "api"))
+    if cfg.backend == "api":
+        _check_api(cfg)
+    from evaluator.scoring.schemes import Scheme
+
+    Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
+    if cfg.backend == "api":
+        return  # one process, no local weights: the devices and the checkpoint play no part
+    if cfg.trainer.gpus_per_replica < 1 or not 0 < cfg.trainer.max_memory_fraction <= 1:
+        raise ConfigError("trainer.gpus_per_replica is at least 1 and trainer.max_memory_fraction in (0, 1]")
+    if cfg.trainer.gpus_per_replica > 1 and (cfg.trainer.accelerator == "cpu" or not has_gpu()):
+        raise ConfigError(
+            f"trainer.gpus_per_replica={cfg.trainer.gpus_per_replica} spreads a judge over GPUs; none here"
+        )
+    check_devices(cfg.trainer)
+    if checkpoint:
+        _check_checkpoint(cfg.model)
+
+
+def check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
+    """Raises: ConfigError naming every required key of ``groups`` that the config leaves unset."""
+    for group in groups:
+        missing = [k for k in cfg[group] if OmegaConf.is_missing(cfg[group], k)]
+        if missing:
+            keys = " ".join(f"{group}.{k}=..." for k in missing)
+            raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
+
+
+def check_data(data: DictConfig, edited: bool = True) -> None:
+    """Raises: ConfigError on a bad ``data`` value, or a manifest of other columns (``edited``: the judge's)."""
+    one_of("data.on_error", data.on_error, ("skip", "fail"))
+    if data.layout == "manifest" and data.get("path"):
+        check_columns(data.path, edited)
+    if data.limit is not None and data.limit < 1:
+        raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
+    for key in ("num_workers", "max_image_pixels", "min_image_side"):
+        if data[key] < 0:
+            raise ConfigError(f"data.{key} cannot be negative ({data[key]})")
+
+
+def _check_api(cfg: DictConfig) -> None:
+    missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
+    if missing:
+        raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
+    least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
+             "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
+    for key in (k for k, low in least.items() if not cfg.api[k] >= low):
+        raise ConfigError(f"api.{key} is at least {least[key]:g}, not {cfg.api[key]}")
+
+
+def _preset(cfg: DictConfig, group: str) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices[group]
+    except (ImportError, ValueError, KeyError):
+        node = cfg[group]
+        return str(node.get("layout") or node.get("name") or node.get("name_or_path") or "...")
+
+
+def one_of(key: str, value, allowed: Sequence[str]) -> None:
+    """Raises: ConfigError unless ``value`` is in ``allowed``, with the closest match."""
+    if value not in allowed:
+        raise ConfigError(f"{key} is one of {', '.join(allowed)}, not {value!r}{did_you_mean(str(value), allowed)}")
+
+
+def check_devices(trainer) -> None:
+    """Raises: ConfigError on devices this machine does not have."""
+    launched = "TORCHELASTIC_RUN_ID" in os.environ or "SLURM_PROCID" in os.environ or "LOCAL_RANK" in os.environ
+    if trainer.accelerator in ("gpu", "cuda") and not has_gpu():
+        raise ConfigError("trainer=gpu, but this machine shows no GPU; use trainer=cpu (or trainer=auto)")
+    cpu = trainer.accelerator == "cpu" or (trainer.accelerator == "auto" and not has_gpu())
+    if cpu and not launched and isinstance(trainer.devices, int) and trainer.devices > (cores := cpu_count()):
+        raise ConfigError(
+            f"trainer.devices={trainer.devices} CPU processes exceed the {cores} cores this process may use; "
+            f"use trainer.devices={cores} or fewer"
+        )
+
+
+def has_gpu() -> bool:
+    """Whether an NVIDIA GPU is visible, without importing torch (which takes seconds)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_checkpoint(model) -> None:
+    """A local checkpoint folder must be one, of a model type the judge supports."""
+    from evaluator.judge import qwen_vl
+
+    if model.name_or_path.startswith("tiny:"):
+        name = model.name_or_path.removeprefix("tiny:")
+        if name not in qwen_vl.TINY_SPECS:
+            known = ", ".join(f"tiny:{n}" for n in qwen_vl.TINY_SPECS)
+            raise ConfigError(f"unknown tiny judge {model.name_or_path!r}; model.name_or_path takes {known}")
+        return
+    path = Path(model.name_or_path).expanduser()
+    if not path.exists():
+        return check_fetchable(model.name_or_path, "model.name_or_path", local_only=model.local_files_only)
+    config = path / "config.json"
+    if not config.is_file():
+        raise ConfigError(f"model.name_or_path={path} is not a checkpoint folder (it has no config.json)")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {config}: {e}") from None
+    if model_type not in qwen_vl.MODEL_TYPES:
+        supported = ", ".join(qwen_vl.MODEL_TYPES)
+        raise ConfigError(f"model.name_or_path={path} is a {model_type!r} checkpoint; the judge supports {supported}")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Raises: ConfigError naming ``out_dir`` and why, unless it can be created and written."""
+    probe = out_dir / f".write-test-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(
+            f"out_dir={out_dir} cannot be written ({e.strerror or e}); choose another with out_dir=..."
+        ) from None

@@ -1,0 +1,213 @@
+"""Readers for the layouts benchmarks ship in: our manifest, GEdit-Bench and ImgEdit-Bench.
+
+Each reader returns a ``Loaded``: the samples to score, the problems that stop a run (bad rows, missing source
+images), and the samples whose edited image is missing, which become result rows with error "missing edit".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from evaluator.inputs.manifest import read_manifest
+from evaluator.inputs.samples import Kind, Problem, Sample
+from evaluator.runtime.errors import ConfigError
+from evaluator.runtime.tiny import cache_root
+
+
+@dataclass
+class Loaded:
+    """The samples a layout read; see the module docstring."""
+
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    missing: list[Sample] = field(default_factory=list)
+
+
+def read_samples(data_cfg) -> Loaded:
+    """Read the configured layout (``data.layout``: manifest, gedit or imgedit), then ``data.limit``."""
+    loaded = READERS[data_cfg.layout](data_cfg)
+    return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
+
+
+def limit(loaded: Loaded, n: int) -> Loaded:
+    """A deterministic subset of ``n`` samples spread over the categories: the first of each category in input
+    order, then the second of each, and so on. Missing edits count among the ``n``, as they would in the full set.
+    """
+    by_category: dict[str, list[Sample]] = {}
+    for s in sorted(loaded.samples + loaded.missing, key=lambda s: s.row):
+        by_category.setdefault(s.category or "", []).append(s)
+    chosen, depth = set(), 0
+    while len(chosen) < n and any(depth < len(v) for v in by_category.values()):
+        for _, members in sorted(by_category.items()):
+            if depth < len(members) and len(chosen) < n:
+                chosen.add(members[depth].id)
+        depth += 1
+    keep = [s for s in loaded.samples if s.id in chosen]
+    return Loaded(keep, loaded.problems, [s for s in loaded.missing if s.id in chosen])
+
+
+def describe(data_cfg) -> str:
+    """The input's name for messages: the manifest's path or the benchmark's metadata."""
+    return str(data_cfg.path if data_cfg.layout == "manifest" else data_cfg.metadata)
+
+
+def _manifest(data_cfg) -> Loaded:
+    samples, problems = read_manifest(data_cfg.path, root=data_cfg.root, allow_outside_root=data_cfg.allow_outside_root)
+    return Loaded(samples, problems)
+
+
+def _split_missing(samples: list[Sample]) -> Loaded:
+    present = [s for s in samples if Path(s.edited).is_file()]
+    return Loaded(present, [], [s for s in samples if not Path(s.edited).is_file()])
+
+
+def read_table(path: str | Path) -> list[dict]:
+    """Rows of a Hugging Face dataset on disk: parquet file(s), or a ``save_to_disk`` folder of arrow files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path).expanduser()
+    files = (sorted(path.rglob("*.parquet")) or sorted(path.rglob("*.arrow"))) if path.is_dir() else [path]
+    if not files or not files[0].exists():
+        raise FileNotFoundError(f"no parquet or arrow data at {path}")
+    tables = []
+    for f in files:
+        if f.suffix == ".parquet":
+            tables.append(pq.read_table(f))
+        else:  # datasets writes arrow IPC streams
+            with pa.memory_map(str(f)) as source:
+                tables.append(pa.ipc.open_stream(source).read_all())
+    return pa.concat_tables(tables).to_pylist()
+
+
+def _inside(path: Path, root: Path, what: str) -> Path:
+    """``path`` resolved, if it stays inside ``root``; a key such as ``../x`` or ``/etc/x`` must not lead out.
+
+    Raises:
+        ValueError: saying which path leaves which root.
+    """
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ValueError(f"{what} {resolved} would lie outside {root}")
+    return resolved
+
+
+def _plain_name(name: str, what: str) -> None:
+    """Raises: ValueError where ``name`` is not one plain path component (a metadata field that names a folder or
+    file must not climb out of it: ``../../victim/fullset/color_alter``)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"{what} {name!r} is not a plain file or folder name")
+
+
+def _image_file(value, folder: Path, name: str) -> str:
+    """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
+    ``folder`` (a name that would lead out of it is refused)."""
+    if isinstance(value, str):
+        return value
+    if value.get("bytes") is None:
+        return value["path"]
+    data = value["bytes"]
+    with Image.open(io.BytesIO(data)) as im:
+        ext = (im.format or "png").lower().replace("jpeg", "jpg")
+    # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
+    # their images are the same bytes.
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    target = _inside(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)  # ranks may race here; every one writes the same bytes
+    return str(target)
+
+
+GEDIT_COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_image")
+
+
+def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
+    """GEdit-Bench: metadata rows (key, task_type, instruction, instruction_language, input_image,
+    Intersection_exist) and edits at ``<results_root>/<model_name>/fullset/<task_type>/<lang>/<key>.png``.
+
+    A sample's id is ``<key>/<language>``: the English and the Chinese row of a picture share their key. Its
+    source is ``<key>_SRCIMG.png`` beside the edit where the editor saved one (the file GEdit-Bench's own scorer
+    reads), else the metadata's image, written once into the cache folder. ``saved_source=False`` always takes the
+    metadata's image (the editing stage, which writes ``<key>_SRCIMG.png`` itself).
+    """
+    meta = Path(data_cfg.metadata).expanduser().resolve()
+    try:
+        records = read_table(meta)
+    except (FileNotFoundError, OSError) as e:
+        return Loaded(problems=[Problem(0, "-", Kind.FILE, f"GEdit-Bench metadata unreadable: {e}")])
+    stamp = hashlib.sha256(f"{meta}:{meta.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    sources = cache_root() / "gedit-sources" / stamp
+    root = Path(data_cfg.results_root).expanduser().resolve()
+    try:  # every edit lies under this model's own folder: no row may reach another model's
+        fullset = _inside(root / str(data_cfg.model_name) / "fullset", root, "data.model_name's folder")
+    except ValueError as e:
+        raise ConfigError(f"data.model_name={data_cfg.model_name}: {e}") from None
+    samples, problems = [], []
+    for row, rec in enumerate(records, start=1):
+        if data_cfg.language not in ("all", rec.get("instruction_language")):
+            continue
+        missing = [c for c in GEDIT_COLUMNS if rec.get(c) is None]
+        if missing:
+            problems.append(Problem(row, str(rec.get("key", "-")), Kind.MISSING_FIELD, f"missing {', '.join(missing)}"))
+            continue
+        key, task, lang = str(rec["key"]), str(rec["task_type"]), str(rec["instruction_language"])
+        try:
+            for what, name in (("key", key), ("task_type", task), ("instruction_language", lang)):
+                _plain_name(name, what)
+            edited = _inside(fullset / task / lang / f"{key}.png", fullset, "edited image")
+            saved = edited.with_name(f"{key}_SRCIMG.png")
+            saved = saved if saved_source and saved.is_file() else None
+            source = str(saved) if saved else _image_file(rec["input_image"], sources, key)
+        except ValueError as e:
+            problems.append(Problem(row, f"{key}/{lang}", Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+            continue
+        extra = {"key": key, "intersection": bool(rec.get("Intersection_exist", False))}
+        samples.append(Sample(f"{key}/{lang}", source, str(edited), str(rec["instruction"]), task, lang, extra, row))
+    loaded = _split_missing(samples)
+    loaded.problems = problems
+    return loaded
+
+
+def read_imgedit(data_cfg) -> Loaded:
+    """ImgEdit-Bench basic set: a JSON mapping key -> {id: source path, prompt, edit_type}, a folder of source
+    images (``data.sources``) and a folder of ``<key>.png`` edits (``data.edits``)."""
+    meta = Path(data_cfg.metadata).expanduser()
+    try:
+        mapping = json.loads(meta.read_text(encoding="utf-8"))
+        if not isinstance(mapping, dict):
+            raise ValueError("not a JSON object of key -> {id, prompt, edit_type}")
+    except (OSError, ValueError) as e:
+        return Loaded(problems=[Problem(0, "-", Kind.FILE, f"ImgEdit-Bench metadata unreadable: {e}")])
+    sources = Path(data_cfg.sources).expanduser().resolve()
+    edits = Path(data_cfg.edits).expanduser().resolve()
+    samples, problems = [], []
+    for row, (key, rec) in enumerate(mapping.items(), start=1):
+        missing = [c for c in ("id", "prompt", "edit_type") if not isinstance(rec, dict) or rec.get(c) is None]
+        if missing:
+            problems.append(Problem(row, str(key), Kind.MISSING_FIELD, f"missing {', '.join(missing)}"))
+            continue
+        try:
+            source = (sources / str(rec["id"])).resolve()
+            if not data_cfg.allow_outside_root:
+                source = _inside(source, sources, "source image")
+            edited = _inside(edits / f"{key}.png", edits, "edited image")
+        except ValueError as e:
+            problems.append(Problem(row, str(key), Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+            continue
+        samples.append(Sample(str(key), str(source), str(edited), str(rec["prompt"]), str(rec["edit_type"]), row=row))
+    loaded = _split_missing(samples)
+    loaded.problems = problems
+    return loaded
+
+
+READERS = {"manifest": _manifest, "gedit": read_gedit, "imgedit": read_imgedit}

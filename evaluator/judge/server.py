@@ -1,0 +1,300 @@
+"""An OpenAI-compatible judge (``backend=api``): the same schemes, prompts, parsing and rows as the local judge,
+with the replies from a server that speaks OpenAI's chat-completions protocol (OpenAI, vLLM, SGLang, Ollama).
+
+One process, no weights. At most ``api.concurrency`` requests at a time and twice that many samples in progress,
+so memory and the time to stop stay bounded. 429s, 5xx, timeouts, dropped connections and unreadable replies are
+asked again (backoff with jitter, ``Retry-After`` up to ``api.max_retry_wait_s``), ``api.max_retries`` times at
+most; ``api.timeout_s`` bounds a whole try, ``api.max_response_bytes`` a reply (see ``evaluator.judge.server_http``).
+A 401, 403 or 404 (wrong key, model or URL) on the first sample, asked alone, stops the run before anything else is
+asked. The key is read from the environment variable ``api.key_env`` names and never written: a server that quotes
+it back has it masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import itertools
+import logging
+import math
+import os
+import random
+import re
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+
+from PIL import Image
+
+from evaluator.judge.server_http import (
+    API_ERROR,
+    ResponseTooLarge,
+    capped_client,
+    cause,
+    connection_problem,
+    retry_after,
+    unreachable,
+    until_done,
+    usage_count,
+)
+from evaluator.runtime.errors import JudgeUnavailable
+from evaluator.scoring import logprobs
+from evaluator.scoring.parsing import UNPARSEABLE, Parsed
+from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
+
+log = logging.getLogger(__name__)
+
+# A PNG larger than this is sent as a JPEG instead (photographs compress far better so).
+JPEG_OVER_BYTES = 1_500_000
+TOP_LOGPROBS = 20  # the most OpenAI returns
+
+
+class ApiFailure(Exception):
+    """A request that failed for good (retries spent, or refused as malformed): this sample's error."""
+
+
+def data_url(image: Image.Image, max_pixels: int | None = None) -> str:
+    """The image as a data URL: PNG, or JPEG where the PNG would be large; first scaled down to at most
+    ``max_pixels`` (``data.max_pixels``), as the local judge's processor would."""
+    if max_pixels and image.width * image.height > max_pixels:
+        scale = math.sqrt(max_pixels / (image.width * image.height))
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    kind = "png"
+    if buf.tell() > JPEG_OVER_BYTES:
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=90)
+        kind = "jpeg"
+    return f"data:image/{kind};base64,{base64.b64encode(buf.getvalue()).decode()}"
+
+
+def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
+    """Our chat messages in the protocol's form: each image part becomes an ``image_url`` part."""
+    out = []
+    for m in messages:
+        if isinstance(m["content"], str):
+            out.append(m)
+            continue
+        content = [
+            {"type": "image_url", "image_url": {"url": urls[c["role"]]}} if c["type"] == "image" else c
+            for c in m["content"]
+        ]
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+class RemoteJudge:
+    """Scores samples through an OpenAI-compatible server; see the module docstring."""
+
+    def __init__(self, api_cfg, scheme, dataset, max_pixels: int | None, seed: int = 0):
+        self.cfg = api_cfg
+        self.scheme = scheme
+        self.dataset = dataset  # a PairDataset: the same image checks, resizing and orientation as the local judge
+        self.max_pixels = max_pixels
+        self.seed = seed
+        self.max_tokens = int(scheme.max_new_tokens or api_cfg.max_tokens)
+        self._key = os.environ.get(api_cfg.key_env) if api_cfg.key_env else None  # kept in memory only
+
+    def score(self, on_row: Callable[[dict], None]) -> list[dict]:
+        """Every sample of the dataset, each row passed to ``on_row`` as soon as it is answered (for the shard).
+
+        Raises:
+            JudgeUnavailable: the server refused the key, the model or the URL.
+            Stopped: SIGTERM or SIGINT; the rows answered so far went to ``on_row``.
+        """
+        return asyncio.run(self._score_all(on_row))
+
+    async def _score_all(self, on_row) -> list[dict]:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            base_url=self.cfg.base_url, api_key=self._key or "none", max_retries=0,  # our retries, bounded
+            timeout=self.cfg.timeout_s, http_client=capped_client(int(self.cfg.max_response_bytes)),
+        )  # fmt: skip
+        limit = asyncio.Semaphore(int(self.cfg.concurrency))
+        rows: list[dict] = []
+        pending: set[asyncio.Future] = set()
+        try:
+            indices = iter(range(len(self.dataset)))
+            first = next(indices, None)
+            if first is not None:  # the probe: a wrong key, model or URL, or no server at all, stops the run here
+                [probe] = await until_done({asyncio.ensure_future(self._sample(client, limit, first))})
+                rows.append(probe.result())
+                if unreachable(rows[-1]["error"]):
+                    raise JudgeUnavailable(f"api: cannot connect to {self.cfg.base_url}; is the server up?")
+                on_row(rows[-1])
+            window = 2 * int(self.cfg.concurrency)  # samples in progress: decoded images wait for a free slot
+            while True:
+                for i in itertools.islice(indices, window - len(pending)):
+                    pending.add(asyncio.ensure_future(self._sample(client, limit, i)))
+                if not pending:
+                    break
+                done = await until_done(pending)
+                pending -= done
+                for task in done:
+                    rows.append(task.result())
+                    on_row(rows[-1])
+        finally:
+            for task in pending:  # a failure (a refused key) or a stop: nothing keeps asking
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await client.close()
+        return rows
+
+    async def _sample(self, client, limit: asyncio.Semaphore, index: int) -> dict:
+        async with limit:  # the judgements of a sample one after another: at most `concurrency` requests at once
+            start = time.perf_counter()
+            item = await asyncio.to_thread(self.dataset.__getitem__, index)
+            sample = item["sample"]
+            urls = await asyncio.to_thread(
+                lambda: {role: data_url(item[role], self.max_pixels) for role in ("source", "edited")}
+            )
+            stats = Counter()
+            parts = new_parts()
+            extra = self.scheme.values(sample)
+            for j in self.scheme.judgements:
+                messages = to_openai(j.prompt.messages(sample, extra), urls)
+                try:
+                    await self._judge(client, messages, j, sample.id, stats, parts)
+                except ApiFailure as e:
+                    parts["errors"][j.name] = str(e)
+        row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0}
+        row["seconds"] = round(time.perf_counter() - start, 4)
+        row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
+        return row
+
+    async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
+        """Ask one judgement, and put its reply and scores into the sample's ``parts``."""
+        if self.scheme.mode == "logits":
+            await self._judge_logprobs(client, messages, judgement, stats, parts)
+            return
+        reply, _ = await self._ask(client, messages, stats)
+        parsed = parse_reply(self.scheme, reply, judgement.keys)
+        for attempt in range(1, self.scheme.retries + 1):
+            if not any(p.error == UNPARSEABLE for p in parsed.values()):
+                break
+            seed = zlib.crc32(f"{self.seed}:{attempt}:{sample_id}:{judgement.name}".encode())
+            again, _ = await self._ask(client, messages, stats, temperature=self.scheme.retry_temperature, seed=seed)
+            better = parse_reply(self.scheme, again, judgement.keys)
+            if not any(p.error == UNPARSEABLE for p in better.values()):
+                reply, parsed = again, better
+        add_reply(parts, judgement.name, reply, parsed)
+
+    async def _judge_logprobs(self, client, messages: list[dict], judgement, stats: Counter, parts: dict):
+        reply, tokens = await self._ask(client, messages, stats, with_logprobs=True)
+        if tokens is None:
+            raise JudgeUnavailable(
+                f"api: {self.cfg.base_url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
+                "server that returns them (judge.mode=generate works with any)"
+            )
+        low, high = self.scheme.low, self.scheme.high
+        dists = {key: logprobs.score_distribution(tokens, key, low, high) for key in judgement.keys}
+        parsed = {k: Parsed(None, UNPARSEABLE) if d is None else Parsed(round(d.expected, 6)) for k, d in dists.items()}
+        add_reply(parts, judgement.name, reply, parsed)
+        for key, dist in dists.items():
+            if dist is not None:
+                add_distribution(parts, key, dist)
+
+    async def _ask(self, client, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
+        """One reply (the key masked, should the server quote it), and ``with_logprobs`` its tokens with their top
+        alternatives (None if the server sent none); every try and retry counted."""
+        import openai
+
+        for attempt in range(self.cfg.max_retries + 1):
+            stats["requests"] += 1
+            stats["retries"] += attempt > 0
+            wait = None
+            try:
+                raw = await asyncio.wait_for(
+                    client.chat.completions.with_raw_response.create(
+                        model=self.cfg.model, messages=messages, max_tokens=self.max_tokens, temperature=temperature,
+                        **({"seed": seed} if seed is not None else {}),
+                        **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
+                    ),
+                    timeout=self.cfg.timeout_s,  # the whole try: httpx's own timeout restarts with every byte
+                )  # fmt: skip
+                response = raw.parse()
+                text = self._mask(response.choices[0].message.content or "")
+                tokens = logprobs.tokens_of(response.choices[0]) if with_logprobs else None
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+                raise JudgeUnavailable(_refused(e, self.cfg, self._key)) from None
+            except openai.APIStatusError as e:
+                if e.status_code not in (408, 409, 429) and e.status_code < 500:
+                    raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
+                why, wait = f"{e.status_code} {_short(e, self._key)}", retry_after(e.response)
+            except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
+                raise ApiFailure(f"{API_ERROR} {e}") from None
+            except (asyncio.TimeoutError, openai.APITimeoutError):
+                why = f"no complete reply within api.timeout_s={self.cfg.timeout_s:g}"
+            except openai.APIConnectionError as e:
+                if cause(e, ResponseTooLarge):
+                    raise ApiFailure(f"{API_ERROR} {cause(e, ResponseTooLarge)}") from None
+                why = connection_problem(e)
+            except (openai.APIResponseValidationError, ValueError, AttributeError, IndexError, TypeError) as e:
+                why = f"unreadable response ({type(e).__name__})"
+            else:
+                usage = getattr(response, "usage", None)
+                stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
+                stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
+                return text, tokens
+            if attempt == self.cfg.max_retries:
+                raise ApiFailure(f"{API_ERROR} {why} ({self.cfg.max_retries} retries)")
+            backoff = min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
+            await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
+        raise AssertionError("unreachable")
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def failed_request(row: dict) -> bool:
+    """Whether a row's error is a request that failed (retries spent), not a reply: worth asking again."""
+    return any(str(v).startswith(API_ERROR) or f": {API_ERROR}" in str(v) for k, v in row.items() if "error" in k and v)
+
+
+def _short(e, key: str | None = None) -> str:
+    """The server's message, one line, with anything like a key masked (OpenAI quotes part of a wrong key)."""
+    text = str(getattr(e, "message", e)).splitlines()[0][:200]
+    if key:
+        text = text.replace(key, "***")
+    return re.sub(r"\b(sk|key)-[\w*-]{4,}", r"\1-***", text)
+
+
+def _refused(e, cfg, key: str | None) -> str:
+    what = {401: "the key (api.key_env)", 403: "the key's access", 404: "api.model and api.base_url"}
+    return (
+        f"api: {cfg.base_url} answered {e.status_code} ({_short(e, key)}); check "
+        f"{what.get(e.status_code, 'the settings')} (api.model={cfg.model})"
+    )
+
+
+def predict(cfg, scheme, plan, out_dir, fp: str) -> list[dict]:
+    """``backend=api``: the plan's samples through the server, each answered row into the shard at once, so a
+    stopped or killed run loses only the requests in flight."""
+    from tqdm.auto import tqdm
+
+    from evaluator.results.resume import ShardWriter
+    from evaluator.runtime.dataset import PairDataset
+    from evaluator.runtime.logs import around_progress_bar
+
+    dataset = PairDataset.from_config(plan.todo, cfg.data)
+    writer = ShardWriter(out_dir, fp, plan.digests)
+    writer.open(0)
+    judge = RemoteJudge(cfg.api, scheme, dataset, cfg.data.max_pixels, cfg.seed)
+    with around_progress_bar(), tqdm(total=len(dataset), desc="judging", unit="sample", dynamic_ncols=True) as progress:
+
+        def done(row: dict) -> None:
+            if not failed_request(row):  # a request that failed for good is asked again by a rerun
+                writer.write([row])
+            progress.update(1)
+
+        try:
+            rows = judge.score(done)
+        finally:
+            writer.close()
+    log.info("scored %d samples through %s", len(rows), cfg.api.base_url)
+    return rows

@@ -1,0 +1,88 @@
+"""Export a run in a benchmark's own result format, so that benchmark's scripts can be run on our scores:
+``python -m evaluator.export RUN_DIR --format gedit|imgedit --out DIR``.
+
+- ``gedit``: per task type, ``<model>_<task_type>_gpt_score.csv`` with the columns GEdit-Bench's
+  ``calculate_statistics.py`` reads (its own spelling, ``sementics_score`` included);
+- ``imgedit``: ``average_score.json``, each sample's score by key, as ImgEdit-Bench's ``step2_typescore.py`` reads it.
+
+Rows without a score are left out, as the benchmarks' own result files hold only scored samples. The files are
+for those scripts, not for a spreadsheet: cells are written as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from evaluator.results.headline import GEDIT_TYPES
+from evaluator.results.writing import RUN_FILES, atomic_write, make_parent, read_run, require_run
+from evaluator.runtime.errors import ConfigError, OutputError
+
+GEDIT_COLUMNS = ("source_image", "edited_image", "instruction", "sementics_score", "quality_score",
+                 "intersection_exist", "instruction_language")  # fmt: skip
+
+
+def export_gedit(rows: list[dict], model: str, out: Path, sc: str = "SC", pq: str = "PQ") -> list[Path]:
+    """One CSV per GEdit-Bench task type (an empty one, header only, for a type without scored samples).
+
+    Raises:
+        ConfigError: the run has no SC and PQ criteria (another judging scheme than VIEScore's).
+    """
+    scored = [r for r in rows if r.get("score") is not None]
+    if scored and not all(sc in r and pq in r for r in scored):
+        raise ConfigError(f"the run has no {sc} and {pq} scores; GEdit-Bench's format needs judge=viescore(_official)")
+    paths = []
+    for task in GEDIT_TYPES:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(GEDIT_COLUMNS)
+        for r in (r for r in scored if r.get("category") == task):
+            inputs = [r.get("source"), r.get("edited"), r.get("instruction")]
+            writer.writerow([*inputs, r[sc], r[pq], bool(r.get("intersection")), r.get("language")])
+        paths.append(atomic_write(_inside(out, f"{model}_{task}_gpt_score.csv"), buf.getvalue()))
+    return paths
+
+
+def _inside(out: Path, name: str) -> Path:
+    """``out / name``, its folders made; a model name with a slash (``org/model``) makes a folder, as a path joined
+    from it would in the benchmark's script, but no name leads out of ``out``.
+
+    Raises:
+        ConfigError: the name would lead out of ``out``.
+    """
+    target = (out / name).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise ConfigError(f"the run's data.model_name would put {name!r} outside --out {out}; export it by hand")
+    return make_parent(target)
+
+
+def export_imgedit(rows: list[dict], out: Path) -> list[Path]:
+    """``average_score.json``: key -> the sample's score, rounded to 2 decimals as ImgEdit-Bench's step 1 does."""
+    scores = {r["id"]: round(float(r["score"]), 2) for r in rows if r.get("score") is not None}
+    return [atomic_write(out / "average_score.json", json.dumps(scores, indent=2) + "\n")]
+
+
+def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
+    """Write ``run_dir``'s scores into ``out`` in the benchmark format ``fmt``; returns the files written.
+
+    Raises:
+        ConfigError: the folder is not a finished run of that benchmark.
+        OutputError: ``out`` cannot be created.
+    """
+    require_run(run_dir, RUN_FILES)  # config.yaml too: the model's name comes from it
+    summary, rows = read_run(run_dir)
+    layout = summary.get("headline", {}).get("protocol")
+    if layout != fmt:
+        raise ConfigError(f"{run_dir} is a {layout} run; --format {fmt} needs a run of data={fmt}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {out}: {e.strerror or e}") from None
+    if fmt == "imgedit":
+        return export_imgedit(rows, out)
+    model = OmegaConf.load(run_dir / "config.yaml").data.model_name
+    return export_gedit(rows, str(model), out)

@@ -1,0 +1,150 @@
+"""Prompts: turning a sample into the judge's chat messages, and a batch of them into model inputs.
+
+A judge's prompt is data (``conf/judge/*.yaml``): a system text and a list of user parts, each ``{text: ...}``,
+``{file: path}`` (a text kept in its own file), ``{image: source|edited}``, or ``{official: ...}`` (a benchmark's
+own wording, read from ``judge.official_source``: see
+``evaluator.scoring.official``). Texts are ``string.Template``s, so
+``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON braces a prompt asks
+for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced by the
+instruction, as the benchmarks do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from string import Template
+
+from evaluator.runtime.textfiles import read_text_file
+from evaluator.scoring import official
+
+IMAGE_ROLES = ("source", "edited")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A judge prompt: the system text and the ordered user parts."""
+
+    system: str
+    parts: tuple[dict, ...]
+
+    @classmethod
+    def from_config(cls, cfg: Mapping, official_source: str | None = None) -> Prompt:
+        """Build from a judge config's ``system`` and ``user`` keys, checking every part and placeholder.
+
+        An ``official`` part names the source's texts to join (a list), or ``category`` for the text named by
+        each sample's category; either way the text is kept here, so a run's fingerprint covers the wording.
+        """
+        parts = tuple(_part(dict(p), official_source) for p in cfg["user"])
+        for p in parts:
+            _check(p)
+        return cls(system=str(cfg["system"]).strip(), parts=parts)
+
+    @property
+    def images(self) -> list[str]:
+        """The image roles in the order the judge sees them."""
+        return [p["image"] for p in self.parts if "image" in p]
+
+    @property
+    def categories(self) -> set[str] | None:
+        """The categories an official per-category prompt has a text for; None if the prompt takes any."""
+        found = [set(p["by_category"]) for p in self.parts if "by_category" in p]
+        return found[0] if found else None
+
+    def messages(self, sample, extra: Mapping[str, str] | None = None) -> list[dict]:
+        """The chat for one sample; image parts (``{"type": "image", "role": ...}``) are placeholders the processor
+        fills in order. An empty system text sends no system message, as the benchmarks' own scorers do."""
+        values = {
+            "instruction": sample.instruction,
+            "category": sample.category or "",
+            "language": sample.language or "",
+            **(extra or {}),
+        }
+        content = [_content(p, sample, values) for p in self.parts]
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, {"role": "user", "content": content}]
+
+
+def _part(p: dict, source: str | None) -> dict:
+    if "file" in p:
+        return {"text": read_text_file(p["file"], "a prompt part's file")}
+    if "official" not in p:
+        return p
+    if not source:
+        raise ValueError("an {official: ...} prompt part needs judge.official_source=<the benchmark's file>")
+    texts, names, placeholder = official.texts(source), p["official"], str(p.get("placeholder", ""))
+    if names == "category":
+        return {"by_category": texts, "placeholder": placeholder}
+    return {"literal": official.join_parts(texts, list(names), source), "placeholder": placeholder}
+
+
+def _check(p: dict) -> None:
+    if set(p) == {"text"}:
+        Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
+    elif not ((set(p) == {"image"} and p["image"] in IMAGE_ROLES) or "literal" in p or "by_category" in p):
+        raise ValueError(
+            f"a prompt part is {{text: ...}}, {{file: path}}, {{image: source|edited}} or {{official: ...}}, not {p}"
+        )
+
+
+def _content(part: dict, sample, values: Mapping[str, str]) -> dict:
+    if "image" in part:
+        return {"type": "image", "role": part["image"]}
+    if "text" in part:
+        return {"type": "text", "text": Template(part["text"]).substitute(values)}
+    text = part["literal"] if "literal" in part else part["by_category"][sample.category or ""]
+    if part["placeholder"]:
+        text = text.replace(part["placeholder"], sample.instruction)
+    return {"type": "text", "text": text}
+
+
+def prompt_records(scheme, samples) -> list[dict]:
+    """What the judge is asked, one record per sample and judgement (``dry_run``): the id, the judgement, and
+    the chat with each image named by its role and path, texts exactly as sent."""
+    records = []
+    for s in samples:
+        extra = scheme.values(s)
+        for j in scheme.judgements:
+            chat = j.prompt.messages(s, extra)
+            for c in chat[-1]["content"]:
+                if c["type"] == "image":
+                    c["path"] = s.source if c["role"] == "source" else s.edited
+            records.append({"id": s.id, "judgement": j.name, "messages": chat})
+    return records
+
+
+_PLACEHOLDER_CHECK = {"instruction": "", "category": "", "language": "", "rubric": ""}
+
+
+class Collator:
+    """Turns dataset items into one padded model batch; runs in DataLoader workers, off the GPU's path.
+
+    Each sample gives one model row per judgement of the scheme; in logits mode one per score key, with the
+    judge's reply pre-filled up to where that score comes (``scheme.logits_prefix``).
+    """
+
+    def __init__(self, processor, scheme):
+        self.processor = processor
+        self.scheme = scheme
+
+    def __call__(self, items: Sequence[dict]) -> dict:
+        texts, images, rows = [], [], []
+        for pos, it in enumerate(items):
+            extra = self.scheme.values(it["sample"])
+            for j in self.scheme.judgements:
+                chat = self.processor.apply_chat_template(
+                    j.prompt.messages(it["sample"], extra), tokenize=False, add_generation_prompt=True
+                )
+                keys = j.keys if self.scheme.mode == "logits" else (None,)
+                for key in keys:
+                    prefix = Template(self.scheme.logits_prefix).substitute(key=key) if key else ""
+                    texts.append(chat + prefix)
+                    images.append([it[role] for role in j.prompt.images])
+                    rows.append((pos, j.name, key))
+        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return {
+            "inputs": dict(inputs),
+            "rows": rows,
+            "images_per_row": [len(im) for im in images],
+            "id": [it["sample"].id for it in items],
+        }

@@ -1,0 +1,82 @@
+"""One sample's result row, the same for every backend (the local judge and a judge on a server): the parts a
+scorer fills (scores by key, errors and replies by judgement, extra columns), and the row made from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from evaluator.scoring.parsing import OFFICIAL_PARSERS, UNPARSEABLE, parse_scores
+from evaluator.scoring.schemes import Scheme
+
+NOT_FINITE = "not a finite number"
+
+
+@dataclass(frozen=True)
+class ScoreDistribution:
+    """One row's scores: ``expected`` = sum p(k) k over the valid scores renormalised; ``confidence`` = the mass
+    that fell on valid scores; ``argmax`` = the most probable score."""
+
+    expected: float
+    argmax: int
+    confidence: float
+    probs: dict[int, float]
+
+
+def new_parts() -> dict:
+    """One sample's scores by key, errors and replies by judgement, and extra columns, as scorers fill them."""
+    return {"scores": {}, "errors": {}, "responses": {}, "extra": {}}
+
+
+def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
+    """A judgement's reply and what was read from it (``{key: Parsed}``) into a sample's parts."""
+    parts["responses"][judgement] = reply
+    parts["scores"].update({k: v.score for k, v in parsed.items()})
+    errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
+    if errors:
+        parts["errors"][judgement] = "; ".join(errors)
+
+
+def add_distribution(parts: dict, key: str, dist) -> None:
+    """A key's score distribution (logit mode) into a sample's parts: the expected score, argmax, confidence; a
+    distribution that is no finite number (NaN logits of an overflowing half-precision judge) is an error."""
+    if not (math.isfinite(dist.expected) and math.isfinite(dist.confidence)):
+        parts["scores"][key] = None
+        parts["errors"][key] = NOT_FINITE
+        return
+    parts["scores"][key] = round(dist.expected, 6)
+    parts["extra"][f"{key}_argmax"] = dist.argmax
+    parts["extra"][f"{key}_confidence"] = round(dist.confidence, 6)
+
+
+def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
+    """The scores of one judgement's reply, by key, read by the scheme's parser."""
+    if scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
+        return {keys[0]: OFFICIAL_PARSERS[scheme.parser](reply)}
+    return parse_scores(reply, keys, scheme.low, scheme.high)
+
+
+def result_row(scheme: Scheme, parts: dict) -> dict:
+    """One sample's result columns from its ``parts`` ({"scores", "errors", "responses", "extra"}): overall score
+    and error, every criterion, replies, per-judgement errors."""
+    criteria = scheme.combine(parts["scores"])
+    score = criteria[scheme.overall]
+    single = len(scheme.judgements) == 1
+    errors = parts["errors"]
+    error = None
+    if score is None:
+        # No error recorded and every key scored, yet no overall score: their combination is no finite number.
+        combined = bool(parts["scores"]) and all(v is not None for v in parts["scores"].values())
+        error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or (
+            NOT_FINITE if combined else UNPARSEABLE
+        )
+    row = {"score": score, "error": error}
+    if list(criteria) != ["score"]:
+        row.update(criteria)
+    for j, text in parts["responses"].items():
+        row["response" if single else f"response.{j}"] = text
+    if not single:
+        row.update({f"error.{j}": errors.get(j) for j in (x.name for x in scheme.judgements)})
+    row.update(parts["extra"])
+    return row
