@@ -1,4 +1,5 @@
-"""The wheel carries everything a plain install needs: every shipped config, template and demo asset."""
+"""The wheel carries everything a plain install needs: every module of every subpackage, every shipped config,
+template and demo asset."""
 
 import subprocess
 import sys
@@ -33,12 +34,20 @@ def wheel(wheel_file):
 
 def test_every_config_template_and_asset_is_in_the_wheel(wheel):
     expected = {f"evaluator/conf/{p.relative_to(REPO / 'conf')}" for p in (REPO / "conf").rglob("*.yaml")}
-    expected |= {f"evaluator/{p.relative_to(REPO / 'evaluator')}" for p in (REPO / "evaluator" / "templates").iterdir()}
+    templates = REPO / "evaluator" / "results" / "templates"
+    expected |= {f"evaluator/{p.relative_to(REPO / 'evaluator')}" for p in templates.iterdir()}
     expected |= {f"evaluator/{p.relative_to(REPO / 'evaluator')}" for p in (REPO / "evaluator" / "assets").rglob("*")
                  if p.is_file()}  # fmt: skip
     assert len(expected) > 40
     assert sorted(expected - wheel) == []
     assert "evaluator/conf/hydra/help/evaluator.yaml" in wheel and "evaluator/conf/eval.yaml" in wheel
+
+
+def test_every_module_of_every_subpackage_is_in_the_wheel(wheel):
+    package = REPO / "evaluator"
+    modules = {f"evaluator/{p.relative_to(package)}" for p in package.rglob("*.py") if "conf" not in p.parts}
+    assert len(modules) > 60 and "evaluator/judge/stage.py" in modules
+    assert sorted(modules - wheel) == []
 
 
 def test_the_console_scripts_are_declared(wheel, wheel_file):
@@ -51,7 +60,7 @@ def test_the_console_scripts_are_declared(wheel, wheel_file):
         entry_points.read_string(z.read(name).decode())
     assert dict(entry_points["console_scripts"]) == {
         "evaluator": "evaluator.__main__:main",
-        "evaluator-edit": "evaluator.edit:main",
+        "evaluator-edit": "evaluator.edit.__main__:main",
         "evaluator-pipeline": "evaluator.pipeline:main",
     }
 

@@ -1,0 +1,1 @@
+"""The throughput benchmark, in its CPU smoke form."""

@@ -1,0 +1,1 @@
+"""The config: composing it, and a user's config mistakes."""

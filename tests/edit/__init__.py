@@ -1,0 +1,1 @@
+"""The editing stage: the diffusers pipeline, its layouts, its module and its stage."""

@@ -1,0 +1,1 @@
+"""Inputs: manifests, benchmark layouts, images and the pre-flight check."""

@@ -1,0 +1,1 @@
+"""Results: the output folder, resume, summaries, headlines, reports, comparisons and exports."""

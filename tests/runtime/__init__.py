@@ -1,0 +1,1 @@
+"""The runtime: sharding, the strategy, tiny models, where a process sits."""

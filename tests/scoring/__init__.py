@@ -1,0 +1,1 @@
+"""Scoring: schemes, prompts, official wording, parsing replies, log-probabilities."""
