@@ -15,7 +15,7 @@ from evaluator.inputs.images import load_rgb
 from evaluator.judge.stage import run
 from evaluator.results.writing import read_jsonl_text
 
-log = logging.getLogger("evaluator.bench.throughput")
+log = logging.getLogger(__name__)
 
 
 @dataclass

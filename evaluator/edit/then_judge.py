@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from evaluator.config.checks import check_out_dir
 from evaluator.edit import checks, layouts
+from evaluator.edit import stage as editing
 from evaluator.judge import stage as judging
 from evaluator.runtime import job, logs
 from evaluator.runtime.topology import env_rank
@@ -43,7 +44,7 @@ def run(cfg: DictConfig) -> tuple[Path, Path]:
 
 
 def _both(edit_cfg: DictConfig, judge_cfg: DictConfig, edits: Path, out_dir: Path, trainer):
-    job.edit(edit_cfg, trainer, edits)  # the editor's memory is freed when its predict ends
+    editing.edit(edit_cfg, trainer, edits)  # the editor's memory is freed when its predict ends
     logs.add_file(out_dir / "logs" / f"rank-{env_rank()}.log")
     log.info("judging the edits in %s", edits)
     return judging.score(judge_cfg, trainer, out_dir)

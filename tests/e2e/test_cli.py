@@ -78,7 +78,7 @@ def test_torchrun_three_ranks_matches_single_process(single_run, tmp_path):
     assert {r["rank"] for r in rows} == {0, 1, 2}
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["rank-0.log", "rank-1.log", "rank-2.log"]
     # Every line names its rank and device; the console shows rank 0's lines only, each rank's file its own.
-    scored = [ln for ln in (tmp_path / "logs" / "rank-2.log").read_text().splitlines() if "run: scored" in ln]
+    scored = [ln for ln in (tmp_path / "logs" / "rank-2.log").read_text().splitlines() if "stage: scored" in ln]
     assert len(scored) == 1 and "[rank 2/3 cpu] evaluator.judge.stage: scored" in scored[0]
     assert (
         "[rank 2/3 cpu]" not in proc.stderr and "[rank 0/3 cpu] evaluator.judge.stage: plan: 18 samples" in proc.stderr
