@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from evaluator.config.compose import did_you_mean
 from evaluator.config.hub import check_fetchable
 from evaluator.inputs.manifest import check_columns
+from evaluator.inputs.pairs import check_pair_columns
 from evaluator.runtime.errors import ConfigError
 
 
@@ -66,6 +67,12 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
     one_of("data.on_error", data.on_error, ("skip", "fail"))
     if data.layout == "manifest" and data.get("path"):
         check_columns(data.path, edited)
+    if data.layout == "pairs" and data.get("path"):
+        if not edited:
+            raise ConfigError(
+                "data=pairs holds edits to compare; the editing stage reads data=manifest, gedit or imgedit"
+            )
+        check_pair_columns(data.path)
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
@@ -79,6 +86,11 @@ def _check_api(cfg: DictConfig) -> None:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
     least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
              "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
+    if cfg.judge.mode == "logits" and cfg.judge.labels:
+        raise ConfigError(
+            f"judge={cfg.judge.name} judge.mode=logits reads verdict words from local weights only; "
+            "with backend=api use judge.mode=generate"
+        )
     for key in (k for k, low in least.items() if not cfg.api[k] >= low):
         raise ConfigError(f"api.{key} is at least {least[key]:g}, not {cfg.api[key]}")
 

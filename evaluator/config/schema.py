@@ -55,6 +55,13 @@ class ManifestData(DataConfig):
 
 
 @dataclass
+class PairsData(ManifestData):
+    """Pairs of edits to compare: a JSONL or CSV file of id, source, instruction, edited_a, edited_b[, human]."""
+
+    layout: str = "pairs"
+
+
+@dataclass
 class GEditData(DataConfig):
     """GEdit-Bench: its metadata and an editor's results folder."""
 
@@ -104,6 +111,9 @@ class JudgeConfig:
     # The benchmark's own prompt file (vie_prompts.py or prompts.json) that `official:` prompt parts read.
     official_source: str | None = None
     max_new_tokens: int | None = None  # a scheme's own reply length (the official ones: 512); None: model's
+    # A verdict's words and their values on the scale (pairwise: {A: 1, tie: 0.5, B: 0}); a reply then holds one of
+    # these words under its key instead of a number. Empty: replies hold numbers.
+    labels: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,6 +214,7 @@ def register() -> None:
     cs.store(group="editor", name="editor_schema", node=EditorConfig)
     cs.store(group="model", name="model_schema", node=ModelConfig)
     cs.store(group="data", name="manifest_schema", node=ManifestData)
+    cs.store(group="data", name="pairs_schema", node=PairsData)
     cs.store(group="data", name="gedit_schema", node=GEditData)
     cs.store(group="data", name="imgedit_schema", node=ImgEditData)
     cs.store(group="judge", name="judge_schema", node=JudgeConfig)

@@ -35,11 +35,11 @@ def read_manifest(
     if not path.is_file():
         return [], [Problem(0, "-", Kind.FILE, f"manifest file not found: {path}")]
     root = Path(root).expanduser().resolve() if root else path.parent
-    records, problems = _read_records(path)
+    records, problems = read_records(path)
     samples = []
     for row, rec in enumerate(records, start=1):
         if rec is not None:
-            sample, problem = _sample(rec, row, path.parent, root, allow_outside_root, edited)
+            sample, problem = sample_of(rec, row, path.parent, root, allow_outside_root, edited)
             samples += [sample] if sample else []
             problems += [problem] if problem else []
     return samples, problems
@@ -55,7 +55,9 @@ _SYNONYMS = {
 _FIRST_ROWS = 100  # JSON Lines rows looked at for the columns
 
 
-def check_columns(path: str | Path, edited: bool = True) -> None:
+def check_columns(
+    path: str | Path, edited: bool = True, required: tuple[str, ...] | None = None, what: str = "a manifest"
+) -> None:
     """Before anything starts: a manifest whose first rows all lack a required column is another tool's layout.
 
     Reads the CSV header, or the first JSON Lines rows.
@@ -65,7 +67,7 @@ def check_columns(path: str | Path, edited: bool = True) -> None:
             likely mapping.
     """
     path = Path(path).expanduser()
-    required = REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited")
+    required = required or (REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited"))
     try:
         head = read_head(path, "data.path", 1 << 20).decode("utf-8-sig", errors="replace")
     except ValueError as e:  # missing, unreadable, a folder or a FIFO: said before anything starts
@@ -86,19 +88,23 @@ def check_columns(path: str | Path, edited: bool = True) -> None:
         return
     found = list(dict.fromkeys(str(k) for r in rows for k in r))
     lacking = [k for k in required if not any(k in r for r in rows)]
-    mapping = [f"{theirs} -> {ours}" for ours in lacking for theirs in found if theirs.lower() in _SYNONYMS[ours]]
+    mapping = [
+        f"{theirs} -> {ours}" for ours in lacking for theirs in found if theirs.lower() in _SYNONYMS.get(ours, ())
+    ]
     hint = f"; likely {', '.join(mapping)}" if mapping else ""
     raise ConfigError(
-        f"data.path={path} has the columns {', '.join(found) or '(none)'}; a manifest needs {', '.join(required)} "
+        f"data.path={path} has the columns {', '.join(found) or '(none)'}; {what} needs {', '.join(required)} "
         f"(it lacks {', '.join(lacking)}{hint}): rename them in the file"
     )
 
 
-def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool, edited: bool = True):
+def sample_of(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: bool, edited: bool = True):
+    """One manifest record as a ``Sample``, or the ``Problem`` that keeps it from being one. A record with a
+    ``second`` image (a pair's candidate shown second) gets that image checked and resolved like the others."""
     sample_id = _id(rec.get("id"))
     if None in rec:  # csv.DictReader keeps the cells beyond the header under the key None
         return None, Problem(row, sample_id, Kind.EXTRA_CELLS, f"{len(rec[None])} more cell(s) than the header has")
-    roles = ("source", "edited") if edited else ("source",)
+    roles = (("source", "edited") if edited else ("source",)) + (("second",) if "second" in rec else ())
     required = REQUIRED if edited else tuple(k for k in REQUIRED if k != "edited")
     missing = [k for k in required if (sample_id == "-" if k == "id" else _blank(rec.get(k)))]
     if missing:
@@ -118,13 +124,16 @@ def _sample(rec: dict, row: int, folder: Path, root: Path, allow_outside_root: b
         instruction=str(rec["instruction"]),
         category=_opt_str(rec.get("category")),
         language=_opt_str(rec.get("language")),
-        extra={k: v for k, v in rec.items() if k not in REQUIRED + OPTIONAL},
+        extra={k: v for k, v in rec.items() if k not in (*REQUIRED, *OPTIONAL, "second")},
         row=row,
+        second=str(images["second"]) if "second" in images else None,
     )
     return sample, None
 
 
-def _read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
+def read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:
+    """Every record of a JSONL or CSV file (None for a line that is not a JSON object), and a problem for each
+    such line."""
     # surrogateescape keeps the readable rows of a file with a few bad bytes; those rows are reported.
     # utf-8-sig: Excel's "CSV UTF-8" (and some editors' JSONL) start with a byte-order mark.
     text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")

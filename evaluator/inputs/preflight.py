@@ -35,11 +35,13 @@ class Findings:
 
 
 def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
-    """SHA-256 of everything of a sample that reaches the judge: both images' bytes, the instruction, and the fields
-    the prompt can use (the category picks a rubric, the language can be named). A row scored before is reused only
-    under the same digest."""
+    """SHA-256 of everything of a sample that reaches the judge: its images' bytes (in the order shown), the
+    instruction, and the fields the prompt can use (the category picks a rubric, the language can be named). A row
+    scored before is reused only under the same digest."""
     fields = [image_digests.get("source"), image_digests.get("edited"), sample.instruction, sample.category,
               sample.language]  # fmt: skip
+    if sample.second:  # the candidate shown second: which edit is shown first is part of what the judge sees
+        fields.append(image_digests.get("second"))
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -70,7 +72,7 @@ def check_share(
         if tokens is not None and (n := tokens(s.instruction)) > max_tokens:
             message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
             return {}, [Problem(s.row, s.id, Kind.TOO_LONG, message)], ""
-        roles = ("source",) if pos in no_edit else ("source", "edited")
+        roles = ("source",) if pos in no_edit else s.images
         for role in roles:
             size, problem = check_image(getattr(s, role), role, limits, upright)
             if problem:
@@ -90,12 +92,12 @@ def check_share(
 
 
 def read_and_check(
-    data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None, max_chars: int | None = None
+    data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None, max_chars: int | None = None, pairwise: bool = False
 ) -> tuple[Loaded, Findings]:
     """Read the configured layout (every rank, in full) and check this rank's share of its rows; with the
     judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too; with ``max_chars`` (a judge on
     a server, whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``."""
-    loaded = readers.read_samples(data_cfg)
+    loaded = readers.read_samples(data_cfg, pairwise)
     everything = loaded.samples + loaded.missing
     no_edit = frozenset(range(len(loaded.samples), len(everything)))
     limits = ImageLimits.from_config(data_cfg)

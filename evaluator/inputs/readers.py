@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from evaluator.inputs.manifest import read_manifest
+from evaluator.inputs.pairs import read_pairs
 from evaluator.inputs.samples import Kind, Problem, Sample
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.tiny import cache_root
@@ -30,32 +31,39 @@ class Loaded:
     missing: list[Sample] = field(default_factory=list)
 
 
-def read_samples(data_cfg) -> Loaded:
-    """Read the configured layout (``data.layout``: manifest, gedit or imgedit), then ``data.limit``."""
-    loaded = READERS[data_cfg.layout](data_cfg)
+def read_samples(data_cfg, pairwise: bool = False) -> Loaded:
+    """Read the configured layout (``data.layout``: manifest, pairs, gedit or imgedit), then ``data.limit``.
+    ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown)."""
+    if data_cfg.layout == "pairs":
+        loaded = Loaded(*read_pairs(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, pairwise))
+    else:
+        loaded = READERS[data_cfg.layout](data_cfg)
     return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
 
 
 def limit(loaded: Loaded, n: int) -> Loaded:
     """A deterministic subset of ``n`` samples spread over the categories: the first of each category in input
     order, then the second of each, and so on. Missing edits count among the ``n``, as they would in the full set.
+    A pair's samples (``data=pairs``) count as one and are kept or left together.
     """
-    by_category: dict[str, list[Sample]] = {}
+    unit = lambda s: s.extra.get("pair_id", s.id)  # noqa: E731
+    ordered: dict[str, dict[str, None]] = {}  # category -> its units in input order (a dict: an ordered set)
     for s in sorted(loaded.samples + loaded.missing, key=lambda s: s.row):
-        by_category.setdefault(s.category or "", []).append(s)
+        ordered.setdefault(s.category or "", {})[unit(s)] = None
+    by_category = {c: list(units) for c, units in ordered.items()}
     chosen, depth = set(), 0
     while len(chosen) < n and any(depth < len(v) for v in by_category.values()):
         for _, members in sorted(by_category.items()):
             if depth < len(members) and len(chosen) < n:
-                chosen.add(members[depth].id)
+                chosen.add(members[depth])
         depth += 1
-    keep = [s for s in loaded.samples if s.id in chosen]
-    return Loaded(keep, loaded.problems, [s for s in loaded.missing if s.id in chosen])
+    keep = [s for s in loaded.samples if unit(s) in chosen]
+    return Loaded(keep, loaded.problems, [s for s in loaded.missing if unit(s) in chosen])
 
 
 def describe(data_cfg) -> str:
     """The input's name for messages: the manifest's path or the benchmark's metadata."""
-    return str(data_cfg.path if data_cfg.layout == "manifest" else data_cfg.metadata)
+    return str(data_cfg.path if data_cfg.layout in ("manifest", "pairs") else data_cfg.metadata)
 
 
 def _manifest(data_cfg) -> Loaded:

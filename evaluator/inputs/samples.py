@@ -8,7 +8,11 @@ from enum import Enum
 
 @dataclass(frozen=True)
 class Sample:
-    """One (source, edited, instruction) triple; image paths are absolute, ``row`` counts input rows from 1."""
+    """One (source, edited, instruction) triple; image paths are absolute, ``row`` counts input rows from 1.
+
+    A pairwise judgement (``data=pairs`` with ``judge=pairwise``) shows two candidates: ``edited`` first, then
+    ``second``; ``second`` is None for every other sample.
+    """
 
     id: str
     source: str
@@ -18,6 +22,12 @@ class Sample:
     language: str | None = None
     extra: dict = field(default_factory=dict)
     row: int = 0
+    second: str | None = None
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """The roles of the images this sample has: source, edited, and second where set."""
+        return ("source", "edited", "second") if self.second else ("source", "edited")
 
     def fields(self) -> dict:
         """The input fields as they go into a result row."""
@@ -25,6 +35,7 @@ class Sample:
             "id": self.id,
             "source": self.source,
             "edited": self.edited,
+            **({"second": self.second} if self.second else {}),
             "instruction": self.instruction,
             "category": self.category,
             "language": self.language,
@@ -39,6 +50,7 @@ class Kind(str, Enum):
     NO_SAMPLES = "no samples"
     UNREADABLE_LINE = "unreadable line"
     MISSING_FIELD = "missing field"
+    BAD_VALUE = "unknown value"
     EXTRA_CELLS = "more cells than the header"
     NOT_UTF8 = "not valid UTF-8"
     OUTSIDE_ROOT = "path escapes the data root"

@@ -39,6 +39,27 @@ class _ForceFirstToken(LogitsProcessor):
 
 
 @torch.inference_mode()
+def label_distributions(model, inputs: dict, token_ids: list[int], values: list[float]) -> list[ScoreDistribution]:
+    """The verdict distribution of every row of a batch whose replies are pre-filled up to the verdict word: each
+    word's probability from its first token, renormalised over the words; ``expected`` is the mean value (for a
+    pairwise verdict, the chance the edit shown first is better, a tie counting half)."""
+    p_first = model(**inputs, logits_to_keep=1).logits[:, -1].float().softmax(-1)
+    probs = p_first[:, torch.tensor(token_ids, device=p_first.device)].double().cpu()  # [batch, words]
+    mass = probs.sum(-1)
+    scale = torch.tensor(values, dtype=torch.float64)
+    expected = (probs * scale).sum(-1) / mass.clamp_min(1e-300)
+    return [
+        ScoreDistribution(
+            expected=float(expected[i]),
+            argmax=values[int(probs[i].argmax())],
+            confidence=float(mass[i]),
+            probs={v: float(probs[i, k]) for k, v in enumerate(values)},
+        )
+        for i in range(probs.shape[0])
+    ]
+
+
+@torch.inference_mode()
 def score_distributions(model, inputs: dict, digit_ids: list[int], low: float, high: float) -> list[ScoreDistribution]:
     """The score distribution of every row of a batch whose replies are pre-filled up to the score."""
     values = scale_values(low, high)

@@ -11,8 +11,8 @@ import lightning as L
 import torch
 
 from evaluator.judge.loading import load_model
-from evaluator.judge.logits import score_distributions
-from evaluator.judge.qwen_vl import digit_token_ids
+from evaluator.judge.logits import label_distributions, score_distributions
+from evaluator.judge.qwen_vl import digit_token_ids, label_token_ids
 from evaluator.runtime.logs import escape
 from evaluator.runtime.oom import halving_on_oom
 from evaluator.scoring.parsing import UNPARSEABLE
@@ -125,8 +125,12 @@ class JudgeModule(L.LightningModule):
         return [r.strip() for r in self.processor.batch_decode(output[:, prompt_len:], skip_special_tokens=True)]
 
     def _score_logits(self, batch: dict) -> list[dict]:
-        digits = digit_token_ids(self.processor.tokenizer)
-        dists = score_distributions(self.model, batch["inputs"], digits, self.scheme.low, self.scheme.high)
+        if self.scheme.labels:
+            words = label_token_ids(self.processor.tokenizer, self.scheme.labels)
+            dists = label_distributions(self.model, batch["inputs"], words, list(self.scheme.labels.values()))
+        else:
+            digits = digit_token_ids(self.processor.tokenizer)
+            dists = score_distributions(self.model, batch["inputs"], digits, self.scheme.low, self.scheme.high)
         out = [new_parts() for _ in batch["id"]]
         for d, (pos, _, key) in zip(dists, batch["rows"], strict=True):
             add_distribution(out[pos], key, d)

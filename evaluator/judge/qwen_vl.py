@@ -228,4 +228,13 @@ def digit_token_ids(tokenizer) -> list[int]:
     return ids
 
 
+def label_token_ids(tokenizer, labels) -> list[int]:
+    """The first token of each verdict word (``A``, ``B``, ``tie``): what logit scoring reads after the pre-filled
+    reply. Words that begin with the same token could not be told apart."""
+    ids = [tokenizer.encode(str(word), add_special_tokens=False)[0] for word in labels]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"logit scoring needs verdict words that begin with different tokens; {list(labels)} do not")
+    return ids
+
+
 TINY_JUDGES = TinyModels("judge", "model", TINY_SPECS, build_tiny_judge, "config.json")

@@ -151,7 +151,7 @@ class RemoteJudge:
             item = await asyncio.to_thread(self.dataset.__getitem__, index)
             sample = item["sample"]
             urls = await asyncio.to_thread(
-                lambda: {role: data_url(item[role], self.max_pixels) for role in ("source", "edited")}
+                lambda: {role: data_url(item[role], self.max_pixels) for role in sample.images}
             )
             stats = Counter()
             parts = new_parts()

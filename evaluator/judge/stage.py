@@ -21,7 +21,9 @@ from evaluator.judge import server
 from evaluator.judge.loading import load_processor
 from evaluator.judge.module import JudgeModule
 from evaluator.results import report, resume, run_folder
+from evaluator.results.agreement import agreement_of
 from evaluator.results.headline import protocol_of
+from evaluator.results.pairs import pair_rows, pairs_summary
 from evaluator.results.plan import Plan, make_plan, merge_rows, rows_to_resume
 from evaluator.results.summary import summarize, summary_markdown
 from evaluator.results.writing import atomic_write, jsonl_line, write_config, write_index, write_results, write_summary
@@ -92,7 +94,9 @@ def _plan(
     """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 takes the output
     folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
     max_chars = cfg.api.max_instruction_chars if cfg.backend == "api" else None
-    loaded, share = preflight.read_and_check(cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars)
+    loaded, share = preflight.read_and_check(
+        cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars, scheme.pairwise
+    )
     shares = coordinator.gather("checked", share)
 
     def decide() -> Plan:
@@ -160,7 +164,7 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
         cfg.data.batch_size,
         cfg.data.num_workers,
         costs=[
-            costs.cost({**s, "edited": s["source"] if resize else s["edited"]}, t.instruction)
+            costs.cost({**s, **({r: s["source"] for r in t.images[1:]} if resize else {})}, t.instruction)
             for s, t in zip(plan.sizes, plan.todo, strict=True)
         ],
         batch_size_for=lambda items: module.largest_batch(items, collate),
@@ -190,7 +194,15 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
         summary["editor"] = OmegaConf.to_container(OmegaConf.create(record.decode("utf-8")))
         log.info("the edits were made by %s (its editor.yaml is copied into %s)",
                  summary["editor"].get("editor", {}).get("name_or_path"), out_dir)  # fmt: skip
-    written = [*write_results(rows, out_dir), *write_summary(summary, out_dir), write_config(cfg, out_dir)]
+    written = [*write_results(rows, out_dir), write_config(cfg, out_dir)]
+    if cfg.data.layout == "pairs":
+        pairs = pair_rows(rows, scheme.overall, scheme.pairwise)
+        summary.pop("headline", None)  # a mean over both orders' verdicts is no benchmark's figure
+        summary["pairs"] = pairs_summary(pairs)
+        if any(p.get("human") for p in pairs):
+            summary["agreement"] = agreement_of(pairs)
+        written += write_results(pairs, out_dir, name="pairs")
+    written += write_summary(summary, out_dir)
     if record is not None:
         written.append(atomic_write(out_dir / layouts.RECORD, record))
     if cfg.report:

@@ -68,12 +68,11 @@ def make_plan(
         total = len(everything) + len([r for r in plan.skipped if r["_row"] not in {s.row for s in everything}])
         log.warning("skipping %d of %d rows (data.on_error=skip); they get error rows", len(plan.skipped), total)
     previous = previous or {}
-    positions = {s.row: i for i, s in enumerate(everything)}
     changed = 0
-    for s in loaded.samples:
+    # By position, not row: a pair's two samples share their input row.
+    for pos, s in enumerate(loaded.samples):
         if s.row in bad:
             continue
-        pos = positions[s.row]
         digest = findings.digests[pos]
         if s.id in previous and previous[s.id].get("digest") == digest:
             plan.done.append(s)

@@ -35,7 +35,7 @@ def data_name(data, assets: Path) -> str:
     name with a short hash of its full path (two editors' manifests are often both ``pairs.jsonl``)."""
     if data.layout == "gedit":
         return f"gedit-{slug(data.model_name)}" + ("" if data.language == "all" else f"-{slug(data.language)}")
-    where = Path(str(data.path if data.layout == "manifest" else data.edits)).expanduser().resolve()
+    where = Path(str(data.path if data.layout in ("manifest", "pairs") else data.edits)).expanduser().resolve()
     if where.is_relative_to(assets):
         return where.parent.name  # a data set shipped in the package, e.g. "demo"
     digest = hashlib.sha256(str(where).encode()).hexdigest()[:8]

@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from evaluator.results import headline as headlines
+from evaluator.results.agreement import agreement_markdown
+from evaluator.results.pairs import pairs_markdown
 from evaluator.runtime.logs import escape
 
 MACRO, MICRO = "macro avg", "micro avg"
@@ -180,7 +182,9 @@ def _num(x) -> str:
 
 def summary_markdown(summary: dict) -> str:
     """The summary as markdown: the headline, the overall score, one table per subset, then the failures."""
-    lines = headlines.headline_markdown(summary["headline"], escape) if "headline" in summary else []
+    lines = [*pairs_markdown(summary["pairs"]), ""] if "pairs" in summary else []
+    lines += [*agreement_markdown(summary["agreement"]), ""] if "agreement" in summary else []
+    lines += headlines.headline_markdown(summary["headline"], escape) if "headline" in summary else []
     lines += ["", "## All samples", ""]
     lines += ["| group | n | scored | failed | mean | std |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
 

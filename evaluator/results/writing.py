@@ -98,15 +98,16 @@ def spreadsheet_safe(value):
     return value
 
 
-def write_results(rows: Sequence[dict], out_dir: Path) -> list[Path]:
-    """``results.jsonl`` (one JSON object per sample) and ``results.csv`` (the same columns)."""
-    jsonl = atomic_write(out_dir / "results.jsonl", "".join(jsonl_line(r) for r in rows))
+def write_results(rows: Sequence[dict], out_dir: Path, name: str = "results") -> list[Path]:
+    """``results.jsonl`` (one JSON object per sample) and ``results.csv`` (the same columns); ``name="pairs"``:
+    ``pairs.jsonl`` and ``pairs.csv``, one row per pair."""
+    jsonl = atomic_write(out_dir / f"{name}.jsonl", "".join(jsonl_line(r) for r in rows))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=[spreadsheet_safe(c) for c in columns])
     writer.writeheader()
     writer.writerows({spreadsheet_safe(k): spreadsheet_safe(v) for k, v in r.items()} for r in rows)
-    return [jsonl, atomic_write(out_dir / "results.csv", buf.getvalue())]
+    return [jsonl, atomic_write(out_dir / f"{name}.csv", buf.getvalue())]
 
 
 def write_summary(summary: dict, out_dir: Path) -> list[Path]:

@@ -54,10 +54,12 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
-        source, edited = (load_rgb(p, self.limits, self.upright) for p in (s.source, s.edited))
-        if self.resize_edited and edited.size != source.size:
-            edited = edited.resize(source.size, Image.Resampling.BICUBIC)
-        return {"sample": s, "source": source, "edited": edited}
+        images = {role: load_rgb(getattr(s, role), self.limits, self.upright) for role in s.images}
+        source = images["source"]
+        for role in s.images[1:]:
+            if self.resize_edited and images[role].size != source.size:
+                images[role] = images[role].resize(source.size, Image.Resampling.BICUBIC)
+        return {"sample": s, **images}
 
 
 class ShardedData(L.LightningDataModule):

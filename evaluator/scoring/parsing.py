@@ -74,6 +74,29 @@ def parse_scores(reply: str, keys: tuple[str, ...], low: float = 0, high: float 
     return out
 
 
+def parse_labels(reply: str, keys: tuple[str, ...], labels: dict[str, float]) -> dict[str, Parsed]:
+    """Verdicts in words (``{"winner": "A"}``, or ``winner: tie``), each key's word read as its value in
+    ``labels``; a word that is no label, or conflicting words, is no verdict."""
+    by_word = {w.strip().lower(): v for w, v in labels.items()}
+    return {key: _label(reply, key, by_word) for key in keys}
+
+
+def _label(reply: str, key: str, by_word: dict[str, float]) -> Parsed:
+    decoder = json.JSONDecoder()
+    for start in itertools.islice((m.start() for m in re.finditer(r"\{", reply)), _MAX_OBJECTS):
+        try:
+            obj, _ = decoder.raw_decode(reply, start)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get(key), str):
+            word = obj[key].strip().lower()
+            return Parsed(by_word[word]) if word in by_word else Parsed(None, UNPARSEABLE)
+    words = "|".join(re.escape(w) for w in sorted(by_word, key=len, reverse=True))
+    pattern = rf"\b{re.escape(key)}\b[\"'*_]*\s*[:=]\s*[\"'*_]*\s*({words})(?![\w])"
+    found = {by_word[m.lower()] for m in re.findall(pattern, reply, flags=re.IGNORECASE)}
+    return Parsed(found.pop()) if len(found) == 1 else Parsed(None, UNPARSEABLE)
+
+
 def _in_range(value: float, low: float, high: float) -> Parsed:
     if low <= value <= high:
         return Parsed(value)

@@ -1,7 +1,7 @@
 """Prompts: turning a sample into the judge's chat messages, and a batch of them into model inputs.
 
 A judge's prompt is data (``conf/judge/*.yaml``): a system text and a list of user parts, each ``{text: ...}``,
-``{file: path}`` (a text kept in its own file), ``{image: source|edited}``, or ``{official: ...}`` (a benchmark's
+``{file: path}`` (a text kept in its own file), ``{image: source|edited|second}``, or ``{official: ...}`` (a benchmark's
 own wording, read from ``judge.official_source``: see
 ``evaluator.scoring.official``). Texts are ``string.Template``s, so
 ``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON braces a prompt asks
@@ -18,7 +18,7 @@ from string import Template
 from evaluator.runtime.textfiles import read_text_file
 from evaluator.scoring import official
 
-IMAGE_ROLES = ("source", "edited")
+IMAGE_ROLES = ("source", "edited", "second")  # second: the candidate a pairwise judgement shows second
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def _check(p: dict) -> None:
         Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
     elif not ((set(p) == {"image"} and p["image"] in IMAGE_ROLES) or "literal" in p or "by_category" in p):
         raise ValueError(
-            f"a prompt part is {{text: ...}}, {{file: path}}, {{image: source|edited}} or {{official: ...}}, not {p}"
+            "a prompt part is {text: ...}, {file: path}, {image: source|edited|second} or {official: ...}, "
+            f"not {p}"
         )
 
 
@@ -108,7 +109,7 @@ def prompt_records(scheme, samples) -> list[dict]:
             chat = j.prompt.messages(s, extra)
             for c in chat[-1]["content"]:
                 if c["type"] == "image":
-                    c["path"] = s.source if c["role"] == "source" else s.edited
+                    c["path"] = getattr(s, c["role"])
             records.append({"id": s.id, "judgement": j.name, "messages": chat})
     return records
 

@@ -12,7 +12,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -60,6 +60,7 @@ class Scheme:
     retry_temperature: float
     parser: str = "default"
     max_new_tokens: int | None = None
+    labels: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Scheme:
@@ -112,6 +113,7 @@ class Scheme:
             retry_temperature=cfg.retry_temperature,
             parser=cfg.parser,
             max_new_tokens=cfg.max_new_tokens,
+            labels=dict(cfg.labels),
         )
         if scheme.mode not in ("generate", "logits"):
             raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
@@ -119,10 +121,16 @@ class Scheme:
             raise ValueError(
                 f"judge.parser={scheme.parser} reads written replies, as the benchmark does: judge.mode=generate"
             )
+        _check_labels(scheme)
         missing = [c for c in scheme.report if c not in scheme.criteria]
         if missing:
             raise ValueError(f"report names unknown criteria {missing}")
         return scheme
+
+    @property
+    def pairwise(self) -> bool:
+        """Whether the judge compares two edits in one prompt (a ``second`` image in some judgement's prompt)."""
+        return any("second" in j.prompt.images for j in self.judgements)
 
     @property
     def criteria(self) -> list[str]:
@@ -152,6 +160,19 @@ class Scheme:
         if self.overall_of:
             out[self.overall] = _combine(self.overall_combine, [out.get(n) for n in self.overall_of])
         return {c: out.get(c) for c in self.criteria}
+
+
+def _check_labels(scheme: Scheme) -> None:
+    if not scheme.labels:
+        return
+    words = [w.strip().lower() for w in scheme.labels]
+    if len(set(words)) != len(words) or "" in words:
+        raise ValueError(f"labels are distinct words, not {list(scheme.labels)}")
+    outside = [w for w, v in scheme.labels.items() if not scheme.low <= v <= scheme.high]
+    if outside:
+        raise ValueError(f"labels {outside} have values outside the scale {scheme.low:g}..{scheme.high:g}")
+    if scheme.parser != "default":
+        raise ValueError(f"labels are read by the default parser, not judge.parser={scheme.parser}")
 
 
 def _check_combine(name: str, where: str) -> None:

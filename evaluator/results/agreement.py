@@ -1,0 +1,91 @@
+"""How often a judge's pairwise verdict agrees with a person's: the figure for choosing a judge.
+
+A row holds ``human`` (a person's verdict: ``A``, ``B`` or ``tie``) and ``winner`` (the judge's, in the same terms;
+None where the judge gave none). ``accuracy`` counts a row right when the two verdicts are equal; a tie of the judge
+against a person's A or B counts wrong, as EditScore's and EditReward's own statistics count it, and a row the judge
+could not decide (an error) counts wrong too, so a judge cannot raise its figure by failing. ``accuracy_without_ties``
+leaves out the rows where the judge or the person said tie (``ties`` says how many), the other figure those
+benchmarks print. Intervals resample rows with replacement.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from evaluator.results.headline import interval
+from evaluator.runtime.logs import escape
+
+VERDICTS = ("A", "B", "tie")
+BOOTSTRAP = 2000
+
+
+def _figures(right: np.ndarray, seed: int) -> dict:
+    """A share of right answers, with its 95% interval (none for fewer than two rows)."""
+    if len(right) == 0:
+        return {"value": None, "ci95": None}
+    rng = np.random.default_rng(seed)
+    ci = (
+        interval(right[rng.integers(0, len(right), size=(BOOTSTRAP, len(right)))].mean(axis=1))
+        if len(right) > 1
+        else None
+    )
+    return {"value": round(float(right.mean()), 6), "ci95": None if ci is None else [round(x, 6) for x in ci]}
+
+
+def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
+    """The judge's agreement with people over ``rows`` that carry a ``human`` verdict; see the module docstring."""
+    labelled = [r for r in rows if r.get("human") in VERDICTS]
+    right = np.array([float(r.get("winner") == r["human"]) for r in labelled])
+    decided = [r for r in labelled if r.get("winner") in ("A", "B") and r["human"] in ("A", "B")]
+    right_decided = np.array([float(r["winner"] == r["human"]) for r in decided])
+    overall = _figures(right, seed)
+    without = _figures(right_decided, seed)
+    return {
+        "accuracy": overall["value"],
+        "ci95": overall["ci95"],
+        "n": len(labelled),
+        "errors": sum(r.get("winner") not in VERDICTS for r in labelled),
+        "accuracy_without_ties": without["value"],
+        "ci95_without_ties": without["ci95"],
+        "ties": sum(r.get("winner") == "tie" or r["human"] == "tie" for r in labelled),
+        "unlabelled": len(rows) - len(labelled),
+        "by_category": _by_category(labelled, seed),
+    }
+
+
+def _by_category(labelled: Sequence[dict], seed: int) -> dict[str, dict]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in labelled:
+        groups[r.get("category") or ""].append(r)
+    if set(groups) == {""}:
+        return {}
+    out = {}
+    for category, members in sorted(groups.items()):
+        figures = _figures(np.array([float(r.get("winner") == r["human"]) for r in members]), seed)
+        out[category] = {"accuracy": figures["value"], "ci95": figures["ci95"], "n": len(members)}
+    return out
+
+
+def agreement_markdown(block: dict) -> list[str]:
+    """The agreement block as markdown lines for ``summary.md``."""
+    ci = block["ci95"]
+    lines = [
+        f"## Agreement with people ({block['n']} labelled pairs)",
+        "",
+        f"accuracy {block['accuracy']:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+        if block["accuracy"] is not None
+        else "accuracy: no labelled pair",
+    ]
+    if block["accuracy_without_ties"] is not None:
+        lines.append(
+            f"accuracy without ties {block['accuracy_without_ties']:.3f} ({block['ties']} pairs with a tie left out)"
+        )
+    if block["errors"]:
+        lines.append(f"{block['errors']} pair(s) the judge did not decide, counted wrong")
+    if block["by_category"]:
+        lines += ["", "| category | n | accuracy |", "| --- | --- | --- |"]
+        lines += [f"| {escape(c)} | {b['n']} | {b['accuracy']:.3f} |" for c, b in block["by_category"].items()]
+    return lines
