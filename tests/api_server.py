@@ -7,7 +7,8 @@ gets the same scores. ``faults`` maps a piece of prompt text to the faults its n
 ``drip`` (the headers at once, then one byte of the body every ``hang`` seconds), ``close`` (half the body, then
 the connection closed), ``echo_auth`` (the reply quotes the request's Authorization header), ``huge`` (a reply of
 ``huge_bytes``), ``slow_retry`` (a 429 that asks for a 1000 s wait). ``content(text)``, where given, writes the reply
-instead of the canned one, and ``logprobs(text)`` its logprobs. It records every request's text, its Authorization
+instead of the canned one, and ``logprobs(text)`` its logprobs; ``judge(text, brightness)`` writes it from the mean
+brightness (0-255) of each image the request shows, in order. It records every request's text, its Authorization
 header, and the most requests it served at once.
 """
 
@@ -49,10 +50,23 @@ def logprob_reply(text: str) -> tuple[str, dict]:
     return "".join(pieces), {"content": content}
 
 
+def _brightness(body: dict) -> list[float]:
+    """The mean brightness of each image a chat request shows, in order (from its data URLs)."""
+    import base64
+    import io
+
+    from PIL import Image, ImageStat
+
+    urls = [c["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list) for c in m["content"]
+            if c["type"] == "image_url"]  # fmt: skip
+    images = [Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("L") for u in urls]
+    return [ImageStat.Stat(im).mean[0] for im in images]
+
+
 class Server:
     def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0,
-                 content=None, logprobs=None, huge_bytes: int = 20_000_000):  # fmt: skip
-        self.delay, self.hang = delay, hang
+                 content=None, logprobs=None, huge_bytes: int = 20_000_000, judge=None):  # fmt: skip
+        self.delay, self.hang, self.judge = delay, hang, judge
         self.content, self.logprobs, self.huge_bytes = content, logprobs, huge_bytes
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.texts: list[str] = []
@@ -118,6 +132,8 @@ class Server:
                 reply = json.dumps({"reason": "canned", "score": canned_score(text)})
                 if server.content is not None:
                     reply = server.content(text)
+                if server.judge is not None:
+                    reply = server.judge(text, _brightness(body))
                 if fault == "echo_auth":
                     reply = f"You sent {self.headers.get('Authorization')}. " + reply
                 if fault == "huge":

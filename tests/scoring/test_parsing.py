@@ -1,6 +1,6 @@
 import pytest
 
-from evaluator.scoring.parsing import UNPARSEABLE, parse_imgedit, parse_score, parse_viescore
+from evaluator.scoring.parsing import UNPARSEABLE, parse_imgedit, parse_labels, parse_score, parse_viescore
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,23 @@ def test_viescore_parser_reads_replies_as_the_benchmark(reply, expected):
 )
 def test_imgedit_parser_averages_criterion_lines_as_step1(reply, expected):
     assert parse_imgedit(reply).score == expected
+
+
+VERDICTS = {"A": 1.0, "tie": 0.5, "B": 0.0}
+
+
+@pytest.mark.parametrize(
+    "reply, value",
+    [
+        ('{"reasoning": "A keeps the face", "winner": "A"}', 1.0),
+        ('```json\n{"winner": " Tie "}\n```', 0.5),
+        ("**Winner**: b", 0.0),
+        ('{"winner": "C"}', None),  # no such verdict
+        ("winner: A, no wait, winner: B", None),  # conflicting verdicts are none
+        ("A is better.", None),  # unlabelled words are not read
+        ('{"winner": 1}', None),
+    ],
+)
+def test_verdict_words_are_read_under_their_key_or_not_at_all(reply, value):
+    [parsed] = parse_labels(reply, ("winner",), VERDICTS).values()
+    assert parsed.score == value and (parsed.error is None) == (value is not None)

@@ -1,0 +1,43 @@
+"""Bradley-Terry ratings: the order of the editors' strengths, finite for a perfect record, ties half a win."""
+
+import itertools
+import math
+import random
+
+from evaluator.results.ratings import FIRST, SECOND, TIE, Verdict, rate
+
+
+def test_a_strict_order_is_recovered_with_finite_ratings_and_a_full_win_rate_matrix():
+    editors = ["e0", "e1", "e2", "e3"]
+    verdicts = [Verdict(str(i), a, b, SECOND) for i in range(20) for a, b in itertools.combinations(editors, 2)]
+    out = rate(verdicts, resamples=200)
+    assert list(out["editors"]) == ["e3", "e2", "e1", "e0"]  # best first
+    ratings = [out["editors"][e]["rating"] for e in editors]
+    assert all(math.isfinite(r) for r in ratings) and ratings == sorted(ratings)
+    assert abs(sum(ratings) / 4 - 1000) < 1e-6  # centred on 1000
+    assert out["editors"]["e3"] | {"rating": 0, "ci95": 0} == {"rating": 0, "ci95": 0, "wins": 60, "losses": 0,
+                                                               "ties": 0}  # fmt: skip
+    assert out["win_rate"]["e3"]["e0"] == 1.0 and out["win_rate"]["e0"]["e3"] == 0.0
+
+
+def test_strengths_are_recovered_within_their_intervals():
+    rng = random.Random(0)
+    strength = {"a": 0.0, "b": 1.0, "c": 2.0}
+    verdicts = []
+    for i in range(400):
+        for x, y in itertools.combinations(strength, 2):
+            p = 1 / (1 + math.exp(strength[y] - strength[x]))
+            verdicts.append(Verdict(str(i), x, y, FIRST if rng.random() < p else SECOND))
+    out = rate(verdicts, resamples=300)
+    gap = 400 / math.log(10)  # one unit of strength on the Elo-like scale
+    for x, y in (("a", "b"), ("b", "c")):
+        lo_y, hi_y = out["editors"][y]["ci95"]
+        assert lo_y <= out["editors"][y]["rating"] <= hi_y
+        assert abs((out["editors"][y]["rating"] - out["editors"][x]["rating"]) - gap) < 0.25 * gap
+
+
+def test_ties_are_half_a_win_and_equal_editors_rate_equal():
+    verdicts = [Verdict(str(i), "x", "y", TIE) for i in range(10)]
+    out = rate(verdicts, resamples=50)
+    assert out["editors"]["x"]["rating"] == out["editors"]["y"]["rating"] == 1000.0
+    assert out["editors"]["x"]["ties"] == 10 and out["win_rate"]["x"]["y"] == 0.5
