@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from evaluator.config import checks, compose
-from evaluator.config.overrides import quote_text_values
+from evaluator.config.overrides import as_meant
 from evaluator.runtime import logs
 from evaluator.runtime.errors import report_and_exit
 from evaluator.runtime.topology import env_rank
@@ -48,7 +48,7 @@ def entry(
         if any(a in _HELP for a in sys.argv[1:]):  # Hydra composes the config even for --help
             sys.argv += [r for r in required if not any(a.startswith(r.split("=")[0] + "=") for a in sys.argv)]
         logs.setup("INFO", rank=env_rank())
-        sys.argv[1:] = quote_text_values(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
+        sys.argv[1:] = as_meant(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
         with report_and_exit(env_rank()):
             compose.check_overrides(sys.argv[1:], config_name)
         _main()

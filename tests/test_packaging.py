@@ -62,6 +62,7 @@ def test_the_console_scripts_are_declared(wheel, wheel_file):
         "evaluator": "evaluator.__main__:main",
         "evaluator-edit": "evaluator.edit.__main__:main",
         "evaluator-pipeline": "evaluator.pipeline:main",
+        "evaluator-arena": "evaluator.arena:main",
     }
 
 

@@ -67,6 +67,8 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
     one_of("data.on_error", data.on_error, ("skip", "fail"))
     if data.layout == "manifest" and data.get("path"):
         check_columns(data.path, edited)
+    if data.layout == "arena":
+        _check_arena(data, edited)
     if data.layout == "pairs" and data.get("path"):
         if not edited:
             raise ConfigError(
@@ -78,6 +80,32 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
     for key in ("num_workers", "max_image_pixels", "min_image_side"):
         if data[key] < 0:
             raise ConfigError(f"data.{key} cannot be negative ({data[key]})")
+
+
+def _check_arena(data: DictConfig, edited: bool) -> None:
+    if not edited:
+        raise ConfigError("an arena compares editors' edits; the editing stage reads a manifest, gedit or imgedit")
+    if len(data.editors) < 2:
+        raise ConfigError(
+            f"an arena ranks two or more editors: arena.editors.NAME=MANIFEST for each (given: {len(data.editors)})"
+        )
+    if data.max_pairs is not None and data.max_pairs < 1:
+        raise ConfigError(f"arena.max_pairs is a positive number of pairs or null, not {data.max_pairs}")
+    for name, path in data.editors.items():
+        check_columns(path, what=f"editor {name}'s manifest")
+
+
+def check_arena(cfg: DictConfig, checkpoint: bool = True) -> None:
+    """``check_judge`` for ``python -m evaluator.arena``, which compares edits two at a time in one prompt.
+
+    Raises:
+        ConfigError: with one line saying what to change.
+    """
+    check_judge(cfg, checkpoint)
+    from evaluator.scoring.schemes import Scheme
+
+    if not Scheme.from_config(cfg.judge).pairwise:
+        raise ConfigError(f"an arena needs a pairwise judge (judge=pairwise), not judge={cfg.judge.name}")
 
 
 def _check_api(cfg: DictConfig) -> None:

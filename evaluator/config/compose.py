@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from evaluator.config import schema
-from evaluator.config.overrides import quote_text_values
+from evaluator.config.overrides import as_meant
 from evaluator.results.run_folder import settings_tag
 from evaluator.runtime.errors import ConfigError
 
@@ -67,7 +67,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> Di
     from hydra import initialize_config_module
 
     register_config()
-    overrides = quote_text_values(overrides)
+    overrides = as_meant(overrides)
     try:
         with initialize_config_module(CONF_MODULE, version_base="1.3", job_name="evaluator"):
             cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)

@@ -52,3 +52,13 @@ def quote_text_values(overrides: Sequence[str]) -> list[str]:
             o = f"{key}='{value}'"
         out.append(o)
     return out
+
+
+# Settings whose keys the user names (``arena.editors.NAME=PATH``): Hydra adds a key to them only with "++".
+_NAMED_ENTRIES = ("arena.editors.", "data.editors.")
+
+
+def as_meant(overrides: Sequence[str]) -> list[str]:
+    """``quote_text_values``, and an entry of a setting whose keys the user names (``arena.editors.v2=...``)
+    added or replaced without Hydra's ``++`` prefix."""
+    return [f"++{o}" if o.startswith(_NAMED_ENTRIES) and "=" in o else o for o in quote_text_values(overrides)]

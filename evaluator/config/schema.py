@@ -62,6 +62,17 @@ class PairsData(ManifestData):
 
 
 @dataclass
+class ArenaData(DataConfig):
+    """Every pair of editors on every id: one manifest per editor (``python -m evaluator.arena``)."""
+
+    layout: str = "arena"
+    editors: dict[str, str] = field(default_factory=dict)  # editor name -> its manifest
+    max_pairs: int | None = None  # judge a seeded random subset of this many pairs
+    seed: int = 0
+    allow_outside_root: bool = False
+
+
+@dataclass
 class GEditData(DataConfig):
     """GEdit-Bench: its metadata and an editor's results folder."""
 
@@ -198,6 +209,19 @@ class EvalConfig:
 
 
 @dataclass
+class ArenaSettings:
+    editors: dict[str, str] = field(default_factory=dict)  # arena.editors.NAME=PATH: each editor's manifest
+    max_pairs: int | None = None  # judge a seeded random subset of this many (id, editor, editor) pairs
+
+
+@dataclass
+class ArenaConfig(EvalConfig):
+    """The top level of ``python -m evaluator.arena``: the judge's keys and the editors to rank."""
+
+    arena: ArenaSettings = field(default_factory=ArenaSettings)
+
+
+@dataclass
 class PipelineConfig(EvalConfig):
     """The top level of ``python -m evaluator.pipeline``: the judge's keys, the editor and where its edits go."""
 
@@ -211,10 +235,12 @@ def register() -> None:
     cs.store(name="eval_schema", node=EvalConfig)
     cs.store(name="edit_schema", node=EditConfig)
     cs.store(name="pipeline_schema", node=PipelineConfig)
+    cs.store(name="arena_schema", node=ArenaConfig)
     cs.store(group="editor", name="editor_schema", node=EditorConfig)
     cs.store(group="model", name="model_schema", node=ModelConfig)
     cs.store(group="data", name="manifest_schema", node=ManifestData)
     cs.store(group="data", name="pairs_schema", node=PairsData)
+    cs.store(group="data", name="arena_schema", node=ArenaData)
     cs.store(group="data", name="gedit_schema", node=GEditData)
     cs.store(group="data", name="imgedit_schema", node=ImgEditData)
     cs.store(group="judge", name="judge_schema", node=JudgeConfig)

@@ -147,7 +147,7 @@ def _write_png_copy(source: Path, target: Path, upright: bool) -> None:
 
 def record_of(data_cfg) -> Path | None:
     """The ``editor.yaml`` beside the edits the judge is about to read, if the editing stage made them."""
-    if data_cfg.layout == "pairs":
+    if data_cfg.layout in ("pairs", "arena"):
         return None  # pairs of edits compared: no one editor made them
     if data_cfg.layout == "manifest":
         folder = Path(str(data_cfg.path)).expanduser().parent

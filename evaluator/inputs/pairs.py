@@ -37,7 +37,7 @@ def read_pairs(path: str | Path, root: str | Path | None = None, allow_outside_r
         if problem:
             problems.append(problem)
             continue
-        for sample_rec in _expand(rec, pairwise):
+        for sample_rec in pair_records(rec, pairwise):
             sample, problem = sample_of(sample_rec, row, path.parent, root, allow_outside_root)
             if problem:  # the same row's problem once, not once per order
                 problems.append(Problem(row, str(rec["id"]), problem.kind, problem.message))
@@ -57,7 +57,7 @@ def _check(rec: dict, row: int) -> Problem | None:
     return None
 
 
-def _expand(rec: dict, pairwise: bool) -> list[dict]:
+def pair_records(rec: dict, pairwise: bool) -> list[dict]:
     """The records of a pair's samples: one per order shown (pairwise), or one per edit (pointwise)."""
     pair_id = str(rec["id"])
     human = VERDICTS.get(str(rec.get("human") or "").strip().lower())

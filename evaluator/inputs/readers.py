@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from evaluator.inputs.arena import read_arena
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.pairs import read_pairs
 from evaluator.inputs.samples import Kind, Problem, Sample
@@ -36,6 +37,8 @@ def read_samples(data_cfg, pairwise: bool = False) -> Loaded:
     ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown)."""
     if data_cfg.layout == "pairs":
         loaded = Loaded(*read_pairs(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, pairwise))
+    elif data_cfg.layout == "arena":
+        loaded = Loaded(*read_arena(data_cfg, pairwise))
     else:
         loaded = READERS[data_cfg.layout](data_cfg)
     return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
@@ -63,6 +66,8 @@ def limit(loaded: Loaded, n: int) -> Loaded:
 
 def describe(data_cfg) -> str:
     """The input's name for messages: the manifest's path or the benchmark's metadata."""
+    if data_cfg.layout == "arena":
+        return "the arena's manifests (" + ", ".join(f"{k}: {v}" for k, v in sorted(data_cfg.editors.items())) + ")"
     return str(data_cfg.path if data_cfg.layout in ("manifest", "pairs") else data_cfg.metadata)
 
 

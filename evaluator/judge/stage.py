@@ -8,6 +8,7 @@ others, so all of them follow the same plan.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from evaluator.results.agreement import agreement_of
 from evaluator.results.headline import protocol_of
 from evaluator.results.pairs import pair_rows, pairs_summary
 from evaluator.results.plan import Plan, make_plan, merge_rows, rows_to_resume
+from evaluator.results.ratings import ratings_of
 from evaluator.results.summary import summarize, summary_markdown
 from evaluator.results.writing import atomic_write, jsonl_line, write_config, write_index, write_results, write_summary
 from evaluator.runtime import job, logs, stopping
@@ -195,13 +197,16 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
         log.info("the edits were made by %s (its editor.yaml is copied into %s)",
                  summary["editor"].get("editor", {}).get("name_or_path"), out_dir)  # fmt: skip
     written = [*write_results(rows, out_dir), write_config(cfg, out_dir)]
-    if cfg.data.layout == "pairs":
+    if cfg.data.layout in ("pairs", "arena"):
         pairs = pair_rows(rows, scheme.overall, scheme.pairwise)
         summary.pop("headline", None)  # a mean over both orders' verdicts is no benchmark's figure
         summary["pairs"] = pairs_summary(pairs)
         if any(p.get("human") for p in pairs):
             summary["agreement"] = agreement_of(pairs)
         written += write_results(pairs, out_dir, name="pairs")
+        if cfg.data.layout == "arena":
+            summary["arena"] = ratings_of(pairs, seed=cfg.seed)
+            written.append(atomic_write(out_dir / "ratings.json", json.dumps(summary["arena"], indent=2) + "\n"))
     written += write_summary(summary, out_dir)
     if record is not None:
         written.append(atomic_write(out_dir / layouts.RECORD, record))

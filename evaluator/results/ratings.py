@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluator.results.headline import interval
+from evaluator.runtime.logs import escape
 
 FIRST, SECOND, TIE = "first", "second", "tie"
 BASE, SCALE = 1000.0, 400.0
@@ -109,6 +110,33 @@ def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTS
         for n in order
     }  # fmt: skip
     return {"editors": editors, "win_rate": win_rates(verdicts, order), "prior": prior, "resamples": resamples}
+
+
+def ratings_of(pairs: Sequence[dict], seed: int = 0) -> dict:
+    """An arena's ratings from its pair rows (``evaluator.results.pairs``): each decided pair one verdict between
+    its ``editor_a`` and ``editor_b``, resampled by ``sample_id``; pairs without a verdict are counted, not rated."""
+    outcome = {"A": FIRST, "B": SECOND, "tie": TIE}
+    verdicts = [Verdict(str(p["sample_id"]), p["editor_a"], p["editor_b"], outcome[p["winner"]])
+                for p in pairs if p.get("winner") in outcome]  # fmt: skip
+    out = rate(verdicts, seed=seed) if verdicts else {"editors": {}, "win_rate": {}}
+    return {**out, "pairs": len(pairs), "undecided": len(pairs) - len(verdicts)}
+
+
+def ratings_markdown(arena: dict) -> list[str]:
+    """The ratings and win rates as markdown lines for ``summary.md``."""
+    names = list(arena["editors"])
+    lines = [f"## Arena ({arena['pairs']} pairs, {arena['undecided']} without a verdict)", ""]
+    lines += ["| editor | rating | 95% CI | wins | losses | ties |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, e in arena["editors"].items():
+        lo, hi = e["ci95"]
+        counts = f"{e['wins']} | {e['losses']} | {e['ties']}"
+        lines.append(f"| {escape(name)} | {e['rating']:.0f} | {lo:.0f}–{hi:.0f} | {counts} |")
+    lines += ["", "Win rate of the row's editor against the column's (a tie counts half):", ""]
+    lines += ["| | " + " | ".join(escape(n) for n in names) + " |", "| --- |" + " ---: |" * len(names)]
+    for a in names:
+        rates = [arena["win_rate"][a].get(b) for b in names]
+        lines.append(f"| {escape(a)} | " + " | ".join("–" if r is None else f"{r:.2f}" for r in rates) + " |")
+    return lines
 
 
 def _record(verdicts: Sequence[Verdict], names: Sequence[str]) -> dict[str, dict[str, int]]:

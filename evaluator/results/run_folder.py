@@ -35,6 +35,10 @@ def data_name(data, assets: Path) -> str:
     name with a short hash of its full path (two editors' manifests are often both ``pairs.jsonl``)."""
     if data.layout == "gedit":
         return f"gedit-{slug(data.model_name)}" + ("" if data.language == "all" else f"-{slug(data.language)}")
+    if data.layout == "arena":  # the editors by name, and a hash of their manifests' full paths
+        editors = {k: str(Path(str(v)).expanduser().resolve()) for k, v in sorted(data.editors.items())}
+        digest = hashlib.sha256(json.dumps(editors).encode()).hexdigest()[:8]
+        return f"arena-{slug('-'.join(editors))[:60]}-{digest}"
     where = Path(str(data.path if data.layout in ("manifest", "pairs") else data.edits)).expanduser().resolve()
     if where.is_relative_to(assets):
         return where.parent.name  # a data set shipped in the package, e.g. "demo"

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from evaluator.results import headline as headlines
 from evaluator.results.agreement import agreement_markdown
 from evaluator.results.pairs import pairs_markdown
+from evaluator.results.ratings import ratings_markdown
 from evaluator.runtime.logs import escape
 
 MACRO, MICRO = "macro avg", "micro avg"
@@ -182,7 +183,8 @@ def _num(x) -> str:
 
 def summary_markdown(summary: dict) -> str:
     """The summary as markdown: the headline, the overall score, one table per subset, then the failures."""
-    lines = [*pairs_markdown(summary["pairs"]), ""] if "pairs" in summary else []
+    lines = [*ratings_markdown(summary["arena"]), ""] if "arena" in summary else []
+    lines += [*pairs_markdown(summary["pairs"]), ""] if "pairs" in summary else []
     lines += [*agreement_markdown(summary["agreement"]), ""] if "agreement" in summary else []
     lines += headlines.headline_markdown(summary["headline"], escape) if "headline" in summary else []
     lines += ["", "## All samples", ""]

@@ -131,7 +131,7 @@ def test_presets_hold_only_what_differs_from_the_schema():
 
     schemas = {"model": schema.ModelConfig, "trainer": schema.TrainerConfig, "judge": schema.JudgeConfig,
                "editor": schema.EditorConfig, "manifest_schema": schema.ManifestData,
-               "pairs_schema": schema.PairsData, "gedit_schema": schema.GEditData,
+               "pairs_schema": schema.PairsData, "arena_schema": schema.ArenaData, "gedit_schema": schema.GEditData,
                "imgedit_schema": schema.ImgEditData}  # fmt: skip
     presets = [
         p for group in ("model", "trainer", "judge", "editor", "data") for p in (conf_dir() / group).glob("*.yaml")
