@@ -100,6 +100,9 @@ def headline_board(out_dirs: list[Path]) -> tuple[list[str], list[list], list[li
     runs = [(d, json.loads((require_run(d, ("summary.json",)) / "summary.json").read_text(encoding="utf-8")))
             for d in out_dirs]  # fmt: skip
     for d, summary in runs:
+        if "pairs" in summary:
+            raise ConfigError(f"{d} judged pairs (data=pairs or an arena): its verdicts are in pairs.jsonl, "
+                              "ratings.json and summary.json's agreement, not a headline to compare")  # fmt: skip
         if "headline" not in summary:
             raise ConfigError(f"{d}: its summary.json has no headline (an older run); rebuild it by running it again")
     protocols = {s["headline"]["protocol"] for _, s in runs}

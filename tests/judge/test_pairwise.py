@@ -100,6 +100,12 @@ def test_a_position_biased_judge_gets_ties_not_wins(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pairs"]["first_shown_wins"] == 1.0 and summary["pairs"]["consistent"] == 0.0
     assert summary["agreement"]["accuracy"] == 0.0 and summary["agreement"]["accuracy_without_ties"] is None
+    assert "headline" not in summary  # a mean over both orders' verdicts is no benchmark's figure
+    from evaluator.compare import main as compare
+
+    with pytest.raises(SystemExit) as stopped:
+        compare([str(out), str(out)])
+    assert stopped.value.code == 2
 
 
 def test_a_changed_edit_is_asked_again_in_both_orders_and_only_its_pair(tmp_path):
