@@ -91,8 +91,15 @@ def _check_arena(data: DictConfig, edited: bool) -> None:
         )
     if data.max_pairs is not None and data.max_pairs < 1:
         raise ConfigError(f"arena.max_pairs is a positive number of pairs or null, not {data.max_pairs}")
-    for name, path in data.editors.items():
-        check_columns(path, what=f"editor {name}'s manifest")
+    one_of("arena.layout", data.editor_layout, ("manifest", "gedit", "imgedit"))
+    if data.editor_layout == "manifest":
+        for name, path in data.editors.items():
+            check_columns(path, what=f"editor {name}'s manifest")
+        return
+    needed = ("metadata",) if data.editor_layout == "gedit" else ("metadata", "sources")
+    missing = [f"arena.{k}=..." for k in needed if not data[k]]
+    if missing:
+        raise ConfigError(f"arena.layout={data.editor_layout} needs {' '.join(missing)}")
 
 
 def check_arena(cfg: DictConfig, checkpoint: bool = True) -> None:

@@ -66,10 +66,14 @@ class ArenaData(DataConfig):
     """Every pair of editors on every id: one manifest per editor (``python -m evaluator.arena``)."""
 
     layout: str = "arena"
-    editors: dict[str, str] = field(default_factory=dict)  # editor name -> its manifest
+    editors: dict[str, str] = field(default_factory=dict)  # editor name -> its manifest (or results folder)
     max_pairs: int | None = None  # judge a seeded random subset of this many pairs
     seed: int = 0
     allow_outside_root: bool = False
+    editor_layout: str = "manifest"  # manifest; gedit: editors map to results roots; imgedit: to edits folders
+    metadata: str | None = None  # gedit and imgedit: the benchmark's metadata, shared by every editor
+    sources: str | None = None  # imgedit: the benchmark's source images
+    language: str = "all"  # gedit: en, cn or all
 
 
 @dataclass
@@ -212,6 +216,10 @@ class EvalConfig:
 class ArenaSettings:
     editors: dict[str, str] = field(default_factory=dict)  # arena.editors.NAME=PATH: each editor's manifest
     max_pairs: int | None = None  # judge a seeded random subset of this many (id, editor, editor) pairs
+    layout: str = "manifest"  # the editors' layout: manifest, gedit (PATH: a results root), imgedit (PATH: edits)
+    metadata: str | None = None  # gedit and imgedit: the benchmark's metadata
+    sources: str | None = None  # imgedit: the benchmark's source images
+    language: str = "all"  # gedit: en, cn or all
 
 
 @dataclass

@@ -4,8 +4,9 @@ judges, read from one manifest per editor (``arena.editors.NAME=PATH``).
 For each id that two editors both have, and each two editors in name order, the pair ``<id>:<X>-vs-<Y>`` has X's
 edit as A and Y's as B, and becomes samples as any pair does (see ``evaluator.inputs.pairs``), each carrying
 ``editor_a``, ``editor_b`` and ``sample_id``. Two editors' rows of one id must have the same source and
-instruction, or they edited different things: that pair is a problem row. With ``max_pairs``, a seeded random
-subset of the pairs is judged, the same for every rank and every rerun.
+instruction (the same source bytes where the paths differ), or they edited different things: that pair is a problem
+row. The editors' edits may also be GEdit-Bench results roots or ImgEdit-Bench edits folders (``arena.layout``).
+With ``max_pairs``, a seeded random subset of the pairs is judged, the same for every rank and every rerun.
 """
 
 from __future__ import annotations
@@ -15,21 +16,35 @@ import logging
 import random
 from pathlib import Path
 
-from evaluator.inputs.manifest import read_manifest, sample_of
+from evaluator.inputs.manifest import sample_of
 from evaluator.inputs.pairs import pair_records
 from evaluator.inputs.samples import Kind, Problem, Sample
+from evaluator.runtime.hashing import file_digest
 
 log = logging.getLogger(__name__)
 
 
-def read_arena(data_cfg, pairwise: bool = True) -> tuple[list[Sample], list[Problem]]:
-    """The samples of every pair of editors on every id they share, and the problems of the editors' manifests
-    (each named by its editor) and of pairs whose two rows disagree."""
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths hold the same bytes (a GEdit-Bench editor saves its own copy of each source)."""
+    if a == b:
+        return True
+    try:
+        return file_digest(a) == file_digest(b)
+    except OSError:
+        return False  # a source that cannot be read is the pre-flight check's to report
+
+
+def read_arena(data_cfg, read_editor, pairwise: bool = True) -> tuple[list[Sample], list[Problem]]:
+    """The samples of every pair of editors on every id they share, and the problems of the editors' inputs (each
+    named by its editor) and of pairs whose two rows disagree. ``read_editor(name, path)`` reads one editor's
+    edits (a ``Loaded``) in the arena's editor layout."""
     by_editor, problems = {}, []
     for name in sorted(data_cfg.editors):
-        samples, found = read_manifest(data_cfg.editors[name], allow_outside_root=data_cfg.allow_outside_root)
-        problems += [Problem(p.row, f"{name}:{p.id}", p.kind, f"{name}: {p.message}") for p in found]
-        by_editor[name] = {s.id: s for s in samples}
+        loaded = read_editor(name, data_cfg.editors[name])
+        problems += [Problem(p.row, f"{name}:{p.id}", p.kind, f"{name}: {p.message}") for p in loaded.problems]
+        by_editor[name] = {s.id: s for s in loaded.samples}
+        if loaded.missing:
+            log.warning("editor %s has no edit for %d id(s); its pairs on them are left out", name, len(loaded.missing))
     pairs = [
         (sample_id, x, y)
         for x, y in itertools.combinations(sorted(by_editor), 2)
@@ -47,7 +62,7 @@ def read_arena(data_cfg, pairwise: bool = True) -> tuple[list[Sample], list[Prob
     for row, (sample_id, x, y) in enumerate(pairs, start=1):
         a, b = by_editor[x][sample_id], by_editor[y][sample_id]
         pair_id = f"{sample_id}:{x}-vs-{y}"
-        if (a.source, a.instruction) != (b.source, b.instruction):
+        if a.instruction != b.instruction or not _same_file(a.source, b.source):
             problems.append(Problem(row, pair_id, Kind.BAD_VALUE, f"{x} and {y} edited different sources or "
                                     "instructions under this id"))  # fmt: skip
             continue

@@ -6,6 +6,7 @@ images), and the samples whose edited image is missing, which become result rows
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -13,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import OmegaConf
 from PIL import Image
 
 from evaluator.inputs.arena import read_arena
@@ -38,7 +40,7 @@ def read_samples(data_cfg, pairwise: bool = False) -> Loaded:
     if data_cfg.layout == "pairs":
         loaded = Loaded(*read_pairs(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, pairwise))
     elif data_cfg.layout == "arena":
-        loaded = Loaded(*read_arena(data_cfg, pairwise))
+        loaded = Loaded(*read_arena(data_cfg, functools.partial(_editor, data_cfg), pairwise))
     else:
         loaded = READERS[data_cfg.layout](data_cfg)
     return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
@@ -69,6 +71,25 @@ def describe(data_cfg) -> str:
     if data_cfg.layout == "arena":
         return "the arena's manifests (" + ", ".join(f"{k}: {v}" for k, v in sorted(data_cfg.editors.items())) + ")"
     return str(data_cfg.path if data_cfg.layout in ("manifest", "pairs") else data_cfg.metadata)
+
+
+def _editor(arena_cfg, name: str, path: str) -> Loaded:
+    """One arena editor's edits, in the arena's editor layout: a manifest, a GEdit-Bench results root (the editor's
+    name is its folder there) or an ImgEdit-Bench edits folder."""
+    layout = arena_cfg.editor_layout
+    if layout == "manifest":
+        return Loaded(*read_manifest(path, allow_outside_root=arena_cfg.allow_outside_root))
+    if layout == "gedit":
+        keys = {
+            "metadata": arena_cfg.metadata,
+            "results_root": path,
+            "model_name": name,
+            "language": arena_cfg.language,
+        }
+    else:
+        keys = {"metadata": arena_cfg.metadata, "sources": arena_cfg.sources, "edits": path,
+                "allow_outside_root": arena_cfg.allow_outside_root}  # fmt: skip
+    return READERS[layout](OmegaConf.create({"layout": layout, **keys}))
 
 
 def _manifest(data_cfg) -> Loaded:

@@ -89,6 +89,23 @@ def _headline_view(h: dict | None) -> dict | None:
     }
 
 
+MAX_PAIRS = 50  # example pairs shown in the report; pairs.jsonl holds them all
+
+
+def _pairs_view(out_dir: Path) -> dict:
+    """The first pairs of a run of pairs (``pairs.jsonl``), with their three thumbnails; nothing for other runs."""
+    path = out_dir / "pairs.jsonl"
+    if not path.is_file():
+        return {"pairs": [], "pairs_left": 0}
+    pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    shown = pairs[:MAX_PAIRS]
+    with ThreadPoolExecutor(8) as pool:
+        for key, field in (("source_thumb", "source"), ("a_thumb", "edited_a"), ("b_thumb", "edited_b")):
+            for p, thumb in zip(shown, pool.map(thumbnail, [p.get(field) for p in shown]), strict=True):
+                p[key] = thumb
+    return {"pairs": shown, "pairs_left": len(pairs) - len(shown)}
+
+
 def build(out_dir: Path) -> list[Path]:
     """Write the charts and ``report.html`` (last in the list returned) from a run's ``results.jsonl``,
     ``summary.json`` and ``config.yaml``."""
@@ -117,6 +134,7 @@ def build(out_dir: Path) -> list[Path]:
             charts=[(p.stem, _b64(p)) for p in charts],
             columns=columns,
             rows=rows,
+            **_pairs_view(out_dir),
         )
     )
     return [*charts, atomic_write(out_dir / "report.html", html)]

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -63,6 +64,11 @@ def test_editors_of_increasing_brightness_rank_in_that_order_with_intervals(tmp_
         ("bright", "brightest"), ("bright", "dim"), ("bright", "mid"), ("brightest", "dim"), ("brightest", "mid"),
         ("dim", "mid")}  # fmt: skip
     assert "## Arena (72 pairs, 0 without a verdict)" in (out / "summary.md").read_text()
+    from evaluator.results import report
+
+    html = report.build(out)[-1].read_text()
+    assert 'id="arena"' in html and "<td>brightest</td>" in html and "bright vs brightest" in html
+    assert html.count('alt="A"') == 50  # the first 50 example pairs, each with both edits
 
 
 def test_answers_that_disagree_between_orders_are_ties_and_max_pairs_samples(tmp_path):
@@ -97,3 +103,47 @@ def test_the_arena_command_answers_help_and_refuses_a_mistake_in_one_line(tmp_pa
                           cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "an arena ranks two or more editors" in proc.stderr
+
+
+def test_an_arena_of_gedit_results_folders_pairs_the_keys_both_editors_have(tmp_path):
+    import shutil
+
+    from ..fixtures import make_gedit
+
+    gedit = make_gedit(tmp_path / "g")  # editor "mymodel" has no edit for g2/en
+    results = tmp_path / "g" / "results"
+    shutil.copytree(results / "mymodel", results / "other")
+    for png in (results / "other").rglob("*.png"):
+        Image.new("RGB", (32, 32), (250, 250, 250)).save(png)
+    Image.new("RGB", (32, 32), (250, 250, 250)).save(
+        results / "other" / "fullset" / "background_change" / "en" / "g2.png"
+    )
+    out = tmp_path / "out"
+    with Server(judge=brighter) as server:
+        run(compose(_arena(server, {"mymodel": results, "other": results}, out, "arena.layout=gedit",
+                           f"arena.metadata={gedit['metadata']}"), config_name="arena"))  # fmt: skip
+        assert len(server.texts) == 2 * 4
+    ratings = json.loads((out / "ratings.json").read_text())
+    assert ratings["editors"]["other"]["wins"] == 4 and ratings["pairs"] == 4
+    assert sorted(p["sample_id"] for p in read_jsonl(out / "pairs.jsonl")) == ["g0/cn", "g0/en", "g1/cn", "g1/en"]
+
+
+def test_two_editors_rows_of_one_id_must_show_the_same_source(tmp_path):
+    from omegaconf import OmegaConf
+
+    from evaluator.inputs.arena import read_arena
+    from evaluator.inputs.manifest import read_manifest
+    from evaluator.inputs.readers import Loaded
+
+    editors = make_editors(tmp_path / "data", {"a": 40, "b": 90})
+    source = (tmp_path / "data" / "source.png").read_bytes()
+    (tmp_path / "data" / "copy.png").write_bytes(source)  # the same bytes under another name: the same source
+    Image.new("RGB", (32, 32), (0, 0, 0)).save(tmp_path / "data" / "other.png")
+    rows = [json.loads(line) for line in Path(editors["b"]).read_text().splitlines()]
+    rows[0]["source"], rows[1]["source"], rows[2]["instruction"] = "copy.png", "other.png", "Something else."
+    with open(editors["b"], "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = OmegaConf.create({"editors": editors, "max_pairs": None, "seed": 0})
+    samples, problems = read_arena(cfg, lambda name, path: Loaded(*read_manifest(path)))
+    assert [(p.id, p.kind.name) for p in problems] == [("s1:a-vs-b", "BAD_VALUE"), ("s2:a-vs-b", "BAD_VALUE")]
+    assert len(samples) == 2 * (IDS - 2) and samples[0].id == "s0:a-vs-b#AB"

@@ -75,6 +75,10 @@ def test_a_pairwise_judge_is_asked_each_pair_twice_and_agrees_with_people_on_24_
     assert agreement["ci95"][0] < 0.8 < agreement["ci95"][1]
     assert set(agreement["by_category"]) == {"x", "y"}
     assert "Agreement with people (30 labelled pairs)" in (out / "summary.md").read_text()
+    from evaluator.results import report
+
+    html = report.build(out)[-1].read_text()
+    assert 'id="agreement"' in html and "Accuracy 0.800" in html and html.count('alt="B"') == N
 
 
 def test_a_pointwise_judge_on_the_same_pairs_scores_each_edit_once_and_agrees_as_often(tmp_path):

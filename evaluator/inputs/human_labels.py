@@ -1,0 +1,94 @@
+"""Published human-preference sets turned into a pairs file (``data=pairs``), so a judge's agreement with people can
+be measured on them: ``python -m evaluator.convert editreward-bench SRC OUT``.
+
+- ``editreward-bench``: TIGER-Lab's EditReward-Bench as it is on disk after a download (parquet files, or a
+  ``datasets`` ``save_to_disk`` folder): each row one comparison, with ``instruction``, the images ``source_image``,
+  ``candidate_1`` and ``candidate_2`` embedded as bytes, and ``ranking`` (``A>B``, ``B>A`` or ``A=B``: the people's
+  verdict, candidate 1 being A). Its ``dataset`` column (``2pair``, ``3pair``, ``4pair``) becomes the category, so the
+  agreement is also reported per subset; ``model_1``, ``model_2`` and ``comparison_type`` are kept.
+
+The images are written once each, named by their content's hash, beside ``pairs.jsonl``; nothing is downloaded
+here, and nothing of a set ships with this project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+from PIL import Image
+
+from evaluator.inputs.readers import read_table
+from evaluator.results.writing import atomic_write
+from evaluator.runtime.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RANKINGS = {"A>B": "A", "B>A": "B", "A=B": "tie"}
+
+
+def _image_file(value, images: Path, what: str) -> str:
+    """Write an embedded image (``{"bytes": ..., "path": ...}`` as ``datasets`` stores it) once; its file name."""
+    data = value.get("bytes") if isinstance(value, dict) else value
+    if not isinstance(data, (bytes, bytearray)) or not data:
+        raise ValueError(f"{what} holds no image bytes")
+    with Image.open(io.BytesIO(data)) as im:
+        suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}.get(im.format or "", ".png")
+    name = hashlib.sha256(data).hexdigest()[:20] + suffix
+    if not (images / name).exists():
+        atomic_write(images / name, data)
+    return f"images/{name}"
+
+
+def convert_editreward_bench(source: str | Path, out: str | Path) -> Path:
+    """Write ``out/pairs.jsonl`` and ``out/images/`` from EditReward-Bench at ``source``; see the module docstring.
+
+    Raises:
+        ConfigError: ``source`` holds no such data, or a row lacks a column the set has.
+    """
+    try:
+        rows = read_table(source)
+    except (FileNotFoundError, OSError) as e:
+        raise ConfigError(f"cannot read EditReward-Bench at {source}: {e}") from None
+    needed = ("instruction", "source_image", "candidate_1", "candidate_2", "ranking")
+    missing = [k for k in needed if rows and k not in rows[0]]
+    if not rows or missing:
+        raise ConfigError(f"{source} is not EditReward-Bench: it lacks {', '.join(missing) or 'any row'}")
+    out = Path(out).expanduser()
+    try:
+        (out / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot write into {out}: {e.strerror or e}") from None
+    seen: Counter = Counter()
+    lines, skipped = [], Counter()
+    for n, row in enumerate(rows, start=1):
+        human = RANKINGS.get(str(row["ranking"]).replace(" ", ""))
+        if human is None:
+            skipped[f"ranking {row['ranking']!r}"] += 1
+            continue
+        base = str(row.get("id", n))
+        seen[base] += 1
+        pair = {"id": base if seen[base] == 1 else f"{base}-{seen[base]}"}  # one id per comparison
+        try:
+            pair.update(source=_image_file(row["source_image"], out / "images", f"row {n}'s source_image"),
+                        edited_a=_image_file(row["candidate_1"], out / "images", f"row {n}'s candidate_1"),
+                        edited_b=_image_file(row["candidate_2"], out / "images", f"row {n}'s candidate_2"))  # fmt: skip
+        except (ValueError, OSError) as e:
+            skipped[str(e).split(" holds")[0].split("'s ")[-1] + " unreadable"] += 1
+            continue
+        pair.update(instruction=row["instruction"], category=row.get("dataset"), human=human)
+        pair.update({k: row[k] for k in ("model_1", "model_2", "comparison_type") if row.get(k) is not None})
+        lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
+    path = atomic_write(out / "pairs.jsonl", "".join(lines))
+    if skipped:
+        log.warning("left out %d of %d rows: %s", sum(skipped.values()), len(rows),
+                    ", ".join(f"{k} ({v})" for k, v in skipped.items()))  # fmt: skip
+    log.info("%d labelled pairs in %s", len(lines), path)
+    return path
+
+
+CONVERTERS = {"editreward-bench": convert_editreward_bench}
