@@ -1,11 +1,18 @@
 """Published human-preference sets turned into a pairs file (``data=pairs``), so a judge's agreement with people can
-be measured on them: ``python -m evaluator.convert editreward-bench SRC OUT``.
+be measured on them: ``python -m evaluator.convert editscore-bench|editreward-bench SRC OUT``.
 
-- ``editreward-bench``: TIGER-Lab's EditReward-Bench as it is on disk after a download (parquet files, or a
-  ``datasets`` ``save_to_disk`` folder): each row one comparison, with ``instruction``, the images ``source_image``,
-  ``candidate_1`` and ``candidate_2`` embedded as bytes, and ``ranking`` (``A>B``, ``B>A`` or ``A=B``: the people's
-  verdict, candidate 1 being A). Its ``dataset`` column (``2pair``, ``3pair``, ``4pair``) becomes the category, so the
-  agreement is also reported per subset; ``model_1``, ``model_2`` and ``comparison_type`` are kept.
+- ``editscore-bench``: EditScore's EditReward-Bench (parquet, or ``save_to_disk``): each row a pair ``key`` of an
+  ``input_image`` and two ``output_images``, the first being the one people preferred, under one ``dimension``
+  (``prompt_following``, ``consistency`` or ``overall``) and one ``task_type``. ``human`` is therefore always A, and
+  the dimension becomes the category, so the agreement is given per dimension as EditScore reports it (its
+  average over task types is not computed here; ``task_type`` is kept for that). EditScore counts a pair right
+  only when the preferred edit scores higher, as ``accuracy`` here counts a tie wrong.
+- ``editreward-bench``: TIGER-Lab's EditReward-Bench (another set of that name), on disk as downloaded (parquet
+  files, or a ``datasets`` ``save_to_disk`` folder): each row one comparison, with ``instruction``, the images
+  ``source_image``, ``candidate_1`` and ``candidate_2`` embedded as bytes, and ``ranking`` (``A>B``, ``B>A`` or
+  ``A=B``: the people's verdict, candidate 1 being A). Its ``dataset`` column (``2pair``, ``3pair``, ``4pair``)
+  becomes the category, so the agreement is also reported per subset; ``model_1``, ``model_2`` and
+  ``comparison_type`` are kept.
 
 The images are written once each, named by their content's hash, beside ``pairs.jsonl``; nothing is downloaded
 here, and nothing of a set ships with this project.
@@ -44,25 +51,71 @@ def _image_file(value, images: Path, what: str) -> str:
     return f"images/{name}"
 
 
+def _rows(source: str | Path, needed: tuple[str, ...], name: str) -> list[dict]:
+    try:
+        rows = read_table(source)
+    except (FileNotFoundError, OSError) as e:
+        raise ConfigError(f"cannot read {name} at {source}: {e}") from None
+    missing = [k for k in needed if rows and k not in rows[0]]
+    if not rows or missing:
+        raise ConfigError(f"{source} is not {name}: it lacks {', '.join(missing) or 'any row'}")
+    return rows
+
+
+def _out_folder(out: str | Path) -> Path:
+    out = Path(out).expanduser()
+    try:
+        (out / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot write into {out}: {e.strerror or e}") from None
+    return out
+
+
+def _write_pairs(out: Path, lines: list[str], total: int, skipped: Counter) -> Path:
+    path = atomic_write(out / "pairs.jsonl", "".join(lines))
+    if skipped:
+        log.warning("left out %d of %d rows: %s", sum(skipped.values()), total,
+                    ", ".join(f"{k} ({v})" for k, v in skipped.items()))  # fmt: skip
+    log.info("%d labelled pairs in %s", len(lines), path)
+    return path
+
+
+def convert_editscore_bench(source: str | Path, out: str | Path) -> Path:
+    """Write ``out/pairs.jsonl`` and ``out/images/`` from EditScore's EditReward-Bench; see the module docstring.
+
+    Raises:
+        ConfigError: ``source`` holds no such data.
+    """
+    rows = _rows(source, ("key", "instruction", "input_image", "output_images", "dimension"), "EditScore's set")
+    out = _out_folder(out)
+    lines, skipped = [], Counter()
+    for n, row in enumerate(rows, start=1):
+        outputs, keys = row["output_images"], row["key"]
+        if not (isinstance(outputs, list) and len(outputs) == 2):
+            skipped["not two output images"] += 1
+            continue
+        try:
+            images = [_image_file(v, out / "images", f"row {n}") for v in (row["input_image"], *outputs)]
+        except (ValueError, OSError):
+            skipped["an image unreadable"] += 1
+            continue
+        pair_id = "~".join(map(str, keys)) if isinstance(keys, list) else str(keys if keys is not None else n)
+        pair = {"id": f"{pair_id}:{row['dimension']}", "source": images[0], "instruction": row["instruction"],
+                "edited_a": images[1], "edited_b": images[2], "category": row["dimension"], "human": "A",
+                "task_type": row.get("task_type")}  # fmt: skip
+        lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
+    return _write_pairs(out, lines, len(rows), skipped)
+
+
 def convert_editreward_bench(source: str | Path, out: str | Path) -> Path:
     """Write ``out/pairs.jsonl`` and ``out/images/`` from EditReward-Bench at ``source``; see the module docstring.
 
     Raises:
         ConfigError: ``source`` holds no such data, or a row lacks a column the set has.
     """
-    try:
-        rows = read_table(source)
-    except (FileNotFoundError, OSError) as e:
-        raise ConfigError(f"cannot read EditReward-Bench at {source}: {e}") from None
     needed = ("instruction", "source_image", "candidate_1", "candidate_2", "ranking")
-    missing = [k for k in needed if rows and k not in rows[0]]
-    if not rows or missing:
-        raise ConfigError(f"{source} is not EditReward-Bench: it lacks {', '.join(missing) or 'any row'}")
-    out = Path(out).expanduser()
-    try:
-        (out / "images").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot write into {out}: {e.strerror or e}") from None
+    rows = _rows(source, needed, "TIGER-Lab's EditReward-Bench")
+    out = _out_folder(out)
     seen: Counter = Counter()
     lines, skipped = [], Counter()
     for n, row in enumerate(rows, start=1):
@@ -83,12 +136,7 @@ def convert_editreward_bench(source: str | Path, out: str | Path) -> Path:
         pair.update(instruction=row["instruction"], category=row.get("dataset"), human=human)
         pair.update({k: row[k] for k in ("model_1", "model_2", "comparison_type") if row.get(k) is not None})
         lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
-    path = atomic_write(out / "pairs.jsonl", "".join(lines))
-    if skipped:
-        log.warning("left out %d of %d rows: %s", sum(skipped.values()), len(rows),
-                    ", ".join(f"{k} ({v})" for k, v in skipped.items()))  # fmt: skip
-    log.info("%d labelled pairs in %s", len(lines), path)
-    return path
+    return _write_pairs(out, lines, len(rows), skipped)
 
 
-CONVERTERS = {"editreward-bench": convert_editreward_bench}
+CONVERTERS = {"editscore-bench": convert_editscore_bench, "editreward-bench": convert_editreward_bench}

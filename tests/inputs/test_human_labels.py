@@ -63,3 +63,19 @@ def test_the_command_says_in_one_line_what_is_not_a_set(tmp_path, capsys):
     assert stopped.value.code == 2
     main(["editreward-bench", str(_editreward(tmp_path / "t.parquet", ROWS[:1])), str(tmp_path / "ok")])
     assert capsys.readouterr().out.strip() == str(tmp_path / "ok" / "pairs.jsonl")
+
+
+def test_editscores_set_becomes_pairs_whose_preferred_edit_is_a_per_dimension(tmp_path):
+    from evaluator.inputs.human_labels import convert_editscore_bench
+
+    rows = [{"key": [f"k{i}a", f"k{i}b"], "instruction": f"Edit {i}.", "input_image": _png(10),
+             "output_images": [_png(100 + i), _png(20 + i)], "task_type": "color_alter", "dimension": dim}
+            for i, dim in enumerate(["overall", "consistency", "prompt_following"])]  # fmt: skip
+    rows.append({**rows[0], "output_images": [_png(1)]})  # not a pair: left out, and counted
+    path = convert_editscore_bench(_editreward(tmp_path / "es.parquet", rows), tmp_path / "out")
+    pairs = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(p["id"], p["category"], p["human"]) for p in pairs] == [
+        ("k0a~k0b:overall", "overall", "A"), ("k1a~k1b:consistency", "consistency", "A"),
+        ("k2a~k2b:prompt_following", "prompt_following", "A")]  # fmt: skip
+    samples, problems = read_pairs(path)
+    assert problems == [] and Image.open(samples[0].edited).getpixel((0, 0)) == (100, 100, 100)

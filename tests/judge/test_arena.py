@@ -147,3 +147,20 @@ def test_two_editors_rows_of_one_id_must_show_the_same_source(tmp_path):
     samples, problems = read_arena(cfg, lambda name, path: Loaded(*read_manifest(path)))
     assert [(p.id, p.kind.name) for p in problems] == [("s1:a-vs-b", "BAD_VALUE"), ("s2:a-vs-b", "BAD_VALUE")]
     assert len(samples) == 2 * (IDS - 2) and samples[0].id == "s0:a-vs-b#AB"
+
+
+@pytest.mark.slow
+def test_the_arena_runs_the_tiny_local_judge_under_torchrun(tmp_path):
+    from ..conftest import assert_ok, run_cli
+
+    editors = make_editors(tmp_path / "data", {"a": 40, "b": 90, "c": 140})
+    out = tmp_path / "out"
+    args = [f"arena.editors.{k}={v}" for k, v in editors.items()]
+    proc = run_cli([*args, "model=tiny", "judge.mode=logits", "trainer=cpu", "data.num_workers=0", "report=false",
+                    "arena.max_pairs=8", f"out_dir={out}"], nproc=2, module="evaluator.arena")  # fmt: skip
+    assert_ok(proc)
+    rows = read_jsonl(out / "results.jsonl")
+    assert len(rows) == 16 and {r["rank"] for r in rows} == {0, 1}  # 8 pairs, both orders, over both ranks
+    ratings = json.loads((out / "ratings.json").read_text())
+    assert set(ratings["editors"]) == {"a", "b", "c"} and ratings["pairs"] == 8
+    assert all(0 <= p["p_a"] <= 1 for p in read_jsonl(out / "pairs.jsonl"))
