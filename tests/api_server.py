@@ -70,6 +70,7 @@ class Server:
         self.content, self.logprobs, self.huge_bytes = content, logprobs, huge_bytes
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.texts: list[str] = []
+        self.image_urls: list[list[str]] = []  # each request's images, as data URLs
         self.auth: set[str] = set()
         self.active = self.most = 0
         self.lock = threading.Lock()
@@ -109,8 +110,11 @@ class Server:
                     c["text"] for m in body["messages"] if isinstance(m["content"], list) for c in m["content"]
                     if c["type"] == "text"
                 )  # fmt: skip
+                urls = [c["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
+                        for c in m["content"] if c["type"] == "image_url"]  # fmt: skip
                 with server.lock:
                     server.texts.append(text)
+                    server.image_urls.append(urls)
                     server.auth.add(self.headers.get("Authorization", ""))
                     server.active += 1
                     server.most = max(server.most, server.active)

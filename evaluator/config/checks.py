@@ -121,6 +121,7 @@ def _check_api(cfg: DictConfig) -> None:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
     least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
              "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
+    one_of("api.image_format", cfg.api.image_format, ("png", "webp", "jpeg"))
     if cfg.judge.mode == "logits" and cfg.judge.labels:
         raise ConfigError(
             f"judge={cfg.judge.name} judge.mode=logits reads verdict words from local weights only; "

@@ -156,6 +156,8 @@ class ApiConfig:
     max_tokens: int = 512  # reply length, unless the scheme sets its own
     max_response_bytes: int = 8_000_000  # a larger response is refused as it arrives (a failed request, not a reply)
     max_instruction_chars: int = 8000  # a longer instruction makes its row an error row (the server's tokens unknown)
+    # How an image that cannot go as its own file's bytes is re-encoded: png or webp (lossless), or jpeg (lossy).
+    image_format: str = "png"
 
 
 @dataclass

@@ -13,11 +13,8 @@ it back has it masked.
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import itertools
 import logging
-import math
 import os
 import random
 import re
@@ -25,8 +22,6 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
-
-from PIL import Image
 
 from evaluator.judge.server_http import (
     API_ERROR,
@@ -39,6 +34,7 @@ from evaluator.judge.server_http import (
     until_done,
     usage_count,
 )
+from evaluator.judge.server_images import image_url, source_size
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.scoring import logprobs
 from evaluator.scoring.parsing import UNPARSEABLE, Parsed
@@ -46,30 +42,11 @@ from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse
 
 log = logging.getLogger(__name__)
 
-# A PNG larger than this is sent as a JPEG instead (photographs compress far better so).
-JPEG_OVER_BYTES = 1_500_000
 TOP_LOGPROBS = 20  # the most OpenAI returns
 
 
 class ApiFailure(Exception):
     """A request that failed for good (retries spent, or refused as malformed): this sample's error."""
-
-
-def data_url(image: Image.Image, max_pixels: int | None = None) -> str:
-    """The image as a data URL: PNG, or JPEG where the PNG would be large; first scaled down to at most
-    ``max_pixels`` (``data.max_pixels``), as the local judge's processor would."""
-    if max_pixels and image.width * image.height > max_pixels:
-        scale = math.sqrt(max_pixels / (image.width * image.height))
-        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    kind = "png"
-    if buf.tell() > JPEG_OVER_BYTES:
-        buf = io.BytesIO()
-        image.save(buf, format="JPEG", quality=90)
-        kind = "jpeg"
-    return f"data:image/{kind};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
 def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
@@ -148,11 +125,8 @@ class RemoteJudge:
     async def _sample(self, client, limit: asyncio.Semaphore, index: int) -> dict:
         async with limit:  # the judgements of a sample one after another: at most `concurrency` requests at once
             start = time.perf_counter()
-            item = await asyncio.to_thread(self.dataset.__getitem__, index)
-            sample = item["sample"]
-            urls = await asyncio.to_thread(
-                lambda: {role: data_url(item[role], self.max_pixels) for role in sample.images}
-            )
+            sample = self.dataset.samples[index]
+            urls = await asyncio.to_thread(self._urls, sample)  # file reads, decoding and base64 release the GIL
             stats = Counter()
             parts = new_parts()
             extra = self.scheme.values(sample)
@@ -166,6 +140,14 @@ class RemoteJudge:
         row["seconds"] = round(time.perf_counter() - start, 4)
         row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
         return row
+
+    def _urls(self, sample) -> dict[str, str]:
+        """Each image of a sample as the data URL the server gets (see ``evaluator.judge.server_images``)."""
+        ds = self.dataset  # a PairDataset's settings: the same orientation, limits and resizing as the local judge
+        size = source_size(sample.source, ds.upright) if ds.resize_edited else None
+        fmt, limits, pixels = self.cfg.image_format, ds.limits, self.max_pixels
+        resize = {role: None if role == "source" else size for role in sample.images}
+        return {r: image_url(getattr(sample, r), pixels, ds.upright, resize[r], fmt, limits) for r in sample.images}
 
     async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
         """Ask one judgement, and put its reply and scores into the sample's ``parts``."""

@@ -41,7 +41,7 @@ def score_fingerprint(cfg, scheme) -> str:
     # Which judge answered: the local checkpoint, or the server's model (the key and the limits change nothing).
     api = cfg.get("backend", "local") == "api"
     if api:
-        judge = {k: cfg.api[k] for k in ("base_url", "model", "max_tokens")}
+        judge = {k: cfg.api[k] for k in ("base_url", "model", "max_tokens", "image_format")}
     else:  # a checkpoint saved again into the same folder is another judge
         judge = {**{k: cfg.model[k] for k in _MODEL_KEYS}, "files": checkpoint_digest(cfg.model.name_or_path)}
     relevant = {
