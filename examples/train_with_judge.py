@@ -1,11 +1,13 @@
 """Train a toy image editor with the judge as its validation metric: 2 epochs, 2 DDP processes, on CPU.
 
     python examples/train_with_judge.py [--out outputs/train_with_judge] [--devices 2] [--epochs 2]
+        [--judge-url http://localhost:8000/v1 --judge-model NAME]
 
 The editor is a 1x1 convolution that tints a picture towards the colour its instruction names. Each validation
 epoch, ``JudgeValidation`` scores its edits with the tiny random judge in logit mode and logs ``val/judge_score``
 (to ``<out>/metrics.csv``). The validation set has 7 pictures, so the padded distributed sampler repeats one; the
-callback scores it once. At the end rank 0 saves the editor to ``<out>/editor.pt``.
+callback scores it once. At the end rank 0 saves the editor to ``<out>/editor.pt``. With ``--judge-url`` the judge is
+a server's model instead (``backend=api``, no key): each rank asks it through a client of its own.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/train_with_judge"), help="(ignored by git)")
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--judge-url", help="an OpenAI-compatible server to judge instead of the tiny local judge")
+    parser.add_argument("--judge-model", default="judge", help="the server's model name (with --judge-url)")
     args = parser.parse_args()
+    judge = JUDGE
+    if args.judge_url:
+        api = ["backend=api", f"api.base_url={args.judge_url}", f"api.model={args.judge_model}", "api.key_env=null"]
+        judge = {"judge": "score10", "overrides": api}
     L.seed_everything(0, verbose=False)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -85,7 +93,7 @@ def main() -> None:
         strategy="ddp" if args.devices > 1 else "auto",
         max_epochs=args.epochs,
         logger=CSVLogger(args.out, name="", version=""),
-        callbacks=[JudgeValidation(JUDGE)],
+        callbacks=[JudgeValidation(judge)],
         enable_checkpointing=False,
         enable_progress_bar=False,
         num_sanity_val_steps=0,

@@ -8,8 +8,9 @@ gets the same scores. ``faults`` maps a piece of prompt text to the faults its n
 the connection closed), ``echo_auth`` (the reply quotes the request's Authorization header), ``huge`` (a reply of
 ``huge_bytes``), ``slow_retry`` (a 429 that asks for a 1000 s wait). ``content(text)``, where given, writes the reply
 instead of the canned one, and ``logprobs(text)`` its logprobs; ``judge(text, brightness)`` writes it from the mean
-brightness (0-255) of each image the request shows, in order. It records every request's text, its Authorization
-header, and the most requests it served at once.
+brightness (0-255) of each image the request shows, in order. ``down_after``: after answering that many requests
+the server shuts down, refusing connections from then on (a server that dies mid-run). It records every request's
+text, images, Authorization header, and the most requests it served at once.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def _brightness(body: dict) -> list[float]:
 
 class Server:
     def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0,
-                 content=None, logprobs=None, huge_bytes: int = 20_000_000, judge=None):  # fmt: skip
-        self.delay, self.hang, self.judge = delay, hang, judge
+                 content=None, logprobs=None, huge_bytes: int = 20_000_000, judge=None,
+                 down_after: int | None = None):  # fmt: skip
+        self.delay, self.hang, self.judge, self.down_after = delay, hang, judge, down_after
+        self.answered = 0
         self.content, self.logprobs, self.huge_bytes = content, logprobs, huge_bytes
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.texts: list[str] = []
@@ -123,6 +126,9 @@ class Server:
                 finally:
                     with server.lock:
                         server.active -= 1
+                        server.answered += 1
+                        if server.answered == server.down_after:
+                            threading.Thread(target=server.__exit__, daemon=True).start()
 
             def _answer(self, body: dict, text: str, fault: str | None) -> None:
                 time.sleep(server.delay)

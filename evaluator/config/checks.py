@@ -119,6 +119,7 @@ def _check_api(cfg: DictConfig) -> None:
     missing = [f"api.{k}=..." for k in ("base_url", "model") if not cfg.api[k]]
     if missing:
         raise ConfigError(f"backend=api needs {' '.join(missing)} (an OpenAI-compatible server and its model name)")
+    api_servers(cfg.api)
     least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
              "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
     one_of("api.image_format", cfg.api.image_format, ("png", "webp", "jpeg"))
@@ -129,6 +130,22 @@ def _check_api(cfg: DictConfig) -> None:
         )
     for key in (k for k, low in least.items() if not cfg.api[k] >= low):
         raise ConfigError(f"api.{key} is at least {least[key]:g}, not {cfg.api[key]}")
+
+
+def api_servers(api_cfg) -> list[str]:
+    """``api.base_url`` as a list of server URLs, one or more, each once.
+
+    Raises:
+        ConfigError: a URL that is not http(s)://..., or one listed twice.
+    """
+    urls = api_cfg.base_url
+    urls = [urls] if isinstance(urls, str) else list(urls or [])
+    for url in urls:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"api.base_url takes http(s):// URLs (a list for several servers), not {url!r}")
+    if twice := sorted({u for u in urls if urls.count(u) > 1}):
+        raise ConfigError(f"api.base_url lists {twice[0]} twice")
+    return urls
 
 
 def _preset(cfg: DictConfig, group: str) -> str:

@@ -146,10 +146,11 @@ class TrainerConfig:
 class ApiConfig:
     """``backend=api``: an OpenAI-compatible server (OpenAI, vLLM, SGLang, Ollama) judges instead of local weights."""
 
-    base_url: str | None = None  # e.g. https://api.openai.com/v1 or http://localhost:8000/v1
+    # e.g. https://api.openai.com/v1, or several servers of one model: [http://node1:8000/v1,http://node2:8000/v1]
+    base_url: Any = None
     model: str | None = None  # the server's model name, e.g. gpt-4.1
     key_env: str | None = "OPENAI_API_KEY"  # the environment variable holding the key (never the key itself)
-    concurrency: int = 8  # requests in flight at most
+    concurrency: int = 8  # requests in flight at most, per server
     timeout_s: float = 120.0  # per request, from sending it to the reply's last byte; a timed-out request is retried
     max_retries: int = 5  # per request, for 429, 5xx, timeouts, dropped connections and unreadable replies
     max_retry_wait_s: float = 60.0  # the longest wait between tries, whatever a server's Retry-After asks for

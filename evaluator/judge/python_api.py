@@ -1,7 +1,9 @@
 """The judge from Python: ``Judge.from_config(model="tiny", judge="viescore").score(sources, edits, instructions)``.
 
-For a training loop's validation or as a reward function. The judge lives on the calling rank's device, frozen
-(inference mode, no gradients), and is never wrapped in DDP or broadcast: each rank loads its own copy.
+For a training loop's validation or as a reward function. A local judge lives on the calling rank's device, frozen
+(inference mode, no gradients), and is never wrapped in DDP or broadcast: each rank loads its own copy. With
+``backend=api`` (``overrides=["backend=api", "api.base_url=...", "api.model=..."]``) each rank has its own client
+of the server(s), loads nothing, and returns rows of the same form.
 """
 
 from __future__ import annotations
@@ -56,17 +58,20 @@ class Judge:
     """
 
     def __init__(self, cfg: DictConfig, device: torch.device | str | None = None, model=None):
-        check_judge(cfg)
+        check_judge(cfg, checkpoint=model is None)
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()
         self.scheme = Scheme.from_config(cfg.judge)
+        batch_size = cfg.data.batch_size
+        self.batch_size = 4 if batch_size == "auto" else int(batch_size)
+        self.module = None  # backend=api: a server judges
+        if cfg.backend == "api":
+            return
         self.processor = load_processor(cfg.model, cfg.data.max_pixels)
         model = model if model is not None else load_model(cfg.model, self.device)
         self.module = JudgeModule(cfg.model, self.scheme, self.processor, seed=int(cfg.seed), model=model)
         self.module.to(self.device)
         self.collate = Collator(self.processor, self.scheme)
-        batch_size = cfg.data.batch_size
-        self.batch_size = 4 if batch_size == "auto" else int(batch_size)
 
     @classmethod
     def from_config(
@@ -80,7 +85,9 @@ class Judge:
     ) -> Judge:
         """Load a judge from a composed config, or from preset names and Hydra overrides.
 
-        Example: ``Judge.from_config(model="tiny", judge="viescore", overrides=["judge.mode=logits"])``.
+        Examples: ``Judge.from_config(model="tiny", judge="viescore", overrides=["judge.mode=logits"])``;
+        ``Judge.from_config(judge="score10", overrides=["backend=api", "api.base_url=http://localhost:8000/v1",
+        "api.model=Qwen/Qwen3-VL-8B-Instruct", "api.key_env=null"])``.
         """
         cfg = cfg if cfg is not None else compose([f"model={model}", f"judge={judge}", *overrides])
         return cls(cfg, device=device)
@@ -123,6 +130,8 @@ class Judge:
         _, missing = self.scheme.uncovered([it["sample"] for it in items])
         if missing:  # an official per-type prompt: it has nothing to ask for these
             raise ValueError(f"judge={self.scheme.name} has no prompt for the categories {sorted(missing)}")
+        if self.module is None:
+            return self._score_on_server(items)
         results = []
         for start in range(0, n, self.batch_size):
             batch = self.collate(items[start : start + self.batch_size])
@@ -130,3 +139,21 @@ class Judge:
             rows = self.module.predict_step(batch, start // self.batch_size)
             results += [{k: v for k, v in r.items() if k != "rank"} for r in rows]
         return results
+
+    def _score_on_server(self, items: list[dict]) -> list[dict]:
+        """``backend=api``: every item through the server(s), the images sent as lossless encodings."""
+        from evaluator.judge.server import RemoteJudge
+        from evaluator.judge.server_images import encoded_url
+
+        api = self.cfg.api
+        pixels = self.cfg.data.max_pixels
+        by_sample = {id(it["sample"]): it for it in items}  # ids may repeat: the sample object itself is the key
+
+        def images(sample) -> dict[str, str]:
+            item = by_sample[id(sample)]
+            return {role: encoded_url(item[role], pixels, api.image_format) for role in sample.images}
+
+        judge = RemoteJudge(api, self.scheme, [it["sample"] for it in items], images, int(self.cfg.seed))
+        rows = judge.score(lambda row: None)
+        rows.sort(key=lambda r: r["index"])
+        return [{k: v for k, v in r.items() if k not in ("rank", "index")} for r in rows]

@@ -1,18 +1,20 @@
 """An OpenAI-compatible judge (``backend=api``): the same schemes, prompts, parsing and rows as the local judge,
-with the replies from a server that speaks OpenAI's chat-completions protocol (OpenAI, vLLM, SGLang, Ollama).
+with the replies from one or more servers that speak OpenAI's chat-completions protocol (OpenAI, vLLM, SGLang).
 
-One process, no weights. At most ``api.concurrency`` requests at a time and twice that many samples in progress,
-so memory and the time to stop stay bounded. 429s, 5xx, timeouts, dropped connections and unreadable replies are
-asked again (backoff with jitter, ``Retry-After`` up to ``api.max_retry_wait_s``), ``api.max_retries`` times at
-most; ``api.timeout_s`` bounds a whole try, ``api.max_response_bytes`` a reply (see ``evaluator.judge.server_http``).
-A 401, 403 or 404 (wrong key, model or URL) on the first sample, asked alone, stops the run before anything else is
-asked. The key is read from the environment variable ``api.key_env`` names and never written: a server that quotes
-it back has it masked.
+One process, no weights. At most ``api.concurrency`` requests at a time per server (``api.base_url`` may list
+several; see ``evaluator.judge.server_pool``) and twice that many samples in progress, so memory and the time to
+stop stay bounded. 429s, 5xx, timeouts, dropped connections and unreadable replies are asked again (on another
+server where there is one, else after a backoff with jitter, ``Retry-After`` up to ``api.max_retry_wait_s``),
+``api.max_retries`` times at most; ``api.timeout_s`` bounds a whole try, ``api.max_response_bytes`` a reply (see
+``evaluator.judge.server_http``). A 401, 403 or 404 (wrong key, model or URL) stops the run; on the first sample,
+asked alone, before anything else is asked. The key is read from the environment variable ``api.key_env`` names
+and never written: a server that quotes it back has it masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import os
@@ -21,8 +23,10 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from evaluator.config.checks import api_servers
 from evaluator.judge.server_http import (
     API_ERROR,
     ResponseTooLarge,
@@ -34,7 +38,8 @@ from evaluator.judge.server_http import (
     until_done,
     usage_count,
 )
-from evaluator.judge.server_images import image_url, source_size
+from evaluator.judge.server_images import FileImages
+from evaluator.judge.server_pool import ServerPool
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.scoring import logprobs
 from evaluator.scoring.parsing import UNPARSEABLE, Parsed
@@ -65,49 +70,69 @@ def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
 
 
 class RemoteJudge:
-    """Scores samples through an OpenAI-compatible server; see the module docstring."""
+    """Scores samples through one or more OpenAI-compatible servers of one model; see the module docstring.
 
-    def __init__(self, api_cfg, scheme, dataset, max_pixels: int | None, seed: int = 0):
+    Args:
+        api_cfg: the ``api`` config.
+        scheme: the resolved scheme.
+        samples: what to score.
+        images: a sample's images as data URLs, by role (``FileImages``, or the Python API's images in memory);
+            called in a worker thread.
+    """
+
+    def __init__(self, api_cfg, scheme, samples: Sequence, images: Callable[[object], dict[str, str]], seed: int = 0):
         self.cfg = api_cfg
         self.scheme = scheme
-        self.dataset = dataset  # a PairDataset: the same image checks, resizing and orientation as the local judge
-        self.max_pixels = max_pixels
+        self.samples = samples
+        self.images = images
         self.seed = seed
         self.max_tokens = int(scheme.max_new_tokens or api_cfg.max_tokens)
+        self.urls = api_servers(api_cfg)
+        self.servers: dict[str, dict[str, int]] = {}  # tries per server once scored (``ServerPool.counts``)
         self._key = os.environ.get(api_cfg.key_env) if api_cfg.key_env else None  # kept in memory only
 
     def score(self, on_row: Callable[[dict], None]) -> list[dict]:
-        """Every sample of the dataset, each row passed to ``on_row`` as soon as it is answered (for the shard).
+        """Every sample, each row passed to ``on_row`` as soon as it is answered (for the shard); the rows in the
+        order answered, each with its sample's position as ``index``.
 
         Raises:
-            JudgeUnavailable: the server refused the key, the model or the URL.
+            JudgeUnavailable: a server refused the key, the model or the URL, or none could be reached.
             Stopped: SIGTERM or SIGINT; the rows answered so far went to ``on_row``.
         """
-        return asyncio.run(self._score_all(on_row))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._score_all(on_row))
+        # Called from inside an event loop (a notebook, an async trainer): the requests get a loop of their own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, self._score_all(on_row)).result()
 
-    async def _score_all(self, on_row) -> list[dict]:
+    def _client(self, url: str):
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(
-            base_url=self.cfg.base_url, api_key=self._key or "none", max_retries=0,  # our retries, bounded
+        return AsyncOpenAI(
+            base_url=url, api_key=self._key or "none", max_retries=0,  # our retries, bounded
             timeout=self.cfg.timeout_s, http_client=capped_client(int(self.cfg.max_response_bytes)),
         )  # fmt: skip
-        limit = asyncio.Semaphore(int(self.cfg.concurrency))
+
+    async def _score_all(self, on_row) -> list[dict]:
+        pool = ServerPool.open(self.urls, int(self.cfg.concurrency), self._client)
+        limit = asyncio.Semaphore(pool.slots)
         rows: list[dict] = []
         pending: set[asyncio.Future] = set()
         try:
-            indices = iter(range(len(self.dataset)))
+            indices = iter(range(len(self.samples)))
             first = next(indices, None)
             if first is not None:  # the probe: a wrong key, model or URL, or no server at all, stops the run here
-                [probe] = await until_done({asyncio.ensure_future(self._sample(client, limit, first))})
+                [probe] = await until_done({asyncio.ensure_future(self._sample(pool, limit, first))})
                 rows.append(probe.result())
                 if unreachable(rows[-1]["error"]):
-                    raise JudgeUnavailable(f"api: cannot connect to {self.cfg.base_url}; is the server up?")
+                    raise JudgeUnavailable(f"api: cannot connect to {pool.urls}; is the server up?")
                 on_row(rows[-1])
-            window = 2 * int(self.cfg.concurrency)  # samples in progress: decoded images wait for a free slot
+            window = 2 * pool.slots  # samples in progress: prepared images wait for a free slot
             while True:
                 for i in itertools.islice(indices, window - len(pending)):
-                    pending.add(asyncio.ensure_future(self._sample(client, limit, i)))
+                    pending.add(asyncio.ensure_future(self._sample(pool, limit, i)))
                 if not pending:
                     break
                 done = await until_done(pending)
@@ -119,60 +144,51 @@ class RemoteJudge:
             for task in pending:  # a failure (a refused key) or a stop: nothing keeps asking
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await client.close()
+            self.servers = pool.counts()
+            await pool.close()
         return rows
 
-    async def _sample(self, client, limit: asyncio.Semaphore, index: int) -> dict:
-        async with limit:  # the judgements of a sample one after another: at most `concurrency` requests at once
+    async def _sample(self, pool: ServerPool, limit: asyncio.Semaphore, index: int) -> dict:
+        async with limit:  # the judgements of a sample one after another
             start = time.perf_counter()
-            sample = self.dataset.samples[index]
-            urls = await asyncio.to_thread(self._urls, sample)  # file reads, decoding and base64 release the GIL
+            sample = self.samples[index]
+            urls = await asyncio.to_thread(self.images, sample)  # file reads, decoding and base64 off the loop
             stats = Counter()
             parts = new_parts()
             extra = self.scheme.values(sample)
             for j in self.scheme.judgements:
                 messages = to_openai(j.prompt.messages(sample, extra), urls)
                 try:
-                    await self._judge(client, messages, j, sample.id, stats, parts)
+                    await self._judge(pool, messages, j, sample.id, stats, parts)
                 except ApiFailure as e:
                     parts["errors"][j.name] = str(e)
-        row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0}
+        row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0, "index": index}
         row["seconds"] = round(time.perf_counter() - start, 4)
         row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
+        if len(self.urls) > 1:
+            tried = sorted({url for url, _ in (k for k in stats if isinstance(k, tuple))})
+            row["api_servers"] = {u: {"requests": stats[u, "requests"], "failed": stats[u, "failed"]} for u in tried}
         return row
 
-    def _urls(self, sample) -> dict[str, str]:
-        """Each image of a sample as the data URL the server gets (see ``evaluator.judge.server_images``)."""
-        ds = self.dataset  # a PairDataset's settings: the same orientation, limits and resizing as the local judge
-        size = source_size(sample.source, ds.upright) if ds.resize_edited else None
-        fmt, limits, pixels = self.cfg.image_format, ds.limits, self.max_pixels
-        resize = {role: None if role == "source" else size for role in sample.images}
-        return {r: image_url(getattr(sample, r), pixels, ds.upright, resize[r], fmt, limits) for r in sample.images}
-
-    async def _judge(self, client, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
+    async def _judge(self, pool, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
         """Ask one judgement, and put its reply and scores into the sample's ``parts``."""
         if self.scheme.mode == "logits":
-            await self._judge_logprobs(client, messages, judgement, stats, parts)
+            await self._judge_logprobs(pool, messages, judgement, stats, parts)
             return
-        reply, _ = await self._ask(client, messages, stats)
+        reply, _ = await self._ask(pool, messages, stats)
         parsed = parse_reply(self.scheme, reply, judgement.keys)
         for attempt in range(1, self.scheme.retries + 1):
             if not any(p.error == UNPARSEABLE for p in parsed.values()):
                 break
             seed = zlib.crc32(f"{self.seed}:{attempt}:{sample_id}:{judgement.name}".encode())
-            again, _ = await self._ask(client, messages, stats, temperature=self.scheme.retry_temperature, seed=seed)
+            again, _ = await self._ask(pool, messages, stats, temperature=self.scheme.retry_temperature, seed=seed)
             better = parse_reply(self.scheme, again, judgement.keys)
             if not any(p.error == UNPARSEABLE for p in better.values()):
                 reply, parsed = again, better
         add_reply(parts, judgement.name, reply, parsed)
 
-    async def _judge_logprobs(self, client, messages: list[dict], judgement, stats: Counter, parts: dict):
-        reply, tokens = await self._ask(client, messages, stats, with_logprobs=True)
-        if tokens is None:
-            raise JudgeUnavailable(
-                f"api: {self.cfg.base_url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
-                "server that returns them (judge.mode=generate works with any)"
-            )
+    async def _judge_logprobs(self, pool, messages: list[dict], judgement, stats: Counter, parts: dict):
+        reply, tokens = await self._ask(pool, messages, stats, with_logprobs=True)
         low, high = self.scheme.low, self.scheme.high
         dists = {key: logprobs.score_distribution(tokens, key, low, high) for key in judgement.keys}
         parsed = {k: Parsed(None, UNPARSEABLE) if d is None else Parsed(round(d.expected, 6)) for k, d in dists.items()}
@@ -181,56 +197,92 @@ class RemoteJudge:
             if dist is not None:
                 add_distribution(parts, key, dist)
 
-    async def _ask(self, client, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
+    async def _ask(self, pool, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
         """One reply (the key masked, should the server quote it), and ``with_logprobs`` its tokens with their top
-        alternatives (None if the server sent none); every try and retry counted."""
-        import openai
-
+        alternatives; every try and retry counted, in all and per server. A failed try goes to another server at
+        once where one is up, else it waits its backoff (or ``Retry-After``)."""
+        failed_on = None
         for attempt in range(self.cfg.max_retries + 1):
             stats["requests"] += 1
             stats["retries"] += attempt > 0
-            wait = None
-            try:
-                raw = await asyncio.wait_for(
-                    client.chat.completions.with_raw_response.create(
-                        model=self.cfg.model, messages=messages, max_tokens=self.max_tokens, temperature=temperature,
-                        **({"seed": seed} if seed is not None else {}),
-                        **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
-                    ),
-                    timeout=self.cfg.timeout_s,  # the whole try: httpx's own timeout restarts with every byte
-                )  # fmt: skip
-                response = raw.parse()
-                text = self._mask(response.choices[0].message.content or "")
-                tokens = logprobs.tokens_of(response.choices[0]) if with_logprobs else None
-            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
-                raise JudgeUnavailable(_refused(e, self.cfg, self._key)) from None
-            except openai.APIStatusError as e:
-                if e.status_code not in (408, 409, 429) and e.status_code < 500:
-                    raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
-                why, wait = f"{e.status_code} {_short(e, self._key)}", retry_after(e.response)
-            except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
-                raise ApiFailure(f"{API_ERROR} {e}") from None
-            except (asyncio.TimeoutError, openai.APITimeoutError):
-                why = f"no complete reply within api.timeout_s={self.cfg.timeout_s:g}"
-            except openai.APIConnectionError as e:
-                if cause(e, ResponseTooLarge):
-                    raise ApiFailure(f"{API_ERROR} {cause(e, ResponseTooLarge)}") from None
-                why = connection_problem(e)
-            except (openai.APIResponseValidationError, ValueError, AttributeError, IndexError, TypeError) as e:
-                why = f"unreadable response ({type(e).__name__})"
-            else:
-                usage = getattr(response, "usage", None)
-                stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
-                stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
-                return text, tokens
+            async with pool.lease(avoid=failed_on) as server:
+                stats[server.url, "requests"] += 1
+                outcome = await self._try(server, messages, stats, temperature, seed, with_logprobs)
+            if isinstance(outcome, tuple):
+                pool.succeeded(server)
+                return outcome
+            why, wait, counts = outcome.why, outcome.wait, outcome.counts
+            stats[server.url, "failed"] += 1
+            if counts:  # a 429 is the server's queue, not a fault of the server
+                pool.failed(server, why)
+            failed_on = server
             if attempt == self.cfg.max_retries:
                 raise ApiFailure(f"{API_ERROR} {why} ({self.cfg.max_retries} retries)")
-            backoff = min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
-            await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
+            if not pool.another_up(server):
+                backoff = min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
+                await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
         raise AssertionError("unreachable")
+
+    async def _try(self, server, messages, stats: Counter, temperature, seed, with_logprobs):
+        """One try on one server: ``(text, tokens)``, or a ``Failed`` try worth asking again.
+
+        Raises:
+            JudgeUnavailable: the server refused the key, the model or the URL, or sent no logprobs.
+            ApiFailure: a failure that asking again cannot mend (a 4xx, a reply past the byte cap).
+        """
+        import openai
+
+        try:
+            raw = await asyncio.wait_for(
+                server.client.chat.completions.with_raw_response.create(
+                    model=self.cfg.model, messages=messages, max_tokens=self.max_tokens, temperature=temperature,
+                    **({"seed": seed} if seed is not None else {}),
+                    **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
+                ),
+                timeout=self.cfg.timeout_s,  # the whole try: httpx's own timeout restarts with every byte
+            )  # fmt: skip
+            response = raw.parse()
+            text = self._mask(response.choices[0].message.content or "")
+            tokens = logprobs.tokens_of(response.choices[0]) if with_logprobs else None
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+            raise JudgeUnavailable(_refused(e, server.url, self.cfg.model, self._key)) from None
+        except openai.APIStatusError as e:
+            if e.status_code not in (408, 409, 429) and e.status_code < 500:
+                raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
+            why = f"{e.status_code} {_short(e, self._key)}"
+            return Failed(why, retry_after(e.response), counts=e.status_code not in (409, 429))
+        except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
+            raise ApiFailure(f"{API_ERROR} {e}") from None
+        except (asyncio.TimeoutError, openai.APITimeoutError):
+            return Failed(f"no complete reply within api.timeout_s={self.cfg.timeout_s:g}")
+        except openai.APIConnectionError as e:
+            if cause(e, ResponseTooLarge):
+                raise ApiFailure(f"{API_ERROR} {cause(e, ResponseTooLarge)}") from None
+            return Failed(connection_problem(e))
+        except (openai.APIResponseValidationError, ValueError, AttributeError, IndexError, TypeError) as e:
+            return Failed(f"unreadable response ({type(e).__name__})")
+        if with_logprobs and tokens is None:
+            raise JudgeUnavailable(
+                f"api: {server.url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
+                "server that returns them (judge.mode=generate works with any)"
+            )
+        usage = getattr(response, "usage", None)
+        stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
+        stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
+        return text, tokens
 
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+
+@dataclass
+class Failed:
+    """A try worth asking again: why it failed, the wait the server asked for, and whether it counts against the
+    server (a 429 does not)."""
+
+    why: str
+    wait: float | None = None
+    counts: bool = True
 
 
 def failed_request(row: dict) -> bool:
@@ -246,37 +298,39 @@ def _short(e, key: str | None = None) -> str:
     return re.sub(r"\b(sk|key)-[\w*-]{4,}", r"\1-***", text)
 
 
-def _refused(e, cfg, key: str | None) -> str:
+def _refused(e, url: str, model: str, key: str | None) -> str:
     what = {401: "the key (api.key_env)", 403: "the key's access", 404: "api.model and api.base_url"}
     return (
-        f"api: {cfg.base_url} answered {e.status_code} ({_short(e, key)}); check "
-        f"{what.get(e.status_code, 'the settings')} (api.model={cfg.model})"
+        f"api: {url} answered {e.status_code} ({_short(e, key)}); check "
+        f"{what.get(e.status_code, 'the settings')} (api.model={model})"
     )
 
 
 def predict(cfg, scheme, plan, out_dir, fp: str) -> list[dict]:
-    """``backend=api``: the plan's samples through the server, each answered row into the shard at once, so a
+    """``backend=api``: the plan's samples through the servers, each answered row into the shard at once, so a
     stopped or killed run loses only the requests in flight."""
     from tqdm.auto import tqdm
 
     from evaluator.results.resume import ShardWriter
-    from evaluator.runtime.dataset import PairDataset
     from evaluator.runtime.logs import around_progress_bar
 
-    dataset = PairDataset.from_config(plan.todo, cfg.data)
     writer = ShardWriter(out_dir, fp, plan.digests)
     writer.open(0)
-    judge = RemoteJudge(cfg.api, scheme, dataset, cfg.data.max_pixels, cfg.seed)
-    with around_progress_bar(), tqdm(total=len(dataset), desc="judging", unit="sample", dynamic_ncols=True) as progress:
+    judge = RemoteJudge(cfg.api, scheme, plan.todo, FileImages(cfg.data, cfg.api.image_format), cfg.seed)
+    with around_progress_bar(), tqdm(total=len(plan.todo), desc="judging", unit="sample", dynamic_ncols=True) as bar:
 
         def done(row: dict) -> None:
+            del row["index"]
             if not failed_request(row):  # a request that failed for good is asked again by a rerun
                 writer.write([row])
-            progress.update(1)
+            bar.update(1)
 
         try:
             rows = judge.score(done)
         finally:
             writer.close()
-    log.info("scored %d samples through %s", len(rows), cfg.api.base_url)
+            if len(judge.urls) > 1 and judge.servers:
+                tries = ", ".join(f"{u} {c['requests']} ({c['failed']} failed)" for u, c in judge.servers.items())
+                log.info("tries per server: %s", tries)
+    log.info("scored %d samples through %s", len(rows), ", ".join(judge.urls))
     return rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import struct
 from pathlib import Path
 
 from PIL import Image
@@ -35,7 +36,33 @@ def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: t
         return False
     if size is not None and im.size != size:
         return False
-    return not upright or im.getexif().get(_ORIENTATION, 1) == 1
+    return not upright or orientation(im) == 1
+
+
+def orientation(im: Image.Image) -> int:
+    """An opened image's EXIF orientation (1: upright), read without decoding its pixels where possible."""
+    if im.format == "PNG" and "exif" not in im.info and not _png_has_chunk(im.fp, b"eXIf"):
+        return 1  # Pillow's getexif() on a PNG decodes the whole image to look for EXIF after the pixel data
+    return im.getexif().get(_ORIENTATION, 1)
+
+
+def _png_has_chunk(fp, kind: bytes) -> bool:
+    """Whether a PNG file has a chunk of this type, found by walking the chunk headers (a seek per chunk)."""
+    position = fp.tell()
+    try:
+        fp.seek(8)  # the signature
+        while header := fp.read(8):
+            if len(header) < 8:
+                return False
+            length, name = struct.unpack(">I4s", header)
+            if name == kind:
+                return True
+            if name == b"IEND":
+                return False
+            fp.seek(length + 4, io.SEEK_CUR)  # the data and its CRC
+        return False
+    finally:
+        fp.seek(position)
 
 
 def image_url(
@@ -55,6 +82,11 @@ def image_url(
     image = load_rgb(path, limits, upright)
     if resize_to is not None and image.size != resize_to:
         image = image.resize(resize_to, Image.Resampling.BICUBIC)
+    return encoded_url(image, max_pixels, image_format)
+
+
+def encoded_url(image: Image.Image, max_pixels: int | None = None, image_format: str = "png") -> str:
+    """A decoded image as a data URL: scaled down to ``max_pixels`` if need be, then encoded as ``image_format``."""
     if max_pixels and image.width * image.height > max_pixels:
         scale = math.sqrt(max_pixels / (image.width * image.height))
         size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
@@ -65,9 +97,31 @@ def image_url(
     return f"data:image/{image_format};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
+class FileImages:
+    """Each image of a sample, read from its file, as the data URL the server gets, under the data settings the
+    local judge uses (``data.max_pixels``, ``data.exif_transpose``, ``data.resize_edited``, the image limits)."""
+
+    def __init__(self, data_cfg, image_format: str = "png"):
+        self.max_pixels = data_cfg.max_pixels
+        self.upright = bool(data_cfg.exif_transpose)
+        self.resize_edited = bool(data_cfg.resize_edited)
+        self.limits = ImageLimits.from_config(data_cfg)
+        self.image_format = image_format
+
+    def __call__(self, sample) -> dict[str, str]:
+        size = source_size(sample.source, self.upright) if self.resize_edited else None
+        return {
+            role: image_url(
+                getattr(sample, role), self.max_pixels, self.upright, None if role == "source" else size,
+                self.image_format, self.limits,
+            )
+            for role in sample.images
+        }  # fmt: skip
+
+
 def source_size(path: str, upright: bool = True) -> tuple[int, int]:
     """A source image's size as the judge sees it (upright), read from its header."""
     with Image.open(path) as im:
         size = im.size
-        turned = upright and im.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8)
+        turned = upright and orientation(im) in (5, 6, 7, 8)
     return (size[1], size[0]) if turned else size

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from evaluator.config.checks import api_servers
 from evaluator.results.writing import jsonl_line
 from evaluator.runtime.errors import OutputError
 from evaluator.runtime.hashing import checkpoint_digest
@@ -41,7 +42,9 @@ def score_fingerprint(cfg, scheme) -> str:
     # Which judge answered: the local checkpoint, or the server's model (the key and the limits change nothing).
     api = cfg.get("backend", "local") == "api"
     if api:
-        judge = {k: cfg.api[k] for k in ("base_url", "model", "max_tokens", "image_format")}
+        judge = {k: cfg.api[k] for k in ("model", "max_tokens", "image_format")}
+        servers = sorted(api_servers(cfg.api))  # several servers of one model: their set, in any order
+        judge["base_url"] = servers[0] if len(servers) == 1 else servers
     else:  # a checkpoint saved again into the same folder is another judge
         judge = {**{k: cfg.model[k] for k in _MODEL_KEYS}, "files": checkpoint_digest(cfg.model.name_or_path)}
     relevant = {

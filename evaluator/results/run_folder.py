@@ -66,6 +66,7 @@ _SCORE_KEYS = (
     "api.base_url",
     "api.model",
     "api.max_tokens",
+    "api.image_format",
 )
 
 

@@ -174,7 +174,14 @@ def api_usage(rows: Sequence[dict]) -> dict | None:
     """What a ``backend=api`` run asked of its server (rows scored by an earlier run included); None otherwise."""
     if not any("api_requests" in r for r in rows):
         return None
-    return {k: sum(int(r.get(f"api_{k}") or 0) for r in rows) for k in API_COUNTS}
+    usage = {k: sum(int(r.get(f"api_{k}") or 0) for r in rows) for k in API_COUNTS}
+    servers: dict[str, Counter] = {}
+    for r in rows:  # several servers: each one's tries, and how many of them failed
+        for url, counts in (r.get("api_servers") or {}).items():
+            servers.setdefault(url, Counter()).update(counts)
+    if servers:
+        usage["servers"] = {url: dict(c) for url, c in sorted(servers.items())}
+    return usage
 
 
 def _num(x) -> str:
@@ -227,6 +234,8 @@ def summary_markdown(summary: dict) -> str:
             f"Server: {api['requests']} requests ({api['retries']} retries), {api['prompt_tokens']} prompt and "
             f"{api['completion_tokens']} completion tokens."
         )
+        for url, c in api.get("servers", {}).items():
+            lines.append(f"- {escape(url)}: {c.get('requests', 0)} tries, {c.get('failed', 0)} failed")
     if summary["skipped"]:
         lines.append(
             f"Skipped inputs: {summary['skipped']} (their reasons are among the failures and in results.jsonl)."

@@ -102,3 +102,44 @@ def test_readme_and_python_api_page_snippets_run(capsys):
     assert sample_id == "a" and (score == "None") == (error != ["None"])
     assert all(x == "None" or 0 <= float(x) <= 10 for x in (score, sc, pq))
     assert re.fullmatch(r"tensor\(\[\[\d\.\d{4}, \d\.\d{4}, \d\.\d{4}, \d\.\d{4}\]\]\)", reward)  # a [1, 4] reward
+
+
+def test_a_judge_on_a_server_scores_as_the_local_one_does(judge):
+    from ..api_server import Server, canned_score
+
+    sources, edits = _pictures(5, 4), _pictures(5, 5)
+    instructions = [f"Make it red, take {i}." for i in range(5)]
+    with Server(delay=0.02) as server:
+        remote = Judge.from_config(judge="score10", overrides=[
+            "backend=api", f"api.base_url={server.url}", "api.model=m", "api.key_env=null", "api.concurrency=3"])  # fmt: skip
+        results = remote.score(sources, edits, instructions, ids=["a", "b", "a", "c", "d"])  # an id twice
+        texts = list(server.texts)
+        urls = list(server.image_urls)
+    assert remote.module is None  # nothing loaded
+    assert [r["id"] for r in results] == ["a", "b", "a", "c", "d"]  # in input order
+    for instruction, r in zip(instructions, results, strict=True):
+        [text] = [t for t in texts if instruction in t]
+        assert r["score"] == canned_score(text) and r["error"] is None and r["api_requests"] == 1
+    local = judge.score(sources[:1], edits[:1], instructions[:1])[0]
+    assert set(local) - {"score_argmax", "score_confidence"} <= set(results[0])  # the local row's form
+    assert len(urls) == 5 and all(u.startswith("data:image/png;base64,") for pair in urls for u in pair)
+
+
+@pytest.mark.slow
+def test_validation_metric_in_ddp_with_a_judge_on_a_server(tmp_path, restore_environ):
+    from ..api_server import Server, canned_score
+
+    with Server() as server:
+        proc = subprocess.run(
+            [sys.executable, "examples/train_with_judge.py", "--out", str(tmp_path), "--devices", "2", "--epochs", "2",
+             "--judge-url", server.url],
+            cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        texts = list(server.texts)
+    assert_ok(proc)
+    logged = [r for r in csv.DictReader((tmp_path / "metrics.csv").open()) if r["val/judge_score"]]
+    assert [int(r["epoch"]) for r in logged] == [0, 1] and len(texts) == 2 * 7  # each unique sample once an epoch
+    for epoch, row in enumerate(logged):
+        asked = texts[7 * epoch : 7 * epoch + 7]  # an epoch's requests all come before the next epoch's
+        assert float(row["val/judge_count"]) == 7
+        assert float(row["val/judge_score"]) == pytest.approx(sum(canned_score(t) for t in asked) / 7)
