@@ -247,6 +247,11 @@ class RemoteJudge:
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
             raise JudgeUnavailable(_refused(e, server.url, self.cfg.model, self._key)) from None
         except openai.APIStatusError as e:
+            if with_logprobs and e.status_code in (400, 422) and "logprob" in str(getattr(e, "message", e)):
+                raise JudgeUnavailable(  # transformers serve, for one, refuses the fields outright
+                    f"api: {server.url} does not take logprobs ({e.status_code} {_short(e, self._key)}); "
+                    "judge.mode=logits needs a server that returns them (judge.mode=generate works with any)"
+                ) from None
             if e.status_code not in (408, 409, 429) and e.status_code < 500:
                 raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
             why = f"{e.status_code} {_short(e, self._key)}"

@@ -136,10 +136,11 @@ def write_prompts(cfg: DictConfig, scheme: Scheme, plan: Plan, out_dir: Path) ->
 
 def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | None) -> None:
     if trainer is None:
-        where, judge = (
-            f"1 process (api, {cfg.api.concurrency} requests at a time)",
-            f"{cfg.api.model} at {cfg.api.base_url}",
-        )
+        servers = checks.api_servers(cfg.api)
+        each = " per server" if len(servers) > 1 else ""
+        lossy = ", images that must change sent as lossy JPEG" if cfg.api.image_format == "jpeg" else ""
+        where = f"1 process (api, {cfg.api.concurrency} requests at a time{each}{lossy})"
+        judge = f"{cfg.api.model} at {', '.join(servers)}"
     else:
         k = cfg.trainer.gpus_per_replica
         each = f"{k} GPUs each, " if k > 1 else ""
