@@ -45,13 +45,29 @@ def _console_filter(record: logging.LogRecord) -> bool:
     return RankFormatter.rank == 0 and getattr(record, "console", True)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is at each line, not as it was when the handler was made: a later redirect
+    (a test's capture, a notebook's) is followed, and a closed stream from before is never written to."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ and setStream assign it; sys.stderr stays the one
+        pass
+
+
 def setup(level: str = "INFO", rank: int = 0) -> None:
     """Send the ``evaluator`` loggers to stderr with the rank prefix (idempotent)."""
     RankFormatter.where, RankFormatter.rank = f"rank {rank}", rank
     logger = logging.getLogger("evaluator")
     logger.setLevel(level.upper() if isinstance(level, str) else level)
     if not any(getattr(h, "_evaluator", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(RankFormatter(_FORMAT, datefmt="%H:%M:%S"))
         handler.addFilter(_console_filter)
         handler._evaluator = True
