@@ -3,7 +3,8 @@
 Replies are canned, keyed by the prompt's text: ``{"score": N}`` with N from a hash of the text, so every run
 gets the same scores. ``faults`` maps a piece of prompt text to the faults its next requests meet, in order:
 ``429`` and ``500`` (with ``Retry-After``), ``timeout`` (an answer slower than the client waits), ``malformed``
-(a body that is not JSON), ``401``, ``nologprobs`` (logprobs asked for, none sent), and the hostile ones:
+(a body that is not JSON), ``401``, ``nologprobs`` (logprobs asked for, none sent), ``422logprobs`` (the
+logprobs fields refused), and the hostile ones:
 ``drip`` (the headers at once, then one byte of the body every ``hang`` seconds), ``close`` (half the body, then
 the connection closed), ``echo_auth`` (the reply quotes the request's Authorization header), ``huge`` (a reply of
 ``huge_bytes``), ``slow_retry`` (a 429 that asks for a 1000 s wait). ``content(text)``, where given, writes the reply
@@ -136,6 +137,10 @@ class Server:
                     code = 429 if fault == "slow_retry" else int(fault)
                     wait = "1000" if fault == "slow_retry" else "0.05"
                     self._send(code, {"error": {"message": f"injected {fault}", "type": "x"}}, retry=wait)
+                    return
+                if fault == "422logprobs":  # as transformers serve may answer fields it does not take
+                    message = "Unsupported fields in the request: {'logprobs', 'top_logprobs'}"
+                    self._send(422, {"error": {"message": message, "type": "invalid_request_error"}})
                     return
                 if fault == "timeout":
                     time.sleep(server.hang)

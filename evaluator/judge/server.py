@@ -19,39 +19,27 @@ import itertools
 import logging
 import os
 import random
-import re
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from evaluator.config.checks import api_servers
 from evaluator.judge.server_http import (
     API_ERROR,
-    ResponseTooLarge,
     capped_client,
-    cause,
-    connection_problem,
-    retry_after,
     unreachable,
     until_done,
-    usage_count,
 )
 from evaluator.judge.server_images import FileImages
 from evaluator.judge.server_pool import ServerPool
+from evaluator.judge.server_request import ApiFailure, ask_once
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.scoring import logprobs
 from evaluator.scoring.parsing import UNPARSEABLE, Parsed
 from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
 
 log = logging.getLogger(__name__)
-
-TOP_LOGPROBS = 20  # the most OpenAI returns
-
-
-class ApiFailure(Exception):
-    """A request that failed for good (retries spent, or refused as malformed): this sample's error."""
 
 
 def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
@@ -207,7 +195,9 @@ class RemoteJudge:
             stats["retries"] += attempt > 0
             async with pool.lease(avoid=failed_on) as server:
                 stats[server.url, "requests"] += 1
-                outcome = await self._try(server, messages, stats, temperature, seed, with_logprobs)
+                outcome = await ask_once(
+                    server, self.cfg, self._key, messages, self.max_tokens, stats, temperature, seed, with_logprobs
+                )
             if isinstance(outcome, tuple):
                 pool.succeeded(server)
                 return outcome
@@ -223,92 +213,10 @@ class RemoteJudge:
                 await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
         raise AssertionError("unreachable")
 
-    async def _try(self, server, messages, stats: Counter, temperature, seed, with_logprobs):
-        """One try on one server: ``(text, tokens)``, or a ``Failed`` try worth asking again.
-
-        Raises:
-            JudgeUnavailable: the server refused the key, the model or the URL, or sent no logprobs.
-            ApiFailure: a failure that asking again cannot mend (a 4xx, a reply past the byte cap).
-        """
-        import openai
-
-        try:
-            raw = await asyncio.wait_for(
-                server.client.chat.completions.with_raw_response.create(
-                    model=self.cfg.model, messages=messages, max_tokens=self.max_tokens, temperature=temperature,
-                    **({"seed": seed} if seed is not None else {}),
-                    **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
-                ),
-                timeout=self.cfg.timeout_s,  # the whole try: httpx's own timeout restarts with every byte
-            )  # fmt: skip
-            response = raw.parse()
-            text = self._mask(response.choices[0].message.content or "")
-            tokens = logprobs.tokens_of(response.choices[0]) if with_logprobs else None
-        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
-            raise JudgeUnavailable(_refused(e, server.url, self.cfg.model, self._key)) from None
-        except openai.APIStatusError as e:
-            if with_logprobs and e.status_code in (400, 422) and "logprob" in str(getattr(e, "message", e)):
-                raise JudgeUnavailable(  # transformers serve, for one, refuses the fields outright
-                    f"api: {server.url} does not take logprobs ({e.status_code} {_short(e, self._key)}); "
-                    "judge.mode=logits needs a server that returns them (judge.mode=generate works with any)"
-                ) from None
-            if e.status_code not in (408, 409, 429) and e.status_code < 500:
-                raise ApiFailure(f"{API_ERROR} {e.status_code} {_short(e, self._key)}") from None
-            why = f"{e.status_code} {_short(e, self._key)}"
-            return Failed(why, retry_after(e.response), counts=e.status_code not in (409, 429))
-        except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
-            raise ApiFailure(f"{API_ERROR} {e}") from None
-        except (asyncio.TimeoutError, openai.APITimeoutError):
-            return Failed(f"no complete reply within api.timeout_s={self.cfg.timeout_s:g}")
-        except openai.APIConnectionError as e:
-            if cause(e, ResponseTooLarge):
-                raise ApiFailure(f"{API_ERROR} {cause(e, ResponseTooLarge)}") from None
-            return Failed(connection_problem(e))
-        except (openai.APIResponseValidationError, ValueError, AttributeError, IndexError, TypeError) as e:
-            return Failed(f"unreadable response ({type(e).__name__})")
-        if with_logprobs and tokens is None:
-            raise JudgeUnavailable(
-                f"api: {server.url} returned no logprobs for {self.cfg.model}; judge.mode=logits needs a "
-                "server that returns them (judge.mode=generate works with any)"
-            )
-        usage = getattr(response, "usage", None)
-        stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
-        stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
-        return text, tokens
-
-    def _mask(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-
-@dataclass
-class Failed:
-    """A try worth asking again: why it failed, the wait the server asked for, and whether it counts against the
-    server (a 429 does not)."""
-
-    why: str
-    wait: float | None = None
-    counts: bool = True
-
 
 def failed_request(row: dict) -> bool:
     """Whether a row's error is a request that failed (retries spent), not a reply: worth asking again."""
     return any(str(v).startswith(API_ERROR) or f": {API_ERROR}" in str(v) for k, v in row.items() if "error" in k and v)
-
-
-def _short(e, key: str | None = None) -> str:
-    """The server's message, one line, with anything like a key masked (OpenAI quotes part of a wrong key)."""
-    text = str(getattr(e, "message", e)).splitlines()[0][:200]
-    if key:
-        text = text.replace(key, "***")
-    return re.sub(r"\b(sk|key)-[\w*-]{4,}", r"\1-***", text)
-
-
-def _refused(e, url: str, model: str, key: str | None) -> str:
-    what = {401: "the key (api.key_env)", 403: "the key's access", 404: "api.model and api.base_url"}
-    return (
-        f"api: {url} answered {e.status_code} ({_short(e, key)}); check "
-        f"{what.get(e.status_code, 'the settings')} (api.model={model})"
-    )
 
 
 def predict(cfg, scheme, plan, out_dir, fp: str) -> list[dict]:

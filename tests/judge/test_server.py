@@ -139,6 +139,11 @@ def test_logit_mode_reads_the_scores_distribution_from_the_servers_logprobs(tmp_
         args = [*_api(server, "judge.mode=logits", "api.key_env=null"), f"out_dir={tmp_path / 'o2'}"]
         with pytest.raises(JudgeUnavailable, match=r"returned no logprobs .* needs a server that returns them"):
             run(compose(args))
+    with Server(faults={"": ["422logprobs"] * 100}) as server:
+        args = [*_api(server, "judge.mode=logits", "api.key_env=null"), f"out_dir={tmp_path / 'o3'}"]
+        with pytest.raises(JudgeUnavailable, match=r"does not take logprobs \(Error code: 422 - Unsupported fields"):
+            run(compose(args))
+        assert len(server.texts) == 1  # the probe, not asked again
 
 
 def test_the_server_judge_imports_no_torch_or_lightning():
