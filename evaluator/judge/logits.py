@@ -45,18 +45,7 @@ def label_distributions(model, inputs: dict, token_ids: list[int], values: list[
     pairwise verdict, the chance the edit shown first is better, a tie counting half)."""
     p_first = model(**inputs, logits_to_keep=1).logits[:, -1].float().softmax(-1)
     probs = p_first[:, torch.tensor(token_ids, device=p_first.device)].double().cpu()  # [batch, words]
-    mass = probs.sum(-1)
-    scale = torch.tensor(values, dtype=torch.float64)
-    expected = (probs * scale).sum(-1) / mass.clamp_min(1e-300)
-    return [
-        ScoreDistribution(
-            expected=float(expected[i]),
-            argmax=values[int(probs[i].argmax())],
-            confidence=float(mass[i]),
-            probs={v: float(probs[i, k]) for k, v in enumerate(values)},
-        )
-        for i in range(probs.shape[0])
-    ]
+    return _distributions(probs, values)
 
 
 @torch.inference_mode()
@@ -93,6 +82,12 @@ def score_distributions(model, inputs: dict, digit_ids: list[int], low: float, h
             p = p_first[:, digits[v]]
         columns.append(p)
     probs = torch.stack(columns, dim=-1).double().cpu()  # [batch, len(values)]
+    return _distributions(probs, values)
+
+
+def _distributions(probs: torch.Tensor, values: list[float]) -> list[ScoreDistribution]:
+    """Each row of ``probs`` ([batch, values], float64 on the CPU, not renormalised) as a distribution over
+    ``values``: the expected value renormalised over them, the most likely, and the mass they hold."""
     mass = probs.sum(-1)
     scale = torch.tensor(values, dtype=torch.float64)
     expected = (probs * scale).sum(-1) / mass.clamp_min(1e-300)
