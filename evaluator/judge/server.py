@@ -187,9 +187,10 @@ class RemoteJudge:
 
     async def _ask(self, pool, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
         """One reply (the key masked, should the server quote it), and ``with_logprobs`` its tokens with their top
-        alternatives; every try and retry counted, in all and per server. A failed try goes to another server at
-        once where one is up, else it waits its backoff (or ``Retry-After``)."""
-        failed_on = None
+        alternatives; every try and retry counted, in all and per server. A failed try goes at once to a server that
+        is up and has not failed this request yet, else it waits its backoff (or ``Retry-After``): servers that all
+        answer 429 are not asked round and round."""
+        failed_on, failed = None, []
         for attempt in range(self.cfg.max_retries + 1):
             stats["requests"] += 1
             stats["retries"] += attempt > 0
@@ -206,9 +207,10 @@ class RemoteJudge:
             if counts:  # a 429 is the server's queue, not a fault of the server
                 pool.failed(server, why)
             failed_on = server
+            failed.append(server)
             if attempt == self.cfg.max_retries:
                 raise ApiFailure(f"{API_ERROR} {why} ({self.cfg.max_retries} retries)")
-            if not pool.another_up(server):
+            if not pool.up_besides(failed):
                 backoff = min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
                 await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
         raise AssertionError("unreachable")

@@ -92,10 +92,10 @@ class ServerPool:
             endpoint.active -= 1
             self._released.set()
 
-    def another_up(self, endpoint: Endpoint) -> bool:
-        """Whether a try that failed on ``endpoint`` can go elsewhere at once (else it waits its backoff)."""
+    def up_besides(self, failed: list[Endpoint]) -> bool:
+        """Whether a server other than those a request ``failed`` on is up: the next try may go there at once."""
         now = time.monotonic()
-        return any(e is not endpoint and not e.down(now) for e in self.endpoints)
+        return any(not e.down(now) and all(e is not f for f in failed) for e in self.endpoints)
 
     def succeeded(self, endpoint: Endpoint) -> None:
         if endpoint.warned:

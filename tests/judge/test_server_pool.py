@@ -56,7 +56,7 @@ def test_a_failing_server_is_left_out_then_tried_one_request_at_a_time(caplog):
         "api: http://b failed 3 tries in a row (connection refused); leaving it out, trying it again every 30 s"
     ]  # one warning, however many tries fail after it
     assert pool._pick(None) is a and pool._pick(a) is a  # b is out, even where a try just failed on a
-    assert pool.another_up(b) and not pool.another_up(a)
+    assert pool.up_besides([b]) and not pool.up_besides([a]) and not pool.up_besides([b, a])
     b.down_until = 0  # its time out is over: one request may try it
     assert b.free(1e9) == 1
     pool.succeeded(b)
