@@ -38,7 +38,7 @@ def entry(
             check(cfg)
             for key in ("edit_dir", "out_dir"):  # folders that cannot be written: said before anything starts
                 if cfg.get(key):
-                    checks.check_out_dir(Path(str(cfg[key])).expanduser().resolve())
+                    checks.check_out_dir(Path(str(cfg[key])).expanduser().resolve(), key)
             # A first line within a second: importing torch and Lightning takes several more.
             log.info("config checked; results go to %s; starting", cfg.get("out_dir"))
             module, function = run.split(":")
@@ -51,6 +51,6 @@ def entry(
         sys.argv[1:] = as_meant(sys.argv[1:])  # before Hydra reads them: 429_100 stays text
         with report_and_exit(env_rank()):
             compose.check_overrides(sys.argv[1:], config_name)
-        _main()
+            _main()  # Hydra composes again here: Ctrl-C meanwhile is one line too
 
     return main

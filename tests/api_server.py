@@ -10,7 +10,8 @@ the connection closed), ``echo_auth`` (the reply quotes the request's Authorizat
 ``huge_bytes``), ``slow_retry`` (a 429 that asks for a 1000 s wait). ``content(text)``, where given, writes the reply
 instead of the canned one, and ``logprobs(text)`` its logprobs; ``judge(text, brightness)`` writes it from the mean
 brightness (0-255) of each image the request shows, in order. ``down_after``: after answering that many requests
-the server shuts down, refusing connections from then on (a server that dies mid-run). It records every request's
+the server shuts down, refusing connections from then on (a server that dies mid-run). ``answers_as``: the model
+its replies name (a server that serves another model than the one asked for). It records every request's
 text, images, Authorization header, and the most requests it served at once.
 """
 
@@ -68,8 +69,9 @@ def _brightness(body: dict) -> list[float]:
 class Server:
     def __init__(self, delay: float = 0.0, faults: dict[str, list[str]] | None = None, hang: float = 2.0, port=0,
                  content=None, logprobs=None, huge_bytes: int = 20_000_000, judge=None,
-                 down_after: int | None = None):  # fmt: skip
+                 down_after: int | None = None, answers_as: str | None = None):  # fmt: skip
         self.delay, self.hang, self.judge, self.down_after = delay, hang, judge, down_after
+        self.answers_as = answers_as  # the model the server says answered (default: the one asked for)
         self.answered = 0
         self.content, self.logprobs, self.huge_bytes = content, logprobs, huge_bytes
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
@@ -161,7 +163,7 @@ class Server:
                         reply, choice["logprobs"] = logprob_reply(text)
                         choice["message"]["content"] = reply
                 completion = {
-                    "id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],
+                    "id": "c", "object": "chat.completion", "created": 0, "model": server.answers_as or body["model"], "choices": [choice],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
                 }  # fmt: skip
                 if fault == "malformed":

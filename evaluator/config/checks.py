@@ -5,8 +5,10 @@ loads: data, devices, the server settings, the checkpoint, the output folder. Th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from evaluator.inputs.pairs import check_pair_columns
 from evaluator.runtime.errors import ConfigError
 
 
-def check_judge(cfg: DictConfig, checkpoint: bool = True) -> None:
+def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = True) -> None:
     """The checks on a composed config that its schema cannot express; every one before any model loads
-    (``checkpoint=False``: not looking into ``model.name_or_path``, for a judge already in memory).
+    (``checkpoint=False``: not looking into ``model.name_or_path``, for a judge already in memory;
+    ``edits_exist=False``: the edits are yet to be made, by ``evaluator.pipeline``, so the data is checked as the
+    editing stage reads it: a manifest needs no ``edited`` column).
 
     Raises:
         ConfigError: with one line saying what to change.
@@ -30,7 +34,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True) -> None:
     batch = cfg.data.batch_size
     if batch != "auto" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
         raise ConfigError(f"data.batch_size is a positive integer or auto, not {batch!r}")
-    check_data(cfg.data)
+    check_data(cfg.data, edited=edits_exist)
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
@@ -39,7 +43,12 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True) -> None:
         _check_api(cfg)
     from evaluator.scoring.schemes import Scheme
 
-    Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
+    scheme = Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
+    if scheme.pairwise and cfg.data.layout not in ("pairs", "arena"):
+        raise ConfigError(
+            f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path=PAIRS with "
+            f"id, source, instruction, edited_a, edited_b) or python -m evaluator.arena, not data={cfg.data.layout}"
+        )
     if cfg.backend == "api":
         return  # one process, no local weights: the devices and the checkpoint play no part
     if cfg.trainer.gpus_per_replica < 1 or not 0 < cfg.trainer.max_memory_fraction <= 1:
@@ -89,6 +98,7 @@ def _check_arena(data: DictConfig, edited: bool) -> None:
         raise ConfigError(
             f"an arena ranks two or more editors: arena.editors.NAME=MANIFEST for each (given: {len(data.editors)})"
         )
+    check_editor_names(list(data.editors))
     if data.max_pairs is not None and data.max_pairs < 1:
         raise ConfigError(f"arena.max_pairs is a positive number of pairs or null, not {data.max_pairs}")
     one_of("arena.layout", data.editor_layout, ("manifest", "gedit", "imgedit"))
@@ -100,6 +110,32 @@ def _check_arena(data: DictConfig, edited: bool) -> None:
     missing = [f"arena.{k}=..." for k in needed if not data[k]]
     if missing:
         raise ConfigError(f"arena.layout={data.editor_layout} needs {' '.join(missing)}")
+
+
+_EDITOR_NAME = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def check_editor_names(names: Sequence[str]) -> None:
+    """An arena's pair of editors X and Y on id I is named ``I:X-vs-Y``; these names must never coincide. An
+    editor's name holds no ``:`` (so the id is what precedes the last one), and no two pairs of editors may read
+    alike (``a`` against ``b-vs-c`` is ``a-vs-b-vs-c``, as is ``a-vs-b`` against ``c``).
+
+    Raises:
+        ConfigError: naming the editors whose names could make two pairs one.
+    """
+    for name in names:
+        if not _EDITOR_NAME.fullmatch(str(name)):
+            raise ConfigError(f"arena.editors.{name}: an editor's name takes letters, digits, '.', '_', '+' and '-'")
+    seen: dict[str, tuple[str, str]] = {}
+    for x, y in itertools.combinations(sorted(names), 2):
+        label = f"{x}-vs-{y}"
+        if label in seen:
+            a, b = seen[label]
+            raise ConfigError(
+                f"arena.editors: the pairs {a} against {b} and {x} against {y} would both be named {label}; "
+                "rename an editor (a name without '-vs-')"
+            )
+        seen[label] = (x, y)
 
 
 def check_arena(cfg: DictConfig, checkpoint: bool = True) -> None:
@@ -215,8 +251,8 @@ def _check_checkpoint(model) -> None:
         raise ConfigError(f"model.name_or_path={path} is a {model_type!r} checkpoint; the judge supports {supported}")
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Raises: ConfigError naming ``out_dir`` and why, unless it can be created and written."""
+def check_out_dir(out_dir: Path, key: str = "out_dir") -> None:
+    """Raises: ConfigError naming ``out_dir`` (the setting ``key``) and why, unless it can be created and written."""
     probe = out_dir / f".write-test-{os.getpid()}"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -224,5 +260,5 @@ def check_out_dir(out_dir: Path) -> None:
         probe.unlink()
     except OSError as e:
         raise ConfigError(
-            f"out_dir={out_dir} cannot be written ({e.strerror or e}); choose another with out_dir=..."
+            f"{key}={out_dir} cannot be written ({e.strerror or e}); choose another with {key}=..."
         ) from None

@@ -25,6 +25,7 @@ CONFIG_NAME = "eval"
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                      "--config-dir", "-cd", "--experimental-rerun", "--info", "-i"}  # fmt: skip
 _NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--info", "-i"}
+_HYDRA_FLAGS = _FLAGS_WITH_VALUE | _NO_CHECK_FLAGS | {"--resolve", "--run", "-r", "--multirun", "-m"}
 
 
 def register_config() -> None:
@@ -98,14 +99,32 @@ def check_overrides(argv: Sequence[str], config_name: str = CONFIG_NAME) -> None
     if any(a in _NO_CHECK_FLAGS or a.split("=")[0] in _NO_CHECK_FLAGS for a in argv):
         return
     overrides, skip = [], False
-    for a in argv:
+    for i, a in enumerate(argv):
         if skip:
             skip = False
         elif a.startswith("-"):
+            _refuse_dashed(a, argv[i + 1] if i + 1 < len(argv) else None)
             skip = a in _FLAGS_WITH_VALUE
         elif not a.lstrip("+~").startswith("hydra.") or a.startswith("hydra.searchpath="):
             overrides.append(a)  # Hydra's own settings are Hydra's business, but the search path finds presets
     compose(overrides, config_name)
+
+
+def _refuse_dashed(arg: str, following: str | None) -> None:
+    """``--data.path x`` (argparse's habit) is no Hydra override; say the form that works instead of Hydra's
+    "Error parsing override 'x'".
+
+    Raises:
+        ConfigError: for a dashed argument that is none of Hydra's own flags.
+    """
+    name, eq, value = arg.partition("=")
+    if name in _HYDRA_FLAGS:
+        return
+    key = name.lstrip("-")
+    if not eq and following is not None and not following.startswith("-") and "=" not in following:
+        value = following
+    meant = f"{key}={value}" if (eq or value) else f"{key}=..."
+    raise ConfigError(f"{arg} is not an option here: settings are written key=value, without dashes ({meant})")
 
 
 def _explain(e: Exception, overrides: Sequence[str], config_name: str = CONFIG_NAME) -> ConfigError:

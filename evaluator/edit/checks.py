@@ -54,5 +54,5 @@ def check_pipeline(cfg: DictConfig) -> None:
             "evaluator.pipeline runs the editor and the judge in the same processes, one per GPU; for "
             "trainer.gpus_per_replica>1 run python -m evaluator.edit, then python -m evaluator"
         )
-    check_judge(cfg)
+    check_judge(cfg, edits_exist=False)  # the judge reads the manifest the editing stage writes
     check_edit(cfg)

@@ -56,18 +56,18 @@ def read_edit_rows(data_cfg, out_dir: Path) -> Loaded:
     return readers.limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
 
 
-def refuse_own_input(data_cfg, out_dir: Path) -> None:
+def refuse_own_input(data_cfg, out_dir: Path, key: str = "out_dir") -> None:
     """A manifest is never replaced by the one this stage writes: its rows and source paths would be lost.
 
     Raises:
-        ConfigError: ``data.path`` is ``out_dir/manifest.jsonl``.
+        ConfigError: ``data.path`` is ``out_dir/manifest.jsonl`` (``key``: the setting that chose ``out_dir``).
     """
     if data_cfg.layout != "manifest":
         return
     given = Path(str(data_cfg.path)).expanduser().resolve()
     if given == (Path(out_dir).expanduser() / MANIFEST).resolve():
         raise ConfigError(
-            f"data.path={data_cfg.path} is where the editing stage writes its new {MANIFEST}; choose another out_dir "
+            f"data.path={data_cfg.path} is where the editing stage writes its new {MANIFEST}; choose another {key} "
             "(the default is outputs/<data>/edits-<editor>) or rename the input"
         )
 

@@ -114,7 +114,8 @@ def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: run_folde
         run_folder.claim(out_dir, cfg.data, cfg.resume, editor=fp)
         previous = _on_disk(rows_to_resume(out_dir, fp, keep=cfg.resume), loaded.samples)
         where = readers.describe(cfg.data)
-        return make_plan(loaded, preflight.merge(shares), where, cfg.data.on_error, previous, ("edited", "editing"))
+        return make_plan(loaded, preflight.merge(shares), where, cfg.data.on_error, previous, ("edited", "editing"),
+                         readers.paths_from(cfg.data))  # fmt: skip
 
     return loaded, coordinator.broadcast("plan", decide)
 

@@ -36,8 +36,8 @@ def run(cfg: DictConfig) -> tuple[Path, Path]:
     edits = Path(cfg.edit_dir).expanduser().resolve()
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     edit_cfg, judge_cfg = split(cfg, edits, out_dir)
-    layouts.refuse_own_input(cfg.data, edits)
-    job.prepare(cfg, edits, log_name="edit")
+    layouts.refuse_own_input(cfg.data, edits, "edit_dir")
+    job.prepare(cfg, edits, log_name="edit", key="edit_dir")
     check_out_dir(out_dir)
     job.launch(cfg, functools.partial(_both, edit_cfg, judge_cfg, edits, out_dir))
     return edits, out_dir

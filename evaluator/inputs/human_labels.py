@@ -43,8 +43,11 @@ def _image_file(value, images: Path, what: str) -> str:
     data = value.get("bytes") if isinstance(value, dict) else value
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise ValueError(f"{what} holds no image bytes")
-    with Image.open(io.BytesIO(data)) as im:
-        suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}.get(im.format or "", ".png")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}.get(im.format or "", ".png")
+    except (OSError, Image.DecompressionBombError) as e:  # not an image, or past Pillow's pixel limit
+        raise ValueError(f"{what} holds no readable image ({type(e).__name__})") from None
     name = hashlib.sha256(data).hexdigest()[:20] + suffix
     if not (images / name).exists():
         atomic_write(images / name, data)
@@ -54,7 +57,7 @@ def _image_file(value, images: Path, what: str) -> str:
 def _rows(source: str | Path, needed: tuple[str, ...], name: str) -> list[dict]:
     try:
         rows = read_table(source)
-    except (FileNotFoundError, OSError) as e:
+    except (OSError, ValueError) as e:  # missing, not parquet or arrow (JSON, CSV), corrupt or truncated
         raise ConfigError(f"cannot read {name} at {source}: {e}") from None
     missing = [k for k in needed if rows and k not in rows[0]]
     if not rows or missing:
@@ -69,6 +72,22 @@ def _out_folder(out: str | Path) -> Path:
     except OSError as e:
         raise ConfigError(f"cannot write into {out}: {e.strerror or e}") from None
     return out
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``, ... (the first not yet ``taken``): one id per comparison, even where a
+    set repeats a key (a repeated row is one more comparison, as the set's own statistics count it)."""
+    pair_id, n = base, 1
+    while pair_id in taken:
+        n += 1
+        pair_id = f"{base}-{n}"
+    taken.add(pair_id)
+    return pair_id
+
+
+def _no_instruction(row: dict) -> bool:
+    value = row.get("instruction")
+    return not isinstance(value, str) or not value.strip()
 
 
 def _write_pairs(out: Path, lines: list[str], total: int, skipped: Counter) -> Path:
@@ -88,11 +107,14 @@ def convert_editscore_bench(source: str | Path, out: str | Path) -> Path:
     """
     rows = _rows(source, ("key", "instruction", "input_image", "output_images", "dimension"), "EditScore's set")
     out = _out_folder(out)
-    lines, skipped = [], Counter()
+    lines, skipped, taken = [], Counter(), set()
     for n, row in enumerate(rows, start=1):
         outputs, keys = row["output_images"], row["key"]
         if not (isinstance(outputs, list) and len(outputs) == 2):
             skipped["not two output images"] += 1
+            continue
+        if _no_instruction(row):
+            skipped["no instruction"] += 1
             continue
         try:
             images = [_image_file(v, out / "images", f"row {n}") for v in (row["input_image"], *outputs)]
@@ -100,9 +122,9 @@ def convert_editscore_bench(source: str | Path, out: str | Path) -> Path:
             skipped["an image unreadable"] += 1
             continue
         pair_id = "~".join(map(str, keys)) if isinstance(keys, list) else str(keys if keys is not None else n)
-        pair = {"id": f"{pair_id}:{row['dimension']}", "source": images[0], "instruction": row["instruction"],
-                "edited_a": images[1], "edited_b": images[2], "category": row["dimension"], "human": "A",
-                "task_type": row.get("task_type")}  # fmt: skip
+        pair = {"id": _unique(f"{pair_id}:{row['dimension']}", taken), "source": images[0],
+                "instruction": row["instruction"], "edited_a": images[1], "edited_b": images[2],
+                "category": row["dimension"], "human": "A", "task_type": row.get("task_type")}  # fmt: skip
         lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
     return _write_pairs(out, lines, len(rows), skipped)
 
@@ -116,16 +138,16 @@ def convert_editreward_bench(source: str | Path, out: str | Path) -> Path:
     needed = ("instruction", "source_image", "candidate_1", "candidate_2", "ranking")
     rows = _rows(source, needed, "TIGER-Lab's EditReward-Bench")
     out = _out_folder(out)
-    seen: Counter = Counter()
-    lines, skipped = [], Counter()
+    lines, skipped, taken = [], Counter(), set()
     for n, row in enumerate(rows, start=1):
         human = RANKINGS.get(str(row["ranking"]).replace(" ", ""))
         if human is None:
-            skipped[f"ranking {row['ranking']!r}"] += 1
+            skipped[f"ranking {str(row['ranking'])[:20]!r}"] += 1
             continue
-        base = str(row.get("id", n))
-        seen[base] += 1
-        pair = {"id": base if seen[base] == 1 else f"{base}-{seen[base]}"}  # one id per comparison
+        if _no_instruction(row):
+            skipped["no instruction"] += 1
+            continue
+        pair = {"id": _unique(str(row.get("id") if row.get("id") is not None else n), taken)}
         try:
             pair.update(source=_image_file(row["source_image"], out / "images", f"row {n}'s source_image"),
                         edited_a=_image_file(row["candidate_1"], out / "images", f"row {n}'s candidate_1"),

@@ -5,18 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+from collections.abc import Collection
 from pathlib import Path
 
-from evaluator.inputs.samples import Kind, Problem, Sample
+from evaluator.inputs.samples import INPUT_PREFIX, Kind, Problem, Sample, keep_apart
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.textfiles import read_head
 
 REQUIRED = ("id", "source", "edited", "instruction")
 OPTIONAL = ("category", "language")
 
+log = logging.getLogger(__name__)
+
 
 def read_manifest(
-    path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False, edited: bool = True
+    path: str | Path,
+    root: str | Path | None = None,
+    allow_outside_root: bool = False,
+    edited: bool = True,
+    reserved: Collection[str] = (),
 ) -> tuple[list[Sample], list[Problem]]:
     """Read a JSONL or CSV manifest; relative image paths are taken from the manifest's folder.
 
@@ -26,6 +34,8 @@ def read_manifest(
         allow_outside_root: accept images outside ``root`` (``..`` or absolute paths elsewhere).
         edited: read the ``edited`` column; ``False`` for the editing stage, which makes the edits (the column is
             then neither needed nor read, and each sample's ``edited`` is empty).
+        reserved: the names of the judge's own score columns; input columns of those names, or of any other
+            name the run writes (``samples.RUN_FIELDS``), are kept as ``input.<name>`` (see ``kept_apart``).
 
     Returns:
         The readable samples, and a problem for every row that is not (unreadable line, missing column, text that
@@ -36,6 +46,7 @@ def read_manifest(
         return [], [Problem(0, "-", Kind.FILE, f"manifest file not found: {path}")]
     root = Path(root).expanduser().resolve() if root else path.parent
     records, problems = read_records(path)
+    records = kept_apart(records, (*REQUIRED, *OPTIONAL), reserved, path)
     samples = []
     for row, rec in enumerate(records, start=1):
         if rec is not None:
@@ -129,6 +140,28 @@ def sample_of(rec: dict, row: int, folder: Path, root: Path, allow_outside_root:
         second=str(images["second"]) if "second" in images else None,
     )
     return sample, None
+
+
+def kept_apart(
+    records: list[dict | None], own: Collection[str], reserved: Collection[str], path: Path
+) -> list[dict | None]:
+    """The records with the columns named like the run's own fields renamed ``input.<name>`` (see
+    ``samples.keep_apart``), said once per file: an earlier run's output read as input keeps its values apart from
+    the new ones, and never steers the run's bookkeeping."""
+    out, renamed = [], {}
+    for rec in records:
+        if rec is None:
+            out.append(rec)
+            continue
+        rec, names = keep_apart(rec, own, reserved)
+        renamed.update(dict.fromkeys(names))
+        out.append(rec)
+    if renamed:
+        listed = ", ".join(f"{k} -> {INPUT_PREFIX}{k}" for k in list(renamed)[:10])
+        more = f" and {len(renamed) - 10} more" if len(renamed) > 10 else ""
+        log.warning("%s: columns named like the run's own fields are kept under other names: %s%s",
+                    path.name, listed, more)  # fmt: skip
+    return out
 
 
 def read_records(path: Path) -> tuple[list[dict | None], list[Problem]]:

@@ -10,9 +10,10 @@ resumed like any other sample, so a rerun asks nothing again and a changed edit 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
-from evaluator.inputs.manifest import OPTIONAL, read_records, sample_of
+from evaluator.inputs.manifest import OPTIONAL, kept_apart, read_records, sample_of
 from evaluator.inputs.samples import Kind, Problem, Sample
 
 REQUIRED = ("id", "source", "instruction", "edited_a", "edited_b")
@@ -20,15 +21,23 @@ VERDICTS = {"a": "A", "b": "B", "tie": "tie"}
 ORDERS = {"AB": ("edited_a", "edited_b"), "BA": ("edited_b", "edited_a")}
 
 
-def read_pairs(path: str | Path, root: str | Path | None = None, allow_outside_root: bool = False,
-               pairwise: bool = True) -> tuple[list[Sample], list[Problem]]:  # fmt: skip
+def read_pairs(
+    path: str | Path,
+    root: str | Path | None = None,
+    allow_outside_root: bool = False,
+    pairwise: bool = True,
+    reserved: Collection[str] = (),
+) -> tuple[list[Sample], list[Problem]]:
     """The judge's samples of every pair (two per pair; see the module docstring), and a problem for every row that
-    cannot be read, lacks a column, has an unknown ``human`` verdict or points outside the root."""
+    cannot be read, lacks a column, has an unknown ``human`` verdict or points outside the root. Columns named like
+    the run's own fields (``order``, ``winner``, ``p_a``, the judge's ``reserved`` criteria, ...) are kept as
+    ``input.<name>``: they never steer the run's bookkeeping."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         return [], [Problem(0, "-", Kind.FILE, f"pairs file not found: {path}")]
     root = Path(root).expanduser().resolve() if root else path.parent
     records, problems = read_records(path)
+    records = kept_apart(records, (*REQUIRED, *OPTIONAL, "human"), reserved, path)
     samples: list[Sample] = []
     for row, rec in enumerate(records, start=1):
         if rec is None:
@@ -37,7 +46,7 @@ def read_pairs(path: str | Path, root: str | Path | None = None, allow_outside_r
         if problem:
             problems.append(problem)
             continue
-        for sample_rec in pair_records(rec, pairwise):
+        for sample_rec in pair_records(rec, pairwise, path.parent):
             sample, problem = sample_of(sample_rec, row, path.parent, root, allow_outside_root)
             if problem:  # the same row's problem once, not once per order
                 problems.append(Problem(row, str(rec["id"]), problem.kind, problem.message))
@@ -57,13 +66,20 @@ def _check(rec: dict, row: int) -> Problem | None:
     return None
 
 
-def pair_records(rec: dict, pairwise: bool) -> list[dict]:
-    """The records of a pair's samples: one per order shown (pairwise), or one per edit (pointwise)."""
+def pair_records(rec: dict, pairwise: bool, folder: Path = Path("/")) -> list[dict]:
+    """The records of a pair's samples: one per order shown (pairwise), or one per edit (pointwise); ``folder`` is
+    where relative image paths start."""
     pair_id = str(rec["id"])
     human = VERDICTS.get(str(rec.get("human") or "").strip().lower())
     common = {k: rec[k] for k in ("source", "instruction", *OPTIONAL) if k in rec}
     extra = {k: v for k, v in rec.items() if k not in (*REQUIRED, *OPTIONAL, "human")}
-    common.update(extra, pair_id=pair_id, human=human)
+    # Both edits ride along on each sample, so a pair whose row is skipped still shows what it compared.
+    common.update(
+        extra,
+        pair_id=pair_id,
+        human=human,
+        **{k: str((folder / str(rec[k])).resolve()) for k in ("edited_a", "edited_b")},
+    )
     if pairwise:
         return [
             {**common, "id": f"{pair_id}#{order}", "edited": rec[first], "second": rec[second], "order": order}

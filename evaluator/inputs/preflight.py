@@ -92,12 +92,19 @@ def check_share(
 
 
 def read_and_check(
-    data_cfg, rank: int = 0, world_size: int = 1, tokenizer=None, max_chars: int | None = None, pairwise: bool = False
+    data_cfg,
+    rank: int = 0,
+    world_size: int = 1,
+    tokenizer=None,
+    max_chars: int | None = None,
+    pairwise: bool = False,
+    reserved: Sequence[str] = (),
 ) -> tuple[Loaded, Findings]:
     """Read the configured layout (every rank, in full) and check this rank's share of its rows; with the
     judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too; with ``max_chars`` (a judge on
-    a server, whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``."""
-    loaded = readers.read_samples(data_cfg, pairwise)
+    a server, whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``. ``pairwise``
+    and ``reserved`` (the judge's criteria) are the reader's (see ``readers.read_samples``)."""
+    loaded = readers.read_samples(data_cfg, pairwise, reserved)
     everything = loaded.samples + loaded.missing
     no_edit = frozenset(range(len(loaded.samples), len(everything)))
     limits = ImageLimits.from_config(data_cfg)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +35,16 @@ class Loaded:
     missing: list[Sample] = field(default_factory=list)
 
 
-def read_samples(data_cfg, pairwise: bool = False) -> Loaded:
+def read_samples(data_cfg, pairwise: bool = False, reserved: Collection[str] = ()) -> Loaded:
     """Read the configured layout (``data.layout``: manifest, pairs, gedit or imgedit), then ``data.limit``.
-    ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown)."""
+    ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown).
+    ``reserved``: the judge's criteria, which a user's column must not be named like (see ``samples.keep_apart``)."""
     if data_cfg.layout == "pairs":
-        loaded = Loaded(*read_pairs(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, pairwise))
+        loaded = Loaded(*read_pairs(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, pairwise, reserved))
     elif data_cfg.layout == "arena":
         loaded = Loaded(*read_arena(data_cfg, functools.partial(_editor, data_cfg), pairwise))
+    elif data_cfg.layout == "manifest":
+        loaded = Loaded(*read_manifest(data_cfg.path, data_cfg.root, data_cfg.allow_outside_root, reserved=reserved))
     else:
         loaded = READERS[data_cfg.layout](data_cfg)
     return limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
@@ -73,6 +77,14 @@ def describe(data_cfg) -> str:
     return str(data_cfg.path if data_cfg.layout in ("manifest", "pairs") else data_cfg.metadata)
 
 
+def paths_from(data_cfg) -> Path | None:
+    """The folder a manifest's or pairs file's relative image paths start from (its own folder), for messages;
+    None for the layouts whose paths are not the user's to write."""
+    if data_cfg.layout not in ("manifest", "pairs") or not data_cfg.get("path"):
+        return None
+    return Path(str(data_cfg.path)).expanduser().resolve().parent
+
+
 def _editor(arena_cfg, name: str, path: str) -> Loaded:
     """One arena editor's edits, in the arena's editor layout: a manifest, a GEdit-Bench results root (the editor's
     name is its folder there) or an ImgEdit-Bench edits folder."""
@@ -92,18 +104,18 @@ def _editor(arena_cfg, name: str, path: str) -> Loaded:
     return READERS[layout](OmegaConf.create({"layout": layout, **keys}))
 
 
-def _manifest(data_cfg) -> Loaded:
-    samples, problems = read_manifest(data_cfg.path, root=data_cfg.root, allow_outside_root=data_cfg.allow_outside_root)
-    return Loaded(samples, problems)
-
-
 def _split_missing(samples: list[Sample]) -> Loaded:
     present = [s for s in samples if Path(s.edited).is_file()]
     return Loaded(present, [], [s for s in samples if not Path(s.edited).is_file()])
 
 
 def read_table(path: str | Path) -> list[dict]:
-    """Rows of a Hugging Face dataset on disk: parquet file(s), or a ``save_to_disk`` folder of arrow files."""
+    """Rows of a Hugging Face dataset on disk: parquet file(s), or a ``save_to_disk`` folder of arrow files.
+
+    Raises:
+        FileNotFoundError: nothing there; ValueError: a file that is not parquet or arrow data (JSON, a corrupt
+            or truncated file), in one line.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -113,12 +125,19 @@ def read_table(path: str | Path) -> list[dict]:
         raise FileNotFoundError(f"no parquet or arrow data at {path}")
     tables = []
     for f in files:
-        if f.suffix == ".parquet":
-            tables.append(pq.read_table(f))
-        else:  # datasets writes arrow IPC streams
-            with pa.memory_map(str(f)) as source:
-                tables.append(pa.ipc.open_stream(source).read_all())
-    return pa.concat_tables(tables).to_pylist()
+        try:
+            if f.suffix == ".arrow":  # datasets writes arrow IPC streams
+                with pa.memory_map(str(f)) as source:
+                    tables.append(pa.ipc.open_stream(source).read_all())
+            else:
+                tables.append(pq.read_table(f))
+        except pa.ArrowException as e:  # JSON, CSV, a truncated download: one line, whatever pyarrow says
+            why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{f} is not parquet or arrow data ({why})") from None
+    try:
+        return pa.concat_tables(tables).to_pylist()
+    except pa.ArrowException as e:
+        raise ValueError(f"the files under {path} do not share one schema ({str(e).splitlines()[0][:200]})") from None
 
 
 def _inside(path: Path, root: Path, what: str) -> Path:
@@ -148,8 +167,11 @@ def _image_file(value, folder: Path, name: str) -> str:
     if value.get("bytes") is None:
         return value["path"]
     data = value["bytes"]
-    with Image.open(io.BytesIO(data)) as im:
-        ext = (im.format or "png").lower().replace("jpeg", "jpg")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            ext = (im.format or "png").lower().replace("jpeg", "jpg")
+    except (OSError, Image.DecompressionBombError):  # the pre-flight check says what is wrong with it, per row
+        ext = "img"
     # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
     # their images are the same bytes.
     digest = hashlib.sha256(data).hexdigest()[:12]
@@ -177,7 +199,7 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
     meta = Path(data_cfg.metadata).expanduser().resolve()
     try:
         records = read_table(meta)
-    except (FileNotFoundError, OSError) as e:
+    except (OSError, ValueError) as e:
         return Loaded(problems=[Problem(0, "-", Kind.FILE, f"GEdit-Bench metadata unreadable: {e}")])
     stamp = hashlib.sha256(f"{meta}:{meta.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     sources = cache_root() / "gedit-sources" / stamp
@@ -244,4 +266,4 @@ def read_imgedit(data_cfg) -> Loaded:
     return loaded
 
 
-READERS = {"manifest": _manifest, "gedit": read_gedit, "imgedit": read_imgedit}
+READERS = {"gedit": read_gedit, "imgedit": read_imgedit}

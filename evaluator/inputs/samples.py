@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
+
+# The names a run writes into its own rows: a sample's result (score, error, replies, server counts), a pair's
+# bookkeeping (which pair, which order or candidate, which editors) and a pair's verdict. An input column of one of
+# these names would contradict or override the run's own value, so it is kept as ``input.<name>`` instead.
+RUN_FIELDS = frozenset({
+    "score", "error", "error_detail", "rank", "seconds", "digest", "index", "response",
+    "second", "pair_id", "order", "candidate", "editor_a", "editor_b", "sample_id",
+    "winner", "consistent", "p_a", "score_a", "score_b", "verdict_ab", "verdict_ba", "edited_a", "edited_b",
+})  # fmt: skip
+RUN_PREFIXES = ("response.", "error.", "api_")
+RUN_SUFFIXES = ("_argmax", "_confidence")
+INPUT_PREFIX = "input."
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,11 @@ class Sample:
     second: str | None = None
 
     @property
+    def unit(self) -> str:
+        """The id of the input row this sample comes from: its pair's id for one of a pair's samples."""
+        return str(self.extra.get("pair_id", self.id))
+
+    @property
     def images(self) -> tuple[str, ...]:
         """The roles of the images this sample has: source, edited, and second where set."""
         return ("source", "edited", "second") if self.second else ("source", "edited")
@@ -41,6 +59,36 @@ class Sample:
             "language": self.language,
             **self.extra,
         }
+
+    def input_fields(self) -> dict:
+        """The fields of the input row this sample comes from: for one of a pair's samples the pair's own (its id
+        and both edits), without what showing one order or one candidate adds."""
+        if "pair_id" not in self.extra:
+            return self.fields()
+        per_sample = ("edited", "second", "pair_id", "order", "candidate")
+        return {**{k: v for k, v in self.fields().items() if k not in per_sample}, "id": self.unit}
+
+
+def keep_apart(record: dict, own: Collection[str], reserved: Collection[str] = ()) -> tuple[dict, list[str]]:
+    """An input record with every column the run writes itself (``RUN_FIELDS``, names with ``RUN_PREFIXES`` or
+    ``RUN_SUFFIXES``, and ``reserved``: the scheme's criteria) renamed ``input.<name>``, except the layout's
+    ``own`` input columns; and the names renamed. ``input.`` is added again while the new name is taken."""
+
+    def run_field(k) -> bool:
+        if not isinstance(k, str) or k in own:
+            return False
+        return k in RUN_FIELDS or k in reserved or k.startswith(RUN_PREFIXES) or k.endswith(RUN_SUFFIXES)
+
+    renamed = [k for k in record if run_field(k)]
+    if not renamed:
+        return record, []
+    out = {k: v for k, v in record.items() if k not in renamed}
+    for k in renamed:
+        name = INPUT_PREFIX + k
+        while name in out or name in record:
+            name = INPUT_PREFIX + name
+        out[name] = record[k]
+    return out, renamed
 
 
 class Kind(str, Enum):

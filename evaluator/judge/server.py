@@ -35,6 +35,7 @@ from evaluator.judge.server_images import FileImages
 from evaluator.judge.server_pool import ServerPool
 from evaluator.judge.server_request import ApiFailure, ask_once
 from evaluator.runtime.errors import JudgeUnavailable
+from evaluator.runtime.logs import escape
 from evaluator.scoring import logprobs
 from evaluator.scoring.parsing import UNPARSEABLE, Parsed
 from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
@@ -77,6 +78,7 @@ class RemoteJudge:
         self.max_tokens = int(scheme.max_new_tokens or api_cfg.max_tokens)
         self.urls = api_servers(api_cfg)
         self.servers: dict[str, dict[str, int]] = {}  # tries per server once scored (``ServerPool.counts``)
+        self._other_models: set[tuple[str, str]] = set()  # (server, model) that answered for another model, said once
         self._key = os.environ.get(api_cfg.key_env) if api_cfg.key_env else None  # kept in memory only
 
     def score(self, on_row: Callable[[dict], None]) -> list[dict]:
@@ -153,8 +155,10 @@ class RemoteJudge:
         row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0, "index": index}
         row["seconds"] = round(time.perf_counter() - start, 4)
         row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
+        answered = sorted(k[1] for k in stats if isinstance(k, tuple) and k[0] == "model")
+        row["api_model"] = ", ".join(answered) or None  # which judge answered, as the server names it
         if len(self.urls) > 1:
-            tried = sorted({url for url, _ in (k for k in stats if isinstance(k, tuple))})
+            tried = sorted({k[0] for k in stats if isinstance(k, tuple) and k[0] != "model"})
             row["api_servers"] = {u: {"requests": stats[u, "requests"], "failed": stats[u, "failed"]} for u in tried}
         return row
 
@@ -201,7 +205,9 @@ class RemoteJudge:
                 )
             if isinstance(outcome, tuple):
                 pool.succeeded(server)
-                return outcome
+                text, tokens, model = outcome
+                self._note_model(server.url, model, stats)
+                return text, tokens
             why, wait, counts = outcome.why, outcome.wait, outcome.counts
             stats[server.url, "failed"] += 1
             if counts:  # a 429 is the server's queue, not a fault of the server
@@ -214,6 +220,17 @@ class RemoteJudge:
                 backoff = min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
                 await asyncio.sleep(min(wait if wait is not None else backoff, float(self.cfg.max_retry_wait_s)))
         raise AssertionError("unreachable")
+
+    def _note_model(self, url: str, model: str | None, stats: Counter) -> None:
+        """Count the model that answered (the row's ``api_model``), and say once per server and model when it is
+        not ``api.model``: two judges' scores must never mix unseen."""
+        if model is None:
+            return
+        stats["model", model] += 1
+        if model != self.cfg.model and (url, model) not in self._other_models:
+            self._other_models.add((url, model))
+            log.warning("api: %s answered as model %s, not api.model=%s; each row records the model that answered "
+                        "(api_model), the summary counts them", url, escape(model), self.cfg.model)  # fmt: skip
 
 
 def failed_request(row: dict) -> bool:

@@ -2,11 +2,12 @@
 judge would see, and a re-encoding (lossless PNG unless ``api.image_format`` says otherwise) only where they do not.
 
 A PNG, JPEG or WebP file goes as it is when it is 8-bit RGB or grey, within ``data.max_pixels``, upright as stored
-(or ``data.exif_transpose=false``), and not to be resized to its source (``data.resize_edited``). Anything else (an
-alpha channel, 16-bit grey, a palette, CMYK, an EXIF turn, another format, too many pixels) is decoded exactly as
-the local judge decodes it (``evaluator.inputs.images.load_rgb``), scaled down to ``data.max_pixels`` if need be,
-and encoded. Passing the bytes costs a file read and base64 (about 3 ms for a 1024² PNG here) instead of a decode
-and a PNG encode (about 180 ms), and sends the judge the file's own pixels.
+(or ``data.exif_transpose=false``), not animated, and not to be resized to its source (``data.resize_edited``).
+Anything else (an alpha channel, 16-bit grey, a palette, CMYK, a turn in EXIF or XMP, an animation's frames, another
+format, too many pixels) is decoded exactly as the local judge decodes it (``evaluator.inputs.images.load_rgb``),
+scaled down to ``data.max_pixels`` if need be, and encoded. Passing the bytes costs a file read and base64 (about 3
+ms for a 1024² PNG here) instead of a decode and a PNG encode (about 180 ms), and sends the judge the file's own
+pixels.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: t
     """Whether an opened (not decoded) image's own bytes show what the local judge would see."""
     if im.format not in PASSED or im.mode not in ("RGB", "L"):
         return False
+    if getattr(im, "is_animated", False):  # the local judge sees the first frame; a server might take another
+        return False
     if im.format == "PNG" and "transparency" in im.info:
         return False
     if max_pixels and im.width * im.height > max_pixels:
@@ -40,14 +43,24 @@ def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: t
 
 
 def orientation(im: Image.Image) -> int:
-    """An opened image's EXIF orientation (1: upright), read without decoding its pixels where possible."""
-    if im.format == "PNG" and "exif" not in im.info and not _png_has_chunk(im.fp, b"eXIf"):
-        return 1  # Pillow's getexif() on a PNG decodes the whole image to look for EXIF after the pixel data
+    """An opened image's orientation (1: upright) wherever Pillow's ``exif_transpose`` (the local judge) finds one:
+    EXIF, and in its absence XMP's ``tiff:Orientation``; in a PNG also ImageMagick's "Raw profile type exif" text.
+    A PNG is decoded only where a chunk can hold one: those can follow the pixel data, which ``exif_transpose``
+    reads to the end."""
+    if im.format == "PNG" and im.fp is not None:  # (loaded already: its text chunks are all in im.info)
+        if not _png_may_turn(im.fp):
+            return 1
+        im.load()  # as exif_transpose does, so text chunks after the pixel data count too
     return im.getexif().get(_ORIENTATION, 1)
 
 
-def _png_has_chunk(fp, kind: bytes) -> bool:
-    """Whether a PNG file has a chunk of this type, found by walking the chunk headers (a seek per chunk)."""
+# PNG text chunks whose keyword Pillow reads an orientation from.
+_ORIENTATION_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def _png_may_turn(fp) -> bool:
+    """Whether a PNG file has a chunk that may hold an orientation (``eXIf``, or a text chunk of one of
+    ``_ORIENTATION_KEYWORDS``), found by walking the chunk headers (a seek per chunk)."""
     position = fp.tell()
     try:
         fp.seek(8)  # the signature
@@ -55,10 +68,16 @@ def _png_has_chunk(fp, kind: bytes) -> bool:
             if len(header) < 8:
                 return False
             length, name = struct.unpack(">I4s", header)
-            if name == kind:
+            if name == b"eXIf":
                 return True
             if name == b"IEND":
                 return False
+            if name in (b"tEXt", b"zTXt", b"iTXt"):
+                keyword = fp.read(min(length, 80)).split(b"\0", 1)[0]
+                if keyword in _ORIENTATION_KEYWORDS:
+                    return True
+                fp.seek(length - min(length, 80) + 4, io.SEEK_CUR)
+                continue
             fp.seek(length + 4, io.SEEK_CUR)  # the data and its CRC
         return False
     finally:

@@ -49,8 +49,9 @@ async def ask_once(
     seed: int | None = None,
     with_logprobs: bool = False,
 ):
-    """One try on one server: ``(text, tokens)`` (the key masked, should the server quote it; ``tokens`` with their
-    top alternatives where ``with_logprobs``), or a ``Failed`` try worth asking again; usage counted into ``stats``.
+    """One try on one server: ``(text, tokens, model)`` (the key masked, should the server quote it; ``tokens``
+    with their top alternatives where ``with_logprobs``; ``model``: the model the server says answered), or a
+    ``Failed`` try worth asking again; usage counted into ``stats``.
 
     Raises:
         JudgeUnavailable: the server refused the key, the model or the URL, or sent no logprobs.
@@ -92,7 +93,8 @@ async def ask_once(
     usage = getattr(response, "usage", None)
     stats["prompt_tokens"] += usage_count(getattr(usage, "prompt_tokens", 0))
     stats["completion_tokens"] += usage_count(getattr(usage, "completion_tokens", 0))
-    return text, tokens
+    answered = getattr(response, "model", None)
+    return text, tokens, answered if isinstance(answered, str) and answered else None
 
 
 def _status_failure(e, url: str, key: str | None, with_logprobs: bool) -> Failed:

@@ -97,7 +97,7 @@ def _plan(
     folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
     max_chars = cfg.api.max_instruction_chars if cfg.backend == "api" else None
     loaded, share = preflight.read_and_check(
-        cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars, scheme.pairwise
+        cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars, scheme.pairwise, scheme.criteria
     )
     shares = coordinator.gather("checked", share)
 
@@ -106,7 +106,8 @@ def _plan(
         run_folder.claim(out_dir, cfg.data, cfg.resume)
         previous = rows_to_resume(out_dir, fp, keep=cfg.resume)
         findings = preflight.merge(shares)
-        plan = make_plan(loaded, findings, readers.describe(cfg.data), cfg.data.on_error, previous)
+        plan = make_plan(loaded, findings, readers.describe(cfg.data), cfg.data.on_error, previous,
+                         paths_from=readers.paths_from(cfg.data))  # fmt: skip
         _check_categories(cfg, scheme, plan)
         return plan
 
@@ -204,6 +205,9 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
         summary["pairs"] = pairs_summary(pairs)
         if any(p.get("human") for p in pairs):
             summary["agreement"] = agreement_of(pairs)
+        elif cfg.data.layout == "pairs":
+            log.info("no pair has a person's verdict (a 'human' column of A, B or tie): no agreement with people "
+                     "is computed")  # fmt: skip
         written += write_results(pairs, out_dir, name="pairs")
         if cfg.data.layout == "arena":
             summary["arena"] = ratings_of(pairs, seed=cfg.seed)
@@ -219,4 +223,23 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
                         type(e).__name__, escape(e, table=False), out_dir)  # fmt: skip
     write_index(out_dir, written)
     log.info("summary of %d samples:\n%s", len(rows), summary_markdown(summary))
+    _warn_unreadable(cfg, scheme, rows)
     log.info("results in %s", out_dir)
+
+
+def _warn_unreadable(cfg: DictConfig, scheme: Scheme, rows: list[dict]) -> None:
+    """Say at the end, and why, when most of the judge's replies held no readable score: such a run's means rest
+    on a few rows, or on none."""
+    replied = [r for r in rows if not str(r.get("error") or "").startswith(("skipped", "missing edit"))]
+    unreadable = sum(1 for r in replied if r.get("score") is None and "unparseable" in str(r.get("error") or ""))
+    if not replied or unreadable * 2 <= len(replied):
+        return
+    if cfg.backend != "api" and str(cfg.model.name_or_path).startswith("tiny:"):
+        why = ("the tiny judge has random weights and writes noise; judge.mode=logits reads its scores from the "
+               "probabilities instead")  # fmt: skip
+    elif scheme.mode == "generate":
+        why = ("the replies are in results.jsonl (response); a judge.system or judge.user asking for the scheme's "
+               "form, a larger model.max_new_tokens, or judge.mode=logits may help")  # fmt: skip
+    else:
+        why = "the replies are in results.jsonl (response)"
+    log.warning("%d of %d replies held no readable score: %s", unreadable, len(replied), why)

@@ -5,7 +5,8 @@ None where the judge gave none). ``accuracy`` counts a row right when the two ve
 against a person's A or B counts wrong, as EditScore's and EditReward's own statistics count it, and a row the judge
 could not decide (an error) counts wrong too, so a judge cannot raise its figure by failing. ``accuracy_without_ties``
 leaves out the rows where the judge or the person said tie (``ties`` says how many), the other figure those
-benchmarks print. Intervals resample rows with replacement.
+benchmarks print. A row skipped for its input (``skipped: ...``) is not the judge's to answer: it counts in
+``skipped`` only. Intervals resample rows with replacement.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def _figures(right: np.ndarray, seed: int) -> dict:
 
 def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
     """The judge's agreement with people over ``rows`` that carry a ``human`` verdict; see the module docstring."""
-    labelled = [r for r in rows if r.get("human") in VERDICTS]
+    # A skipped input row (a duplicate pair, an unreadable image) is the input's fault, not the judge's: it is
+    # counted apart, never as a wrong verdict.
+    skipped = [r for r in rows if str(r.get("error") or "").startswith("skipped")]
+    labelled = [r for r in rows if r.get("human") in VERDICTS and not str(r.get("error") or "").startswith("skipped")]
     right = np.array([float(r.get("winner") == r["human"]) for r in labelled])
     decided = [r for r in labelled if r.get("winner") in ("A", "B") and r["human"] in ("A", "B")]
     right_decided = np.array([float(r["winner"] == r["human"]) for r in decided])
@@ -51,7 +55,8 @@ def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
         "accuracy_without_ties": without["value"],
         "ci95_without_ties": without["ci95"],
         "ties": sum(r.get("winner") == "tie" or r["human"] == "tie" for r in labelled),
-        "unlabelled": len(rows) - len(labelled),
+        "unlabelled": len(rows) - len(labelled) - len(skipped),
+        "skipped": len(skipped),
         "by_category": _by_category(labelled, seed),
     }
 
@@ -85,6 +90,8 @@ def agreement_markdown(block: dict) -> list[str]:
         )
     if block["errors"]:
         lines.append(f"{block['errors']} pair(s) the judge did not decide, counted wrong")
+    if block.get("skipped"):
+        lines.append(f"{block['skipped']} pair(s) skipped for their input (not counted; see pairs.jsonl)")
     if block["by_category"]:
         lines += ["", "| category | n | accuracy |", "| --- | --- | --- |"]
         lines += [f"| {escape(c)} | {b['n']} | {b['accuracy']:.3f} |" for c, b in block["by_category"].items()]

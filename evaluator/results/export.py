@@ -74,15 +74,14 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
         OutputError: ``out`` cannot be created.
     """
     require_run(run_dir, RUN_FILES)  # config.yaml too: the model's name comes from it
-    summary, rows = read_run(run_dir)
-    layout = summary.get("headline", {}).get("protocol")
-    if layout != fmt:
-        raise ConfigError(f"{run_dir} is a {layout} run; --format {fmt} needs a run of data={fmt}")
+    _, rows = read_run(run_dir)
+    data = OmegaConf.load(run_dir / "config.yaml").data
+    if data.layout != fmt:  # a pairs or arena run has no headline: the config says what it read
+        raise ConfigError(f"{run_dir} is a run of data={data.layout}; --format {fmt} needs a run of data={fmt}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {out}: {e.strerror or e}") from None
     if fmt == "imgedit":
         return export_imgedit(rows, out)
-    model = OmegaConf.load(run_dir / "config.yaml").data.model_name
-    return export_gedit(rows, str(model), out)
+    return export_gedit(rows, str(data.model_name), out)

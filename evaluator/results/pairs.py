@@ -34,11 +34,31 @@ def _in_data_terms(verdict: str | None, order: str) -> str | None:
 
 def pair_rows(rows: Sequence[dict], key: str, pairwise: bool) -> list[dict]:
     """One row per pair, in input order: its fields, both orders' (or both edits') results, ``winner`` and, for a
-    pairwise judge, ``consistent`` and (logit mode) ``p_a``; ``error`` says why a pair has no winner."""
-    by_pair: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        by_pair.setdefault(str(r["pair_id"]), {})[r.get("order") or r.get("candidate")] = r
-    return [(_pairwise if pairwise else _pointwise)(pair_id, members, key) for pair_id, members in by_pair.items()]
+    pairwise judge, ``consistent`` and (logit mode) ``p_a``; ``error`` says why a pair has no winner.
+
+    A row that is not one of a pair's samples (a skipped input row: a duplicate id, a missing column, an arena's
+    editors that edited different things) is a pair of its own without a winner; it never takes the place of
+    another pair's order."""
+    by_pair: dict[tuple, dict[str, dict]] = {}
+    for n, r in enumerate(rows):
+        member = r.get("order") or r.get("candidate")
+        if r.get("pair_id") is None or member is None:
+            by_pair[("row", n)] = {"": r}
+        else:
+            by_pair.setdefault(("pair", str(r["pair_id"])), {})[member] = r
+    out = []
+    for (kind, name), members in by_pair.items():
+        if kind == "row":
+            out.append(_not_judged(members[""]))
+        else:
+            out.append((_pairwise if pairwise else _pointwise)(name, members, key))
+    return out
+
+
+def _not_judged(row: dict) -> dict:
+    """An input row that never became a pair's samples, as a pair row: its fields, no winner, and why."""
+    fields = {k: v for k, v in row.items() if k not in _PER_SAMPLE or k == "id"}
+    return {**fields, "winner": None, "error": row.get("error") or "not judged"}
 
 
 def _fields(pair_id: str, members: dict[str, dict], key: str) -> dict:

@@ -40,6 +40,7 @@ def make_plan(
     on_error: str,
     previous: dict[str, dict] | None = None,
     work: tuple[str, str] = ("scored", "scoring"),
+    paths_from: Path | None = None,
 ) -> Plan:
     """Decide the fate of every input row.
 
@@ -50,17 +51,15 @@ def make_plan(
         on_error: ``skip`` (bad rows become error rows, the rest is scored) or ``fail``.
         previous: rows of an earlier run under the same fingerprint, by id (resume).
         work: what the stage does to a sample, for messages: ("scored", "scoring") or ("edited", "editing").
+        paths_from: the folder relative image paths were taken from, named when every row is skipped.
 
     Raises:
-        DataError: with every problem, when the input cannot be scored (``fail``, or the file itself is bad).
+        DataError: with every problem, when the input cannot be scored (``fail``, the file itself is bad, or every
+            row has a problem: a run that would judge nothing never ends as if it had succeeded).
     """
     everything = loaded.samples + loaded.missing
     problems = sorted(loaded.problems + duplicate_ids(everything) + findings.problems, key=lambda p: p.row)
-    fatal = [p for p in problems if p.row == 0]
-    if fatal or (problems and on_error == "fail"):
-        raise DataError(where, fatal or problems)
-    if not everything and not problems:
-        raise DataError(where, [Problem(0, "-", Kind.NO_SAMPLES, "no samples")])
+    _refuse(problems, everything, where, on_error, work[0], paths_from)
     bad = {p.row for p in problems}
     plan = Plan(skipped=skip_rows(problems, everything), missing=[s for s in loaded.missing if s.row not in bad])
     if problems:
@@ -93,10 +92,31 @@ def make_plan(
     return plan
 
 
+def _refuse(problems: list[Problem], everything: list[Sample], where: str, on_error: str, done: str,
+            paths_from: Path | None) -> None:  # fmt: skip
+    """Raises: DataError where the input cannot be worked on: the file itself is bad, ``data.on_error=fail`` meets
+    a problem, there is no row, or every row has a problem (a run that would do nothing never ends as if it had
+    succeeded; relative paths written from the wrong folder are the usual cause, so the folder is named)."""
+    fatal = [p for p in problems if p.row == 0]
+    if fatal or (problems and on_error == "fail"):
+        raise DataError(where, fatal or problems)
+    if not everything and not problems:
+        raise DataError(where, [Problem(0, "-", Kind.NO_SAMPLES, "no samples")])
+    bad = {p.row for p in problems}
+    if problems and all(s.row in bad for s in everything):
+        where_from = ""
+        if paths_from:
+            where_from = (f"relative image paths were read from {paths_from}, the input's folder (data.root sets "
+                          "another), not from the current folder; ")  # fmt: skip
+        raise DataError(where, problems, f"every row has a problem, so nothing is {done}: {where_from}fix the rows, "
+                        "or drop them from the input")  # fmt: skip
+
+
 def skip_rows(problems: Sequence[Problem], samples: Sequence[Sample]) -> list[dict]:
     """An error row for every input row with problems, with its reasons.
 
-    A row with a duplicate id keeps its place as ``<id>#row<n>``, so the results still hold every id once.
+    A row with a duplicate id keeps its place as ``<id>#row<n>``, so the results still hold every id once. A pair's
+    row (``data=pairs``) is one error row with the pair's fields, whatever its samples: it is no order's verdict.
     """
     by_row: dict[int, list[Problem]] = {}
     for p in problems:
@@ -105,10 +125,9 @@ def skip_rows(problems: Sequence[Problem], samples: Sequence[Sample]) -> list[di
     rows = []
     for row, found in by_row.items():
         sample = samples_by_row.get(row)
-        sample_id = found[0].id if sample is None else sample.id
-        fields = sample.fields() if sample else {"id": sample_id}
+        fields = sample.input_fields() if sample else {"id": found[0].id}
         if sample is None or any(p.kind is Kind.DUPLICATE_ID for p in found):
-            fields["id"] = f"{sample_id}#row{row}"
+            fields["id"] = f"{fields['id']}#row{row}"
         reasons = sorted({p.reason for p in found})
         rows.append({"_row": row, **fields, "score": None, "error": "skipped: " + "; ".join(reasons),
                      "error_detail": "; ".join(p.message for p in found), "rank": None})  # fmt: skip

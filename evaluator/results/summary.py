@@ -181,6 +181,8 @@ def api_usage(rows: Sequence[dict]) -> dict | None:
             servers.setdefault(url, Counter()).update(counts)
     if servers:
         usage["servers"] = {url: dict(c) for url, c in sorted(servers.items())}
+    # The model each server said answered; more than one means two judges' scores are mixed in this run.
+    usage["models"] = dict(sorted(Counter(str(r["api_model"]) for r in rows if r.get("api_model")).items()))
     return usage
 
 
@@ -236,6 +238,9 @@ def summary_markdown(summary: dict) -> str:
         )
         for url, c in api.get("servers", {}).items():
             lines.append(f"- {escape(url)}: {c.get('requests', 0)} tries, {c.get('failed', 0)} failed")
+        if models := api.get("models"):
+            mixed = " (more than one judge: their scores are mixed in these results)" if len(models) > 1 else ""
+            lines.append("Answered by: " + ", ".join(f"{escape(m)} ({n} rows)" for m, n in models.items()) + mixed)
     if summary["skipped"]:
         lines.append(
             f"Skipped inputs: {summary['skipped']} (their reasons are among the failures and in results.jsonl)."

@@ -40,17 +40,20 @@ class CallFailed(ConfigError):
 class DataError(UserError):
     """The input cannot be scored as given; ``problems`` lists every row at fault."""
 
-    def __init__(self, source: str, problems: Sequence):
+    def __init__(self, source: str, problems: Sequence, note: str = ""):
         self.source = source
         self.problems = list(problems)
+        self.note = note
         lines = [f"{len(self.problems)} problem(s) in {source}:", "  row  id                    problem"]
         lines += [f"  {p.row:<4} {escape(p.id)[:20]:<21} {escape(p.message)[:200]}" for p in self.problems[:SHOWN]]
         if len(self.problems) > SHOWN:
             lines.append(f"  … and {len(self.problems) - SHOWN} more (with data.on_error=skip each is an error row)")
+        if note:
+            lines.append(note)
         super().__init__("\n".join(lines))
 
     def __reduce__(self):  # travels between ranks: rebuild from the arguments, not from the message
-        return DataError, (self.source, self.problems)
+        return DataError, (self.source, self.problems, self.note)
 
 
 class JudgeUnavailable(UserError):
@@ -83,11 +86,18 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+INTERRUPTED = "stopped by SIGINT; the work finished so far is kept, run the same command again to resume"
+
+
 @contextmanager
 def report_and_exit(rank: int = 0):
-    """Log a user-fixable error as a plain message and exit with its code; let anything else propagate."""
+    """Log a user-fixable error as a plain message and exit with its code; Ctrl-C before a stage notes signals
+    itself (while Python imports torch, say) is one line and exit 130, as after; let anything else propagate."""
     try:
         yield
+    except KeyboardInterrupt:
+        log.error("%s", INTERRUPTED)
+        raise SystemExit(130) from None
     except UserError as e:
         if getattr(e, "reported_elsewhere", False):
             time.sleep(2)  # the failure watcher is saying it and ending the process; the exit code is the same

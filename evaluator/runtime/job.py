@@ -23,11 +23,11 @@ from evaluator.runtime.strategy import make_trainer, start_processes
 from evaluator.runtime.topology import env_rank
 
 
-def prepare(cfg, out_dir: Path, log_name: str = "rank") -> None:
-    """Logging to the console and to ``out_dir/logs/<log_name>-<rank>.log``, the folder checked writable, the
-    libraries quiet and the seed set."""
+def prepare(cfg, out_dir: Path, log_name: str = "rank", key: str = "out_dir") -> None:
+    """Logging to the console and to ``out_dir/logs/<log_name>-<rank>.log``, the folder (the setting ``key``)
+    checked writable, the libraries quiet and the seed set."""
     logs.setup(cfg.log_level, rank=env_rank())
-    checks.check_out_dir(out_dir)
+    checks.check_out_dir(out_dir, key)
     logs.add_file(out_dir / "logs" / f"{log_name}-{env_rank()}.log")
     logs.quiet_libraries()
     L.seed_everything(cfg.seed, verbose=False)

@@ -46,10 +46,10 @@ def parse_score(reply: str, low: float = 0, high: float = 10, key: str = "score"
     """
     for found in (_from_json(reply, key), _from_key_value(reply, key, high), _from_fraction(reply, high)):
         if found is not None:
-            return _in_range(found, low, high)
+            return in_range(found, low, high)
     numbers = {float(m) for m in _ANY_NUMBER.findall(reply)}
     if len(numbers) == 1:
-        return _in_range(numbers.pop(), low, high)
+        return in_range(numbers.pop(), low, high)
     return Parsed(None, UNPARSEABLE)
 
 
@@ -70,7 +70,7 @@ def parse_scores(reply: str, keys: tuple[str, ...], low: float = 0, high: float 
             value = listed[i]
         if value is None:
             value = _from_key_value(reply, key, high)
-        out[key] = Parsed(None, UNPARSEABLE) if value is None else _in_range(value, low, high)
+        out[key] = Parsed(None, UNPARSEABLE) if value is None else in_range(value, low, high)
     return out
 
 
@@ -97,7 +97,8 @@ def _label(reply: str, key: str, by_word: dict[str, float]) -> Parsed:
     return Parsed(found.pop()) if len(found) == 1 else Parsed(None, UNPARSEABLE)
 
 
-def _in_range(value: float, low: float, high: float) -> Parsed:
+def in_range(value: float, low: float, high: float) -> Parsed:
+    """``value`` as a score if it lies on the scale ``[low, high]``, else an "out of range" error."""
     if low <= value <= high:
         return Parsed(value)
     return Parsed(None, f"out of range: {value:g}")
@@ -162,7 +163,8 @@ _BARE_LIST = re.compile(rf"\[\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\]")
 
 def parse_viescore(reply: str) -> Parsed:
     """VIEScore (GEdit-Bench): the JSON between two ``||V^=^V||`` delimiters, else the outermost ``{...}``,
-    else a bare ``[a, b]``; its ``score`` list's minimum. No range check, as in the benchmark."""
+    else a bare ``[a, b]``; its ``score`` list's minimum. No range check here, as in the benchmark
+    (``rows.parse_reply`` adds one)."""
     parts = reply.split(_VIESCORE_DELIMITER)
     text = parts[1] if len(parts) >= 3 else reply
     start, end = text.find("{"), text.rfind("}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from evaluator.scoring.parsing import OFFICIAL_PARSERS, UNPARSEABLE, parse_labels, parse_scores
+from evaluator.scoring.parsing import OFFICIAL_PARSERS, UNPARSEABLE, in_range, parse_labels, parse_scores
 from evaluator.scoring.schemes import Scheme
 
 NOT_FINITE = "not a finite number"
@@ -53,7 +53,9 @@ def add_distribution(parts: dict, key: str, dist) -> None:
 def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
     """The scores of one judgement's reply, by key, read by the scheme's parser."""
     if scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
-        return {keys[0]: OFFICIAL_PARSERS[scheme.parser](reply)}
+        parsed = OFFICIAL_PARSERS[scheme.parser](reply)
+        # The benchmarks' scripts check no range; a score off the scale (1e308, -3) is counted, never averaged.
+        return {keys[0]: parsed if parsed.score is None else in_range(parsed.score, scheme.low, scheme.high)}
     if scheme.labels:
         return parse_labels(reply, keys, dict(scheme.labels))
     return parse_scores(reply, keys, scheme.low, scheme.high)

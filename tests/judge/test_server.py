@@ -40,7 +40,13 @@ def test_api_scores_every_sample_once_within_the_concurrency_limit(tmp_path, mon
         assert r["score"] == canned_score(text) and r["error"] is None
     assert 2 <= server.most <= 3  # requests did overlap, and never beyond api.concurrency
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["api"] == {"requests": 18, "retries": 0, "prompt_tokens": 1800, "completion_tokens": 180}
+    assert summary["api"] == {
+        "requests": 18,
+        "retries": 0,
+        "prompt_tokens": 1800,
+        "completion_tokens": 180,
+        "models": {"judge-model": 18},
+    }
     assert server.auth == {f"Bearer {KEY}"}  # the key went to the server, and nowhere else:
     assert "SECRET" not in _files_text(out)
 

@@ -130,7 +130,7 @@ def test_export_refuses_another_protocol_or_scheme(tmp_path):
     run(compose(["model=tiny", "trainer=cpu", "judge.mode=logits", "data.num_workers=0", "report=false",
                  f"out_dir={out}"]))  # fmt: skip
     assert OmegaConf.load(out / "config.yaml").data.layout == "manifest"
-    with pytest.raises(ConfigError, match="is a manifest run; --format gedit needs a run of data=gedit"):
+    with pytest.raises(ConfigError, match="is a run of data=manifest; --format gedit needs a run of data=gedit"):
         export(out, "gedit", tmp_path / "x")
     with pytest.raises(SystemExit) as exit_:  # and from the command line, an exit code
         main([str(out), "--format", "imgedit", "--out", str(tmp_path / "x")])
