@@ -3,7 +3,6 @@
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
