@@ -8,7 +8,7 @@ import pytest
 
 from evaluator.config.compose import check_overrides
 
-from .conftest import REPO
+from ..conftest import REPO
 
 CONFIGS = {"evaluator": "eval", "evaluator.pipeline": "pipeline", "evaluator.edit": "edit", "evaluator.arena": "arena"}
 LAUNCH = {"edit": "edit", "pipeline": "pipeline"}
