@@ -38,9 +38,11 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
-    one_of("backend", cfg.backend, ("local", "api"))
+    one_of("backend", cfg.backend, ("local", "api", "vllm"))
     if cfg.backend == "api":
         _check_api(cfg)
+    if cfg.backend == "vllm":
+        _check_vllm(cfg.vllm)
     from evaluator.scoring.schemes import Scheme
 
     scheme = Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
@@ -159,13 +161,21 @@ def _check_api(cfg: DictConfig) -> None:
     least = {"concurrency": 1, "max_retries": 0, "timeout_s": 1e-3, "max_retry_wait_s": 0,
              "max_response_bytes": 1024, "max_instruction_chars": 1}  # fmt: skip
     one_of("api.image_format", cfg.api.image_format, ("png", "webp", "jpeg"))
-    if cfg.judge.mode == "logits" and cfg.judge.labels:
+    if cfg.judge.mode == "logits" and cfg.judge.labels and not cfg.api.prefill:
         raise ConfigError(
-            f"judge={cfg.judge.name} judge.mode=logits reads verdict words from local weights only; "
-            "with backend=api use judge.mode=generate"
+            f"judge={cfg.judge.name} judge.mode=logits reads verdict words after a pre-filled reply; with "
+            "backend=api use api.prefill=true (a server that continues replies: vLLM, SGLang) or judge.mode=generate"
         )
     for key in (k for k, low in least.items() if not cfg.api[k] >= low):
         raise ConfigError(f"api.{key} is at least {least[key]:g}, not {cfg.api[key]}")
+
+
+def _check_vllm(vllm_cfg: DictConfig) -> None:
+    if vllm_cfg.max_num_seqs < 1 or not 0 < vllm_cfg.gpu_memory_utilization <= 1 or not vllm_cfg.start_timeout_s > 0:
+        raise ConfigError("vllm.max_num_seqs is at least 1, vllm.gpu_memory_utilization in (0, 1], and "
+                          "vllm.start_timeout_s above 0")  # fmt: skip
+    if vllm_cfg.max_model_len is not None and vllm_cfg.max_model_len < 256:
+        raise ConfigError(f"vllm.max_model_len is at least 256 (null: sized for the run), not {vllm_cfg.max_model_len}")
 
 
 def api_servers(api_cfg) -> list[str]:

@@ -159,6 +159,23 @@ class ApiConfig:
     max_instruction_chars: int = 8000  # a longer instruction makes its row an error row (the server's tokens unknown)
     # How an image that cannot go as its own file's bytes is re-encoded: png or webp (lossless), or jpeg (lossy).
     image_format: str = "png"
+    # judge.mode=logits: pre-fill the reply up to the score and read the next token, as the local judge does (a
+    # server that continues a final assistant message: vLLM, SGLang); false: read the scores from a written reply.
+    prefill: bool = False
+
+
+@dataclass
+class VllmConfig:
+    """``backend=vllm``: a vLLM server on each GPU (or group of ``trainer.gpus_per_replica``), started for the run."""
+
+    python: str | None = None  # the interpreter that runs vLLM (a venv of its own); None: this one
+    max_num_seqs: int = 64  # sequences one server batches; also the requests in flight to it
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None  # None: room for data.max_prompt_tokens, the images and the reply
+    enforce_eager: bool = False  # no CUDA graphs or compilation: starts sooner, runs slower
+    start_timeout_s: float = 900.0  # the longest a server may take to be ready
+    extra_args: list[str] = field(default_factory=list)  # more `vllm serve` arguments, e.g. [--mm-encoder-tp-mode,data]
+    env: dict[str, str] = field(default_factory=dict)  # more environment for the servers, e.g. VLLM_CPU_KVCACHE_SPACE
 
 
 @dataclass
@@ -203,8 +220,11 @@ class EvalConfig:
     data: DataConfig = MISSING
     judge: JudgeConfig = MISSING
     trainer: TrainerConfig = MISSING
-    backend: str = "local"  # local: the Qwen3-VL judge of `model` on this machine; api: the server of `api`
+    # local: the Qwen3-VL judge of `model` on this machine (transformers); vllm: the same checkpoint on a vLLM server
+    # per GPU, started for the run; api: the servers of `api`
+    backend: str = "local"
     api: ApiConfig = field(default_factory=ApiConfig)
+    vllm: VllmConfig = field(default_factory=VllmConfig)
     out_dir: str = MISSING
     seed: int = 0
     log_level: str = "INFO"

@@ -47,8 +47,10 @@ def check_pipeline(cfg: DictConfig) -> None:
     Raises:
         ConfigError: with one line saying what to change.
     """
-    if cfg.backend == "api":
-        raise ConfigError("evaluator.pipeline judges with local weights; for backend=api run the two stages apart")
+    if cfg.backend != "local":
+        raise ConfigError(
+            f"evaluator.pipeline judges with local weights; for backend={cfg.backend} run the two stages apart"
+        )
     if cfg.trainer.gpus_per_replica != 1:
         raise ConfigError(
             "evaluator.pipeline runs the editor and the judge in the same processes, one per GPU; for "

@@ -13,14 +13,8 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from evaluator.scoring.logprobs import scale_values
 from evaluator.scoring.rows import ScoreDistribution
-
-
-def scale_values(low: float, high: float) -> list[int]:
-    """The integer scores of a scale; logit scoring supports integer scales within 0..99."""
-    if low != int(low) or high != int(high) or not 0 <= low <= high <= 99:
-        raise ValueError(f"logit scoring needs an integer scale within 0..99, not {low}..{high}")
-    return list(range(int(low), int(high) + 1))
 
 
 class _ForceFirstToken(LogitsProcessor):

@@ -38,19 +38,20 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}<|im_start|>{{ 'assistant\\n' }}{%- endif -%}"
 )
 
-# Head dimension 16 gives 8 rotary frequencies, split over (time, height, width) by the mrope section.
+# Head dimension 32 gives 16 rotary frequencies, split over (time, height, width) by the mrope section; vLLM's CPU
+# attention takes head sizes 32, 64, 80, ... (not 16), so the tiny judge also runs under vLLM.
 _TEXT = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
-    "head_dim": 16,
+    "head_dim": 32,
     "max_position_embeddings": 4096,
     "rope_parameters": {
         "rope_type": "default",
         "rope_theta": 5_000_000.0,
-        "mrope_section": [4, 2, 2],
+        "mrope_section": [8, 4, 4],
         "mrope_interleaved": True,
     },
     "tie_word_embeddings": False,

@@ -33,7 +33,8 @@ from evaluator.judge.server_http import (
 )
 from evaluator.judge.server_images import FileImages
 from evaluator.judge.server_pool import ServerPool
-from evaluator.judge.server_request import ApiFailure, ask_once
+from evaluator.judge.server_prefill import judge_prefilled
+from evaluator.judge.server_request import AS_IDS, TOP_LOGPROBS, ApiFailure, ask_once, to_openai, token_ids_of
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.runtime.logs import escape
 from evaluator.scoring import logprobs
@@ -41,21 +42,6 @@ from evaluator.scoring.parsing import UNPARSEABLE, Parsed
 from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
 
 log = logging.getLogger(__name__)
-
-
-def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
-    """Our chat messages in the protocol's form: each image part becomes an ``image_url`` part."""
-    out = []
-    for m in messages:
-        if isinstance(m["content"], str):
-            out.append(m)
-            continue
-        content = [
-            {"type": "image_url", "image_url": {"url": urls[c["role"]]}} if c["type"] == "image" else c
-            for c in m["content"]
-        ]
-        out.append({"role": m["role"], "content": content})
-    return out
 
 
 class RemoteJudge:
@@ -67,10 +53,22 @@ class RemoteJudge:
         samples: what to score.
         images: a sample's images as data URLs, by role (``FileImages``, or the Python API's images in memory);
             called in a worker thread.
+        token_ids: in logit mode, the digits' and verdict words' token ids (``{id: text}``) of a server that
+            continues pre-filled replies and returns those tokens' log-probabilities (vLLM); ``api.prefill`` without
+            them reads the top alternatives.
+        check: called every 0.2 s while requests are in flight; raises to end the run (a server that died).
+        decode: the judge's tokenizer's ``decode`` for a server that sends its reply's token ids (vLLM): the reply
+            is then the text the local judge stores for the same tokens.
     """
 
-    def __init__(self, api_cfg, scheme, samples: Sequence, images: Callable[[object], dict[str, str]], seed: int = 0):
+    def __init__(self, api_cfg, scheme, samples: Sequence, images: Callable[[object], dict[str, str]], seed: int = 0,
+                 token_ids: dict[int, str] | None = None, check: Callable[[], None] | None = None,
+                 decode: Callable[[list[int]], str] | None = None):  # fmt: skip
         self.cfg = api_cfg
+        self.token_ids = token_ids
+        self.prefill = token_ids is not None or bool(api_cfg.get("prefill", False))
+        self.check = check
+        self.decode = decode
         self.scheme = scheme
         self.samples = samples
         self.images = images
@@ -114,7 +112,7 @@ class RemoteJudge:
             indices = iter(range(len(self.samples)))
             first = next(indices, None)
             if first is not None:  # the probe: a wrong key, model or URL, or no server at all, stops the run here
-                [probe] = await until_done({asyncio.ensure_future(self._sample(pool, limit, first))})
+                [probe] = await until_done({asyncio.ensure_future(self._sample(pool, limit, first))}, self.check)
                 rows.append(probe.result())
                 if unreachable(rows[-1]["error"]):
                     raise JudgeUnavailable(f"api: cannot connect to {pool.urls}; is the server up?")
@@ -125,7 +123,7 @@ class RemoteJudge:
                     pending.add(asyncio.ensure_future(self._sample(pool, limit, i)))
                 if not pending:
                     break
-                done = await until_done(pending)
+                done = await until_done(pending, self.check)
                 pending -= done
                 for task in done:
                     rows.append(task.result())
@@ -164,6 +162,13 @@ class RemoteJudge:
 
     async def _judge(self, pool, messages: list[dict], judgement, sample_id: str, stats: Counter, parts: dict):
         """Ask one judgement, and put its reply and scores into the sample's ``parts``."""
+        if self.scheme.mode == "logits" and self.prefill:
+
+            async def ask(chat: list[dict], extra: dict):
+                return (await self._ask(pool, chat, stats, with_logprobs=True, extra=extra, max_tokens=1))[1]
+
+            await judge_prefilled(ask, self.scheme, judgement, messages, self.token_ids, parts)
+            return
         if self.scheme.mode == "logits":
             await self._judge_logprobs(pool, messages, judgement, stats, parts)
             return
@@ -189,7 +194,8 @@ class RemoteJudge:
             if dist is not None:
                 add_distribution(parts, key, dist)
 
-    async def _ask(self, pool, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False):
+    async def _ask(self, pool, messages, stats: Counter, temperature=0.0, seed=None, with_logprobs=False, extra=None,
+                   max_tokens=None):  # fmt: skip
         """One reply (the key masked, should the server quote it), and ``with_logprobs`` its tokens with their top
         alternatives; every try and retry counted, in all and per server. A failed try goes at once to a server that
         is up and has not failed this request yet, else it waits its backoff (or ``Retry-After``): servers that all
@@ -198,16 +204,20 @@ class RemoteJudge:
         for attempt in range(self.cfg.max_retries + 1):
             stats["requests"] += 1
             stats["retries"] += attempt > 0
+            ids = self.decode is not None and not with_logprobs  # the reply's token ids, decoded here
             async with pool.lease(avoid=failed_on) as server:
                 stats[server.url, "requests"] += 1
                 outcome = await ask_once(
-                    server, self.cfg, self._key, messages, self.max_tokens, stats, temperature, seed, with_logprobs
-                )
+                    server, self.cfg, self._key, messages, max_tokens or self.max_tokens, stats, temperature, seed,
+                    with_logprobs or ids, {**AS_IDS, **(extra or {})} if ids else extra, 0 if ids else TOP_LOGPROBS,
+                )  # fmt: skip
             if isinstance(outcome, tuple):
                 pool.succeeded(server)
                 text, tokens, model = outcome
                 self._note_model(server.url, model, stats)
-                return text, tokens
+                if ids and tokens:
+                    text = self.decode(token_ids_of(tokens))
+                return text.strip(), tokens  # as the local judge stores its replies
             why, wait, counts = outcome.why, outcome.wait, outcome.counts
             stats[server.url, "failed"] += 1
             if counts:  # a 429 is the server's queue, not a fault of the server
@@ -238,21 +248,27 @@ def failed_request(row: dict) -> bool:
     return any(str(v).startswith(API_ERROR) or f": {API_ERROR}" in str(v) for k, v in row.items() if "error" in k and v)
 
 
-def predict(cfg, scheme, plan, out_dir, fp: str) -> list[dict]:
-    """``backend=api``: the plan's samples through the servers, each answered row into the shard at once, so a
-    stopped or killed run loses only the requests in flight."""
+def predict(cfg, scheme, samples: Sequence, digests: dict, out_dir, fp: str, *, api_cfg=None, rank: int = 0,
+            **local) -> list[dict]:  # fmt: skip
+    """``samples`` through the servers of ``api_cfg`` (default ``cfg.api``), each answered row into rank ``rank``'s
+    shard at once, so a stopped or killed run loses only the requests in flight. ``local``: ``RemoteJudge``'s
+    ``token_ids``, ``check`` and ``decode``, for servers of a local checkpoint."""
     from tqdm.auto import tqdm
 
     from evaluator.results.resume import ShardWriter
     from evaluator.runtime.logs import around_progress_bar
 
-    writer = ShardWriter(out_dir, fp, plan.digests)
-    writer.open(0)
-    judge = RemoteJudge(cfg.api, scheme, plan.todo, FileImages(cfg.data, cfg.api.image_format), cfg.seed)
-    with around_progress_bar(), tqdm(total=len(plan.todo), desc="judging", unit="sample", dynamic_ncols=True) as bar:
+    api_cfg = api_cfg or cfg.api
+    writer = ShardWriter(out_dir, fp, digests)
+    writer.open(rank)
+    images = FileImages(cfg.data, api_cfg.image_format)
+    judge = RemoteJudge(api_cfg, scheme, samples, images, cfg.seed, **local)
+    bar = tqdm(total=len(samples), desc="judging", unit="sample", dynamic_ncols=True, disable=rank != 0)
+    with around_progress_bar(), bar:
 
         def done(row: dict) -> None:
             del row["index"]
+            row["rank"] = rank
             if not failed_request(row):  # a request that failed for good is asked again by a rerun
                 writer.write([row])
             bar.update(1)

@@ -51,13 +51,16 @@ def capped_client(limit: int):
     return DefaultAsyncHttpxClient(transport=Transport())
 
 
-async def until_done(tasks: set) -> set:
-    """Wait until one of ``tasks`` is done, checking for SIGTERM/SIGINT every 0.2 s; on a stop (or any error) the
-    tasks still running are cancelled, so a stop takes effect within a moment, also during the probe."""
+async def until_done(tasks: set, check=None) -> set:
+    """Wait until one of ``tasks`` is done, checking for SIGTERM/SIGINT (and calling ``check``, which may raise)
+    every 0.2 s; on a stop (or any error) the tasks still running are cancelled, so a stop takes effect within a
+    moment, also during the probe."""
     try:
         while True:
             done, _ = await asyncio.wait(tasks, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
             stopping.raise_if_stopped()
+            if check is not None:
+                check()
             if done:
                 return done
     except BaseException:

@@ -22,6 +22,27 @@ from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.scoring import logprobs
 
 TOP_LOGPROBS = 20  # the most OpenAI returns
+AS_IDS = {"return_tokens_as_token_ids": True}  # vLLM's: each token of the reply as "token_id:N"
+
+
+def token_ids_of(tokens: list[dict] | None) -> list[int]:
+    """The ids of a reply's tokens sent as ``token_id:N``."""
+    return [int(t["token"].removeprefix("token_id:")) for t in tokens or [] if t["token"].startswith("token_id:")]
+
+
+def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
+    """Our chat messages in the protocol's form: each image part becomes an ``image_url`` part."""
+    out = []
+    for m in messages:
+        if isinstance(m["content"], str):
+            out.append(m)
+            continue
+        content = [
+            {"type": "image_url", "image_url": {"url": urls[c["role"]]}} if c["type"] == "image" else c
+            for c in m["content"]
+        ]
+        out.append({"role": m["role"], "content": content})
+    return out
 
 
 class ApiFailure(Exception):
@@ -48,10 +69,13 @@ async def ask_once(
     temperature: float = 0.0,
     seed: int | None = None,
     with_logprobs: bool = False,
+    extra: dict | None = None,
+    top_logprobs: int = TOP_LOGPROBS,
 ):
     """One try on one server: ``(text, tokens, model)`` (the key masked, should the server quote it; ``tokens``
     with their top alternatives where ``with_logprobs``; ``model``: the model the server says answered), or a
-    ``Failed`` try worth asking again; usage counted into ``stats``.
+    ``Failed`` try worth asking again; usage counted into ``stats``. ``extra``: fields beyond OpenAI's own (a
+    pre-filled reply continued, ``evaluator.judge.server_prefill``).
 
     Raises:
         JudgeUnavailable: the server refused the key, the model or the URL, or sent no logprobs.
@@ -64,7 +88,8 @@ async def ask_once(
             server.client.chat.completions.with_raw_response.create(
                 model=api_cfg.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                 **({"seed": seed} if seed is not None else {}),
-                **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if with_logprobs else {}),
+                **({"logprobs": True, "top_logprobs": top_logprobs} if with_logprobs else {}),
+                **({"extra_body": extra} if extra else {}),
             ),
             timeout=api_cfg.timeout_s,  # the whole try: httpx's own timeout restarts with every byte
         )  # fmt: skip
@@ -74,7 +99,7 @@ async def ask_once(
     except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
         raise JudgeUnavailable(refused_message(e, server.url, api_cfg.model, key)) from None
     except openai.APIStatusError as e:
-        return _status_failure(e, server.url, key, with_logprobs)
+        return _status_failure(e, server.url, key, with_logprobs, extra)
     except ResponseTooLarge as e:  # not worth asking again: the server ignores max_tokens
         raise ApiFailure(f"{API_ERROR} {e}") from None
     except (asyncio.TimeoutError, openai.APITimeoutError):
@@ -97,13 +122,20 @@ async def ask_once(
     return text, tokens, answered if isinstance(answered, str) and answered else None
 
 
-def _status_failure(e, url: str, key: str | None, with_logprobs: bool) -> Failed:
+def _status_failure(e, url: str, key: str | None, with_logprobs: bool, extra: dict | None = None) -> Failed:
     """An error status other than 401, 403 and 404: a ``Failed`` try for 408, 409, 429 and 5xx.
 
     Raises:
-        JudgeUnavailable: the server refuses the logprobs fields (``transformers serve``, for one, may).
+        JudgeUnavailable: the server refuses the logprobs fields (``transformers serve``, for one, may), or the
+            fields that continue a pre-filled reply (``api.prefill=true``).
         ApiFailure: any other 4xx: asking the same again cannot mend it.
     """
+    message = str(getattr(e, "message", e))
+    if extra and e.status_code in (400, 422) and any(k in message for k in (*extra, "continue", "extra")):
+        raise JudgeUnavailable(
+            f"api: {url} does not continue a pre-filled reply ({short_message(e, key)}); api.prefill=true needs a "
+            "server that does (vLLM, SGLang); api.prefill=false reads the scores from a written reply"
+        ) from None
     if with_logprobs and e.status_code in (400, 422) and "logprob" in str(getattr(e, "message", e)):
         raise JudgeUnavailable(
             f"api: {url} does not take logprobs ({short_message(e, key)}); "

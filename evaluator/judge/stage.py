@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from evaluator.config import checks
 from evaluator.edit import layouts
 from evaluator.inputs import preflight, readers
-from evaluator.judge import server
+from evaluator.judge import server, vllm_engine, vllm_server
 from evaluator.judge.loading import load_processor
 from evaluator.judge.module import JudgeModule
 from evaluator.results import report, resume, run_folder
@@ -57,9 +57,9 @@ def run(cfg: DictConfig, model=None) -> Path:
     checks.check_judge(cfg, checkpoint=model is None)
     out_dir = Path(cfg.out_dir).expanduser().resolve()
     job.prepare(cfg, out_dir)
-    if cfg.backend == "api":  # one process, no Lightning: a server does the judging
-        with stopping.handling():
-            score(cfg, None, out_dir, None)
+    if cfg.backend != "local":  # no Lightning: servers judge (one process for api; a rank per GPU or one for vllm)
+        with stopping.handling(), job.without_lightning():
+            score(cfg, None, out_dir, None).shutdown()
         return out_dir
     job.launch(cfg, functools.partial(score, cfg, out_dir=out_dir, model=model))
     return out_dir
@@ -67,21 +67,25 @@ def run(cfg: DictConfig, model=None) -> Path:
 
 def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None) -> Coordinator:
     """The five steps on one rank, with the process group up; returns the coordinator, for shutting down.
-    ``trainer`` is None for ``backend=api``."""
-    with job.on_rank(trainer, out_dir) as (coordinator, lock):
+    ``trainer`` is None for ``backend=api`` and ``backend=vllm``."""
+    with job.on_rank(trainer, out_dir, cfg.backend) as (coordinator, lock):
         scheme = Scheme.from_config(cfg.judge)
-        fp = coordinator.broadcast(
-            "fingerprint", lambda: resume.score_fingerprint(cfg, scheme)
-        )  # hashed once, on rank 0
-        processor = None if trainer is None else load_processor(cfg.model, cfg.data.max_pixels)
+        fp = coordinator.broadcast("fingerprint", lambda: _fingerprint(cfg, scheme))  # hashed once, on rank 0
+        local = trainer is not None or cfg.backend == "vllm"
+        processor = load_processor(cfg.model, cfg.data.max_pixels) if local else None
         plan = _plan(cfg, scheme, coordinator, out_dir, fp, lock, processor and processor.tokenizer)  # steps 1, 2
-        _announce(cfg, scheme, plan, trainer)
+        _announce(cfg, scheme, plan, trainer, coordinator.world_size)
         if cfg.dry_run:
             if coordinator.rank == 0:
                 write_prompts(cfg, scheme, plan, out_dir)
             return coordinator
-        if trainer is None:
-            rows = server.predict(cfg, scheme, plan, out_dir, fp) if plan.todo else []
+        if not plan.todo:
+            rows = []
+        elif cfg.backend == "vllm":
+            rank, world = coordinator.rank, coordinator.world_size
+            rows = vllm_engine.predict(cfg, scheme, plan, out_dir, fp, rank, world, processor)
+        elif trainer is None:
+            rows = server.predict(cfg, scheme, plan.todo, plan.digests, out_dir, fp)
         else:
             rows = _predict(cfg, trainer, coordinator, scheme, plan, out_dir, fp, processor, model) if plan.todo else []
         shards = coordinator.gather("rows", rows)  # step 5
@@ -90,12 +94,21 @@ def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None)
     return coordinator
 
 
+def _fingerprint(cfg, scheme: Scheme) -> str:
+    """The scores' settings, hashed; on vLLM its distribution and version too (``vllm.python`` checked here, before
+    anything loads)."""
+    engine = vllm_server.engine_of(cfg.vllm) if cfg.backend == "vllm" else None
+    if engine:
+        log.info("vllm: %s (vllm.python=%s)", engine, vllm_server.interpreter(cfg.vllm))
+    return resume.score_fingerprint(cfg, scheme, engine)
+
+
 def _plan(
     cfg, scheme: Scheme, coordinator: Coordinator, out_dir: Path, fp: str, lock: run_folder.Lock, tokenizer
 ) -> Plan:
     """Steps 1 and 2: every rank reads the inputs and checks its share of the images; rank 0 takes the output
     folder, gathers the findings, reads what an earlier run left, and decides; every rank gets the same plan."""
-    max_chars = cfg.api.max_instruction_chars if cfg.backend == "api" else None
+    max_chars = cfg.api.max_instruction_chars if cfg.backend == "api" else None  # the server's tokens unknown
     loaded, share = preflight.read_and_check(
         cfg.data, coordinator.rank, coordinator.world_size, tokenizer, max_chars, scheme.pairwise, scheme.criteria
     )
@@ -135,8 +148,11 @@ def write_prompts(cfg: DictConfig, scheme: Scheme, plan: Plan, out_dir: Path) ->
              out_dir / "prompts.jsonl")  # fmt: skip
 
 
-def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | None) -> None:
-    if trainer is None:
+def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | None, world: int) -> None:
+    if cfg.backend == "vllm":
+        where = f"{world} rank(s) (vLLM servers, {cfg.vllm.max_num_seqs} requests at a time each)"
+        judge = cfg.model.name_or_path
+    elif trainer is None:
         servers = checks.api_servers(cfg.api)
         each = " per server" if len(servers) > 1 else ""
         lossy = ", images that must change sent as lossy JPEG" if cfg.api.image_format == "jpeg" else ""
@@ -151,7 +167,7 @@ def _announce(cfg: DictConfig, scheme: Scheme, plan: Plan, trainer: L.Trainer | 
         "plan: %d samples to score on %s, judge %s, scheme %s (%s); %d scored earlier, %d skipped, %d without an edit",
         len(plan.todo), where, judge, scheme.name, scheme.mode, len(plan.done), len(plan.skipped), len(plan.missing),
     )  # fmt: skip
-    if trainer is not None and str(cfg.model.name_or_path).startswith("tiny:"):
+    if cfg.backend != "api" and str(cfg.model.name_or_path).startswith("tiny:"):
         log.info("the tiny judge has random weights: its scores are noise, for smoke runs and tests only")
 
 

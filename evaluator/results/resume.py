@@ -37,8 +37,10 @@ _MODEL_KEYS = ("name_or_path", "revision", "dtype", "attn_implementation", "max_
 _IMAGE_KEYS = ("resize_edited", "exif_transpose", "max_image_pixels", "min_image_side", "max_pixels")
 
 
-def score_fingerprint(cfg, scheme) -> str:
-    """A short hash of every setting that changes a score; ``scheme`` is the resolved ``schemes.Scheme``."""
+def score_fingerprint(cfg, scheme, engine: str | None = None) -> str:
+    """A short hash of every setting that changes a score; ``scheme`` is the resolved ``schemes.Scheme``, ``engine``
+    the serving engine of a local checkpoint other than transformers (``backend=vllm``: ``"vllm 0.32.0"``), whose
+    scores are never mixed with transformers' (nor another version's)."""
     # Which judge answered: the local checkpoint, or the server's model (the key and the limits change nothing).
     api = cfg.get("backend", "local") == "api"
     if api:
@@ -53,6 +55,8 @@ def score_fingerprint(cfg, scheme) -> str:
         "images": {k: cfg.data[k] for k in _IMAGE_KEYS},
         "seed": cfg.seed,
     }
+    if engine:  # only then: the fingerprints of transformers' runs stay as they were
+        relevant["engine"] = engine
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -47,7 +47,10 @@ def data_name(data, assets: Path) -> str:
 
 
 def judge_name(backend: str, api_model, preset: str) -> str:
-    """The model preset's name, or with ``backend=api`` the server's model name (``api-gpt-4.1``)."""
+    """The model preset's name (``qwen3_vl_8b``; ``qwen3_vl_8b-vllm`` on vLLM servers, whose scores are kept apart
+    from transformers'), or with ``backend=api`` the server's model name (``api-gpt-4.1``)."""
+    if backend == "vllm":
+        return f"{preset}-vllm"
     if backend != "api":
         return preset
     return "api-" + (re.sub(r"[^\w.-]+", "_", str(api_model)).strip("._") or "model")

@@ -20,7 +20,7 @@ from evaluator.runtime import logs, stopping
 from evaluator.runtime.coordination import Coordinator, initialized
 from evaluator.runtime.errors import ConfigError, first_line
 from evaluator.runtime.strategy import make_trainer, start_processes
-from evaluator.runtime.topology import env_rank
+from evaluator.runtime.topology import env_rank, launched
 
 
 def prepare(cfg, out_dir: Path, log_name: str = "rank", key: str = "out_dir") -> None:
@@ -52,15 +52,35 @@ def _callback(name: str, node) -> L.Callback:
 
 
 @contextlib.contextmanager
-def on_rank(trainer: L.Trainer | None, out_dir: Path) -> Iterator[tuple[Coordinator, run_folder.Lock]]:
+def without_lightning() -> Iterator[None]:
+    """A stage that runs no Lightning (servers judge: ``backend=api``, ``backend=vllm``) on every process a launcher
+    started: their gloo process group, up for the stage, so the ranks plan and gather as Lightning's ranks do. The
+    stage's coordinator shuts it down after a run that succeeded; after a failure it is torn down here."""
+    if not launched() or initialized():
+        yield
+        return
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    try:
+        yield
+    finally:
+        if initialized():
+            dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def on_rank(
+    trainer: L.Trainer | None, out_dir: Path, where: str = "api"
+) -> Iterator[tuple[Coordinator, run_folder.Lock]]:
     """One stage on one rank: its log prefix, a coordinator, the output folder's lock (taken by the stage's plan
-    on rank 0), and any failure told to the other ranks. ``trainer`` is None for a single process without Lightning
-    (``backend=api``)."""
+    on rank 0), and any failure told to the other ranks. ``trainer`` is None for processes without Lightning
+    (``backend=api``, ``backend=vllm``; ``where`` names them in the log)."""
+    coordinator = Coordinator()
     if trainer is None:
-        logs.set_rank(0, 1, "api")
+        logs.set_rank(coordinator.rank, coordinator.world_size, where)
     else:
         logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
-    coordinator = Coordinator()
     if trainer is not None and getattr(trainer.strategy.launcher, "procs", None):  # Lightning's launcher's parent
         coordinator.exit_on_failure()
     lock = run_folder.Lock(out_dir)

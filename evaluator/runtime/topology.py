@@ -31,3 +31,31 @@ def topology(trainer_cfg) -> tuple:
         devices = int(os.environ["LOCAL_WORLD_SIZE"])
         num_nodes = int(os.environ["WORLD_SIZE"]) // devices
     return devices, num_nodes
+
+
+def launched() -> bool:
+    """Whether a launcher (torchrun, Lightning, SLURM) started this process as one rank of several."""
+    return "LOCAL_RANK" in os.environ or int(os.environ.get("WORLD_SIZE", 1)) > 1
+
+
+def server_device_groups(trainer_cfg, gpus: int) -> list[list[str]]:
+    """The GPUs of each server this process starts (``backend=vllm``), as ``CUDA_VISIBLE_DEVICES`` names them: under
+    a launcher, this rank's replica (``LOCAL_RANK``'s ``trainer.gpus_per_replica`` GPUs); alone, one group of
+    ``gpus_per_replica`` per ``trainer.devices``. An empty group is a server on the CPU (``gpus`` 0, or
+    ``trainer.accelerator=cpu``): one per rank, or ``trainer.devices`` of them (a count) in a single process."""
+    devices, k = trainer_cfg.devices, int(trainer_cfg.gpus_per_replica)
+    if trainer_cfg.accelerator == "cpu" or gpus == 0:
+        count = devices if isinstance(devices, int) and devices > 0 and not launched() else 1
+        return [[] for _ in range(count)]
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    visible = visible or [str(i) for i in range(gpus)]
+    if launched():
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        return [visible[local * k : (local + 1) * k]]
+    if devices in ("auto", -1):
+        chosen = visible
+    elif isinstance(devices, int):
+        chosen = visible[:devices]
+    else:
+        chosen = [visible[int(i)] for i in devices]
+    return [chosen[i : i + k] for i in range(0, len(chosen) - k + 1, k)]

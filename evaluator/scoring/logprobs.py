@@ -1,10 +1,14 @@
 """Logit mode through a server: a score's distribution from the log-probabilities the server returns.
 
-A server cannot be handed a reply pre-filled up to the score, as the local judge is, so the judge writes its
-reply (greedy) and the server returns each token's most likely alternatives (``top_logprobs``). At the token
-where a score's value begins (after ``"key":``), the alternatives that are integers on the scale give its
-distribution; a value written as two tokens (Qwen writes "10" as "1", "0") takes the second token's probability
-on the path the judge took. The expected score is over the scale's values, renormalised, as in local logit mode.
+Two ways. Pre-filled (``backend=vllm``, ``api.prefill=true``): the reply is pre-filled up to the score, as the
+local judge's is, and the server continues it (vLLM's ``continue_final_message``); the next token's probabilities
+for the digits (exact where the server is asked for those tokens by id, else among its top alternatives), and
+those after each leading digit ("1" of "10"), give the distribution by the local judge's own formula
+(``prefilled_distribution``). Otherwise the judge writes its reply (greedy) and the server returns each token's
+most likely alternatives (``top_logprobs``): at the token where a score's value begins (after ``"key":``), the
+alternatives that are integers on the scale give its distribution; a value written as two tokens takes the second
+token's probability on the path the judge took (``score_distribution``). Either way the expected score is over the
+scale's values, renormalised, as in local logit mode.
 """
 
 from __future__ import annotations
@@ -13,6 +17,45 @@ import math
 import re
 
 from evaluator.scoring.rows import ScoreDistribution
+
+
+def scale_values(low: float, high: float) -> list[int]:
+    """The integer scores of a scale; logit scoring supports integer scales within 0..99."""
+    if low != int(low) or high != int(high) or not 0 <= low <= high <= 99:
+        raise ValueError(f"logit scoring needs an integer scale within 0..99, not {low}..{high}")
+    return list(range(int(low), int(high) + 1))
+
+
+def leading_digits(low: float, high: float) -> list[int]:
+    """The first digits of the scale's two-digit scores: after each, the next token decides the score."""
+    return sorted({v // 10 for v in scale_values(low, high) if v >= 10})
+
+
+def prefilled_distribution(
+    first: dict[str, float], after: dict[int, dict[str, float]], low: float, high: float
+) -> ScoreDistribution | None:
+    """A score's distribution from a pre-filled reply: ``first`` the probability of each digit ("0".."9") as the
+    next token, ``after[d]`` the same once digit ``d`` is written (``leading_digits``); a missing digit has
+    probability 0. As the local judge: P(10) = P("1") P("0" | "1"), P(1) = P("1") (1 - P(any digit | "1"))."""
+    probs = {}
+    for v in scale_values(low, high):
+        if v >= 10:
+            probs[v] = first.get(str(v // 10), 0.0) * after[v // 10].get(str(v % 10), 0.0)
+        elif v in after:
+            probs[v] = first.get(str(v), 0.0) * (1 - sum(after[v].get(str(d), 0.0) for d in range(10)))
+        else:
+            probs[v] = first.get(str(v), 0.0)
+    return distribution_of(probs)
+
+
+def distribution_of(probs: dict) -> ScoreDistribution | None:
+    """The distribution of probabilities by value (not renormalised): the expected value renormalised over them,
+    the most likely (the first on a tie), and the mass they hold; None when they hold none."""
+    mass = sum(probs.values())
+    if not mass > 0:
+        return None
+    expected = sum(v * p for v, p in probs.items()) / mass
+    return ScoreDistribution(expected, max(probs, key=probs.get), mass, dict(probs))
 
 
 def _digits(token: str) -> str | None:
