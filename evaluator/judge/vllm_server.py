@@ -38,7 +38,9 @@ _PROBE = (
     "import importlib.metadata as m; names = m.packages_distributions().get('vllm') or []; "
     "print(names[0] + ' ' + m.version(names[0]) if names else '')"
 )
-_ERROR_LINE = re.compile(r"(Error|Exception|error:|Unsupported|not supported|No module named|out of memory)", re.I)
+_PREFIX = re.compile(r"^\(\w+ pid=\d+\)\s*(?:[A-Z]+ \d\d-\d\d [\d:]+ \[[^\]]*\]\s*)?")
+_RAISED = re.compile(r"^(?:[\w.]*(?:Error|Exception|Exit)\w*: .+|\S+: [Ee]rror\b.+)")
+_CONSEQUENCES = ("EngineDeadError", "EngineCore encountered an issue", "Engine core initialization failed")
 
 
 def interpreter(vllm_cfg) -> str:
@@ -135,17 +137,18 @@ class VllmServer:
         return JudgeUnavailable(f"vllm: the server on {where} {when}{said}; its log: {self.log_path}")
 
 
-def last_error(log_path: Path, tail_bytes: int = 64_000) -> str:
-    """The last line of a server's log that names an error, without vLLM's ``(Process pid=...)`` prefix."""
+def last_error(log_path: Path, tail_bytes: int = 256_000) -> str:
+    """The last exception a server's log names (an argument error, an out-of-memory, a model vLLM refuses), the
+    engine's "see above" consequences passed over, without vLLM's ``(Process pid=N) LEVEL date [file]`` prefix."""
     try:
         with open(log_path, "rb") as f:
             f.seek(max(0, f.seek(0, os.SEEK_END) - tail_bytes))
             lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
-    found = [ln for ln in lines if _ERROR_LINE.search(ln) and not ln.lstrip().startswith(("File ", "^", "~"))]
-    text = found[-1] if found else ""
-    text = re.sub(r"^\(\w+ pid=\d+\)\s*", "", text.strip())
+    raised = [m.group(0) for ln in lines if (m := _RAISED.match(_PREFIX.sub("", ln).strip()))]
+    raised = [r for r in raised if not any(g in r for g in _CONSEQUENCES)]
+    text = re.sub(r",? please check the stack trace above.*$", "", raised[-1]) if raised else ""
     return escape(text)[:300]
 
 
