@@ -89,9 +89,14 @@ def test_module_and_function_sizes(path):
     assert long == []
 
 
+# The one module that starts programs by hand (a vLLM server in an interpreter of its own, under a watchdog).
+PROCESS_LAUNCHER = "evaluator.runtime.processes"
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
 def test_no_print_or_subprocess_in_library_code(path):
     tree = ast.parse(path.read_text())
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert "print" not in calls and "subprocess" not in imports
+    assert "print" not in calls
+    assert "subprocess" not in imports or _module_name(path) == PROCESS_LAUNCHER

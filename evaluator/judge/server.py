@@ -264,6 +264,7 @@ def predict(cfg, scheme, samples: Sequence, digests: dict, out_dir, fp: str, *, 
     images = FileImages(cfg.data, api_cfg.image_format)
     judge = RemoteJudge(api_cfg, scheme, samples, images, cfg.seed, **local)
     bar = tqdm(total=len(samples), desc="judging", unit="sample", dynamic_ncols=True, disable=rank != 0)
+    start = time.perf_counter()
     with around_progress_bar(), bar:
 
         def done(row: dict) -> None:
@@ -280,5 +281,7 @@ def predict(cfg, scheme, samples: Sequence, digests: dict, out_dir, fp: str, *, 
             if len(judge.urls) > 1 and judge.servers:
                 tries = ", ".join(f"{u} {c['requests']} ({c['failed']} failed)" for u, c in judge.servers.items())
                 log.info("tries per server: %s", tries)
-    log.info("scored %d samples through %s", len(rows), ", ".join(judge.urls))
+    took = time.perf_counter() - start
+    log.info("scored %d samples in %.1f s (%.2f samples/s) through %s", len(rows), took, len(rows) / max(took, 1e-9),
+             ", ".join(judge.urls))  # fmt: skip
     return rows

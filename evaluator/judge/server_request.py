@@ -60,18 +60,10 @@ class Failed:
 
 
 async def ask_once(
-    server,
-    api_cfg,
-    key: str | None,
-    messages: list[dict],
-    max_tokens: int,
-    stats: Counter,
-    temperature: float = 0.0,
-    seed: int | None = None,
-    with_logprobs: bool = False,
-    extra: dict | None = None,
+    server, api_cfg, key: str | None, messages: list[dict], max_tokens: int, stats: Counter,
+    temperature: float = 0.0, seed: int | None = None, with_logprobs: bool = False, extra: dict | None = None,
     top_logprobs: int = TOP_LOGPROBS,
-):
+):  # fmt: skip
     """One try on one server: ``(text, tokens, model)`` (the key masked, should the server quote it; ``tokens``
     with their top alternatives where ``with_logprobs``; ``model``: the model the server says answered), or a
     ``Failed`` try worth asking again; usage counted into ``stats``. ``extra``: fields beyond OpenAI's own (a

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -83,7 +84,7 @@ def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None)
             rows = []
         elif cfg.backend == "vllm":
             rank, world = coordinator.rank, coordinator.world_size
-            rows = vllm_engine.predict(cfg, scheme, plan, out_dir, fp, rank, world, processor)
+            rows = vllm_engine.judge_share(cfg, scheme, plan, out_dir, fp, rank, world, processor)
         elif trainer is None:
             rows = server.predict(cfg, scheme, plan.todo, plan.digests, out_dir, fp)
         else:
@@ -193,12 +194,14 @@ def _predict(cfg, trainer, coordinator, scheme, plan: Plan, out_dir: Path, fp: s
     # In this order: a batch's rows reach the shard before a stop or a failure elsewhere ends the rank.
     writer = resume.ShardWriter(out_dir, fp, plan.digests)
     callbacks = [writer, progress, job.StopOnSignal(coordinator.check)]
+    start = time.perf_counter()
     with job.callbacks_during(trainer, callbacks), logs.around_progress_bar():
         outputs = trainer.predict(module, datamodule=data, return_predictions=True)
         coordinator.wait_for_all("predicted", on_poll=progress.refresh)
     progress.close()
     rows = [row for batch in outputs or [] for row in batch]
-    log.info("scored %d samples", len(rows), extra=logs.FILE_ONLY)
+    log.info("scored %d samples in %.1f s (loading the judge included)", len(rows), time.perf_counter() - start,
+             extra=logs.FILE_ONLY)  # fmt: skip
     return rows
 
 

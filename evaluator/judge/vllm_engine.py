@@ -52,7 +52,7 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def predict(cfg, scheme, plan, out_dir: Path, fp: str, rank: int, world_size: int, processor) -> list[dict]:
+def judge_share(cfg, scheme, plan, out_dir: Path, fp: str, rank: int, world_size: int, processor) -> list[dict]:
     """This rank's share of ``plan.todo`` judged on its own vLLM servers; the rows, each in its shard as answered.
 
     Raises:
@@ -65,7 +65,7 @@ def predict(cfg, scheme, plan, out_dir: Path, fp: str, rank: int, world_size: in
         return []
     groups = server_device_groups(cfg.trainer, gpu_count())
     env = {**cfg.vllm.env, **({"HF_HUB_OFFLINE": "1"} if cfg.model.local_files_only else {})}
-    servers = vllm_server.start(command_for(cfg, scheme, processor), groups, out_dir / "logs", rank, env)
+    servers = vllm_server.start_servers(command_for(cfg, scheme, processor), groups, out_dir / "logs", rank, env)
     try:
         vllm_server.wait_until_ready(servers, float(cfg.vllm.start_timeout_s))
         api_cfg = OmegaConf.merge(cfg.api, {
@@ -78,4 +78,4 @@ def predict(cfg, scheme, plan, out_dir: Path, fp: str, rank: int, world_size: in
             decode=functools.partial(processor.tokenizer.decode, skip_special_tokens=True),
         )  # fmt: skip
     finally:
-        vllm_server.stop_all(servers)
+        vllm_server.stop_servers(servers)

@@ -4,7 +4,7 @@ the run and gone after it.
 Each server runs ``vllm.entrypoints.openai.api_server`` under ``vllm.python`` (vLLM may live in a venv of its own),
 on 127.0.0.1 and a free port, with the judge's checkpoint and dtype, prefix caching, a ``max_model_len`` and
 ``limit_mm_per_prompt`` that fit the scheme and ``data.max_pixels``, and the ``vllm.*`` settings. It runs under a
-watchdog (``evaluator.runtime.watchdog``) in a process group of its own, so it ends with the run, on an error, a
+watchdog (``evaluator.runtime.processes``) in a process group of its own, so it ends with the run, on an error, a
 signal, or a ``kill -9`` of the rank. Its output goes to ``<out_dir>/logs/vllm-rank-<r>[-<k>].log``; a server that
 exits says why in one line, quoting its own last error.
 """
@@ -16,14 +16,13 @@ import logging
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluator.runtime import stopping, watchdog
+from evaluator.runtime import processes, stopping
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.runtime.logs import escape
 
@@ -56,8 +55,8 @@ def engine_of(vllm_cfg) -> str:
     """
     python = interpreter(vllm_cfg)
     try:
-        done = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
+        done = processes.output_of([python, "-c", _PROBE], timeout_s=120)
+    except OSError as e:
         raise JudgeUnavailable(f"vllm.python={python} cannot run: {e}") from None
     found = done.stdout.strip()
     if done.returncode or not found:
@@ -114,7 +113,7 @@ class VllmServer:
     """One started server: its URL, watchdog process, devices and log."""
 
     url: str
-    process: subprocess.Popen
+    process: processes.Watched
     devices: list[str]
     log_path: Path
 
@@ -152,9 +151,10 @@ def last_error(log_path: Path, tail_bytes: int = 256_000) -> str:
     return escape(text)[:300]
 
 
-def start(command_for, groups: list[list[str]], log_dir: Path, rank: int, env_extra: dict) -> list[VllmServer]:
+def start_servers(command_for, groups: list[list[str]], log_dir: Path, rank: int, env_extra: dict) -> list[VllmServer]:
     """One server per device group (``[]``: one on the CPU), started under a watchdog with ``env_extra`` in its
-    environment; ``command_for(port, tp)`` is its command. Returns at once; ``wait_until_ready`` waits."""
+    environment; ``command_for(port, tp)`` is its command. Returns at once; ``wait_until_ready`` waits,
+    ``stop_servers`` stops them."""
     servers = []
     log_dir.mkdir(parents=True, exist_ok=True)
     for k, devices in enumerate(groups):
@@ -164,7 +164,7 @@ def start(command_for, groups: list[list[str]], log_dir: Path, rank: int, env_ex
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         env.update({str(k): str(v) for k, v in env_extra.items()})
         log_path = log_dir / (f"vllm-rank-{rank}.log" if len(groups) == 1 else f"vllm-rank-{rank}-{k}.log")
-        process = watchdog.start(command_for(port, max(len(devices), 1)), log_path, env=env)
+        process = processes.start_watched(command_for(port, max(len(devices), 1)), log_path, env=env)
         servers.append(VllmServer(f"http://127.0.0.1:{port}/v1", process, devices, log_path))
     return servers
 
@@ -196,8 +196,8 @@ def wait_until_ready(servers: list[VllmServer], timeout_s: float, poll_s: float 
             time.sleep(poll_s)
 
 
-def stop_all(servers: list[VllmServer]) -> None:
-    watchdog.stop([s.process for s in servers], timeout_s=8.0)
+def stop_servers(servers: list[VllmServer]) -> None:
+    processes.stop_watched([s.process for s in servers], timeout_s=8.0)
 
 
 def check_running(servers: list[VllmServer]) -> None:

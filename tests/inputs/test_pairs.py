@@ -83,6 +83,8 @@ def test_the_editing_stage_and_server_logits_refuse_pairs_in_one_line(tmp_path):
 
     with pytest.raises(ConfigError, match="the editing stage reads data=manifest, gedit or imgedit"):
         check_data(compose(["model=tiny", "data=pairs", f"data.path={path}"]).data, edited=False)
-    with pytest.raises(ConfigError, match="reads verdict words after a pre-filled reply; with backend=api use api.pr"):
+    with pytest.raises(
+        ConfigError, match=r"reads verdict words after a pre-filled reply; with backend=api use api\.pr"
+    ):
         check_judge(compose(["backend=api", "api.base_url=http://x/v1", "api.model=m", "judge=pairwise",
                              "judge.mode=logits", "data=pairs", f"data.path={path}"]))  # fmt: skip

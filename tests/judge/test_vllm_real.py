@@ -5,6 +5,7 @@ and a server that fails says why. Skipped unless ``EVALUATOR_VLLM_PYTHON`` names
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -142,3 +143,17 @@ def test_a_server_that_fails_says_why_in_one_line(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert "head_dim=16" in last and "vllm-rank-0.log" in last and "Traceback" not in proc.stderr
     assert _servers_left() == []
+
+
+def test_the_vllm_benchmark_runs_on_the_cpu(tmp_path):
+    """``./bench/gpu.sh``'s vLLM part, at the test shape with the real vocabulary and random weights."""
+    out = tmp_path / "bench-vllm.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluator.bench.served", "--tiny", "--samples", "4", "--modes", "logits",
+         "--vllm-python", VLLM_PYTHON, "--json", str(out)],
+        cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert_ok(proc)
+    [result] = json.loads(out.read_text())["results"]
+    assert result["mode"] == "logits" and result["samples"] == 4
+    assert result["ready_s"] > 0 and result["samples_per_s"] > 0

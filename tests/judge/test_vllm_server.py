@@ -29,14 +29,24 @@ encountered an issue. See stack trace (above) for the root cause.
 @pytest.mark.parametrize(
     ("log", "said"),
     [
-        (HEAD16_LOG, "RuntimeError: Worker failed with error 'Unsupported CPU attention configuration: head_dim=16 "
-                     "isa=2 kv_cache_idx=0'"),  # fmt: skip
-        ("usage: api_server.py [-h]\napi_server.py: error: unrecognized arguments: --bogus\n",
-         "api_server.py: error: unrecognized arguments: --bogus"),
-        ("(EngineCore pid=1) ERROR 12-06 21:05:19 [core.py:1] torch.OutOfMemoryError: CUDA out of memory. Tried 2 GiB\n",
-         "torch.OutOfMemoryError: CUDA out of memory. Tried 2 GiB"),
-        ("/x/python: Error while finding module specification for 'vllm.entrypoints' (ModuleNotFoundError: "
-         "No module named 'vllm')\n", None),
+        (
+            HEAD16_LOG,
+            "RuntimeError: Worker failed with error 'Unsupported CPU attention configuration: "
+            "head_dim=16 isa=2 kv_cache_idx=0'",
+        ),
+        (
+            "usage: api_server.py [-h]\napi_server.py: error: unrecognized arguments: --bogus\n",
+            "api_server.py: error: unrecognized arguments: --bogus",
+        ),
+        (
+            "(EngineCore pid=1) ERROR 12-06 21:05:19 [core.py:1] torch.OutOfMemoryError: CUDA out of memory. Tried 2 GiB\n",
+            "torch.OutOfMemoryError: CUDA out of memory. Tried 2 GiB",
+        ),
+        (
+            "/x/python: Error while finding module specification for 'vllm.entrypoints' (ModuleNotFoundError: "
+            "No module named 'vllm')\n",
+            None,
+        ),
         ("INFO all is well\n", ""),
     ],
 )

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from evaluator.runtime import watchdog
+from evaluator.runtime import processes
 
 # A "server" that starts a child of its own, as vLLM starts its engine, and records both pids.
 SERVER = textwrap.dedent("""
@@ -42,8 +42,8 @@ def test_kill_9_of_the_parent_ends_the_server_and_its_children(tmp_path):
     # A stand-in for the rank: it starts the watchdog, then is killed with SIGKILL (no handler can run).
     rank = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from evaluator.runtime import watchdog
-        watchdog.start([sys.executable, "-c", {SERVER!r}, {str(pids)!r}], {str(tmp_path / "log")!r}, grace_s=1)
+        from evaluator.runtime import processes
+        processes.start_watched([sys.executable, "-c", {SERVER!r}, {str(pids)!r}], {str(tmp_path / "log")!r}, grace_s=1)
         time.sleep(600)
     """)])  # fmt: skip
     grandchild = _wait_for(pids)
@@ -58,18 +58,18 @@ def test_kill_9_of_the_parent_ends_the_server_and_its_children(tmp_path):
 
 def test_stop_ends_the_group_within_its_timeout(tmp_path):
     pids = tmp_path / "pids"
-    process = watchdog.start([sys.executable, "-c", SERVER, str(pids)], tmp_path / "log", grace_s=1)
+    process = processes.start_watched([sys.executable, "-c", SERVER, str(pids)], tmp_path / "log", grace_s=1)
     grandchild = _wait_for(pids)
     start = time.monotonic()
-    watchdog.stop([process], timeout_s=5)
+    processes.stop_watched([process], timeout_s=5)
     assert time.monotonic() - start < 6
     assert process.poll() is not None and not _alive(grandchild)
 
 
 def test_the_exit_code_and_output_are_the_servers(tmp_path):
     log = tmp_path / "server.log"
-    process = watchdog.start([sys.executable, "-c", "print('bad argument'); raise SystemExit(2)"], log)
+    process = processes.start_watched([sys.executable, "-c", "print('bad argument'); raise SystemExit(2)"], log)
     assert process.wait(30) == 2
     assert "bad argument" in log.read_text()
-    missing = watchdog.start(["/nonexistent/python"], log)
+    missing = processes.start_watched(["/nonexistent/python"], log)
     assert missing.wait(30) == 127 and "cannot start /nonexistent/python" in log.read_text()

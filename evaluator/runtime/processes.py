@@ -1,10 +1,11 @@
-"""A helper process that keeps a server from outliving the rank that started it.
+"""Other programs a run starts (a vLLM server, in an interpreter of its own), and a watchdog that keeps each from
+outliving the rank that started it. The one module of the package that starts processes by hand.
 
-``python -m evaluator.runtime.watchdog --parent PID --grace S -- COMMAND...`` leads a process group of its own, runs
-``COMMAND`` in it, and ends the whole group (SIGTERM, then SIGKILL after ``S`` seconds) when the rank ``PID`` is gone
-(a ``kill -9`` included, which no handler in the rank can see), when it is sent SIGTERM or SIGINT itself, or when
-``COMMAND`` exits. Its exit code is ``COMMAND``'s. The group takes in every process the server starts (vLLM's engine
-and workers), so nothing of it holds a GPU afterwards.
+The watchdog, ``python -m evaluator.runtime.processes --parent PID --grace S -- COMMAND...``, leads a process
+group of its own, runs ``COMMAND`` in it, and ends the whole group (SIGTERM, then SIGKILL after ``S`` seconds)
+when the rank ``PID`` is gone (a ``kill -9`` included, which no handler in the rank can see), when it is sent
+SIGTERM or SIGINT itself, or when ``COMMAND`` exits. Its exit code is ``COMMAND``'s. The group takes in every
+process the server starts (vLLM's engine and workers), so nothing of it holds a GPU afterwards.
 
 Standard library only: it starts in a moment and needs nothing the server's own environment lacks.
 """
@@ -22,10 +23,25 @@ import time
 POLL_S = 0.5
 
 
-def start(command: list[str], log_path, grace_s: float = 5.0, env: dict | None = None) -> subprocess.Popen:
-    """``command`` under a watchdog tied to this process, its output appended to ``log_path``; ``stop``
-    ends it."""
-    watchdog = [sys.executable, "-m", "evaluator.runtime.watchdog", "--parent", str(os.getpid()), "--grace"]
+Watched = subprocess.Popen  # a program started under a watchdog
+
+
+def output_of(command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    """A short command's exit code and output (text), within ``timeout_s``.
+
+    Raises:
+        OSError: it cannot start, or (``TimeoutError``) it did not end in time.
+    """
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{command[0]} did not end within {timeout_s:g} s") from None
+
+
+def start_watched(command: list[str], log_path, grace_s: float = 5.0, env: dict | None = None) -> Watched:
+    """``command`` under a watchdog tied to this process, its output appended to ``log_path``;
+    ``stop_watched`` ends it."""
+    watchdog = [sys.executable, "-m", "evaluator.runtime.processes", "--parent", str(os.getpid()), "--grace"]
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [*watchdog, str(grace_s), "--", *command],
@@ -33,7 +49,7 @@ def start(command: list[str], log_path, grace_s: float = 5.0, env: dict | None =
         )  # fmt: skip
 
 
-def stop(processes: list[subprocess.Popen], timeout_s: float = 10.0) -> None:
+def stop_watched(processes: list[Watched], timeout_s: float = 10.0) -> None:
     """End watchdogs' groups: SIGTERM to all of them at once, then SIGKILL to what is left after ``timeout_s``."""
     for p in processes:
         if p.poll() is None:
@@ -64,7 +80,7 @@ def _end_group(child: subprocess.Popen, grace_s: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluator.runtime.watchdog")
+    parser = argparse.ArgumentParser(prog="python -m evaluator.runtime.processes")
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -76,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         child = subprocess.Popen(command)
     except OSError as e:
-        print(f"watchdog: cannot start {command[0]}: {e}", flush=True)
+        sys.stderr.write(f"watchdog: cannot start {command[0]}: {e}\n")  # into the server's log
         return 127
     while child.poll() is None:
         if stopped or os.getppid() != args.parent:  # stopped, or the rank is gone (this process was re-parented)
