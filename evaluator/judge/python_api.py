@@ -21,6 +21,7 @@ from evaluator.config.compose import compose
 from evaluator.inputs.samples import Sample
 from evaluator.judge.loading import load_model, load_processor
 from evaluator.judge.module import JudgeModule
+from evaluator.runtime.errors import ConfigError
 from evaluator.scoring.prompts import Collator
 from evaluator.scoring.schemes import Scheme
 
@@ -58,6 +59,11 @@ class Judge:
     """
 
     def __init__(self, cfg: DictConfig, device: torch.device | str | None = None, model=None):
+        if cfg.backend == "vllm":
+            raise ConfigError(
+                "backend=vllm starts and stops its servers within a run (python -m evaluator); from Python, start "
+                "vllm serve yourself and use backend=api with api.base_url (api.prefill=true for logit mode)"
+            )
         check_judge(cfg, checkpoint=model is None)
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()

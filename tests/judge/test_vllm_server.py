@@ -171,3 +171,18 @@ def test_next_token_probabilities_by_id_and_by_text():
     extra = server_prefill.request_extra(ids)
     assert extra["continue_final_message"] and not extra["add_generation_prompt"]
     assert extra["logprob_token_ids"] == [17, 18, 40]
+
+
+def test_the_python_api_refuses_backend_vllm_in_one_line():
+    from evaluator.judge.python_api import Judge
+
+    with pytest.raises(ConfigError, match="backend=vllm starts and stops its servers within a run"):
+        Judge.from_config(model="tiny", overrides=["backend=vllm"])
+
+
+def test_the_pipeline_refuses_backend_vllm_in_one_line():
+    from evaluator.edit.checks import check_pipeline
+
+    cfg = compose(["model=tiny", "backend=vllm", "editor=tiny", "edit_dir=/tmp/x"], config_name="pipeline")
+    with pytest.raises(ConfigError, match="for backend=vllm run the two stages apart"):
+        check_pipeline(cfg)
