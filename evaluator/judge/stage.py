@@ -83,8 +83,7 @@ def score(cfg: DictConfig, trainer: L.Trainer | None, out_dir: Path, model=None)
         if not plan.todo:
             rows = []
         elif cfg.backend == "vllm":
-            rank, world = coordinator.rank, coordinator.world_size
-            rows = vllm_engine.judge_share(cfg, scheme, plan, out_dir, fp, rank, world, processor)
+            rows = vllm_engine.judge_share(cfg, scheme, plan, out_dir, fp, coordinator, processor)
         elif trainer is None:
             rows = server.predict(cfg, scheme, plan.todo, plan.digests, out_dir, fp)
         else:

@@ -52,30 +52,39 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def judge_share(cfg, scheme, plan, out_dir: Path, fp: str, rank: int, world_size: int, processor) -> list[dict]:
+def judge_share(cfg, scheme, plan, out_dir: Path, fp: str, coordinator, processor) -> list[dict]:
     """This rank's share of ``plan.todo`` judged on its own vLLM servers; the rows, each in its shard as answered.
+    While the servers start and while they judge, a failure or a stop on another rank (``coordinator.check``)
+    ends this one too.
 
     Raises:
         JudgeUnavailable: a server exited (while starting or mid-run) or was not ready in time; its last error
             and its log's path in the message.
         Stopped: SIGTERM or SIGINT; the servers are stopped all the same.
     """
-    share = plan.todo[rank::world_size]
+    rank = coordinator.rank
+    share = plan.todo[rank :: coordinator.world_size]
     if not share:
         return []
     groups = server_device_groups(cfg.trainer, gpu_count())
     env = {**cfg.vllm.env, **({"HF_HUB_OFFLINE": "1"} if cfg.model.local_files_only else {})}
     servers = vllm_server.start_servers(command_for(cfg, scheme, processor), groups, out_dir / "logs", rank, env)
     try:
-        vllm_server.wait_until_ready(servers, float(cfg.vllm.start_timeout_s))
+        vllm_server.wait_until_ready(servers, float(cfg.vllm.start_timeout_s), coordinator.check)
         api_cfg = OmegaConf.merge(cfg.api, {
             "base_url": [s.url for s in servers], "model": cfg.model.name_or_path, "key_env": None,
             "concurrency": cfg.vllm.max_num_seqs, "max_tokens": int(cfg.model.max_new_tokens),
         })  # fmt: skip
         return server.predict(
             cfg, scheme, share, plan.digests, out_dir, fp, api_cfg=api_cfg, rank=rank,
-            token_ids=token_ids(processor.tokenizer, scheme), check=lambda: vllm_server.check_running(servers),
+            token_ids=token_ids(processor.tokenizer, scheme), check=lambda: check(servers, coordinator),
             decode=functools.partial(processor.tokenizer.decode, skip_special_tokens=True),
         )  # fmt: skip
     finally:
         vllm_server.stop_servers(servers)
+
+
+def check(servers, coordinator) -> None:
+    """Raises: JudgeUnavailable when a server has exited; RankFailed or Stopped when another rank has."""
+    vllm_server.check_running(servers)
+    coordinator.check()

@@ -169,8 +169,9 @@ def start_servers(command_for, groups: list[list[str]], log_dir: Path, rank: int
     return servers
 
 
-def wait_until_ready(servers: list[VllmServer], timeout_s: float, poll_s: float = 1.0) -> None:
-    """Wait until every server answers ``/health``, saying so every 30 s.
+def wait_until_ready(servers: list[VllmServer], timeout_s: float, on_poll=None, poll_s: float = 1.0) -> None:
+    """Wait until every server answers ``/health``, saying so every 30 s; ``on_poll()`` every second may raise to
+    stop waiting (another rank failed).
 
     Raises:
         JudgeUnavailable: a server exited, or was not ready within ``timeout_s``.
@@ -181,6 +182,8 @@ def wait_until_ready(servers: list[VllmServer], timeout_s: float, poll_s: float 
     log.info("vllm: starting %d server(s); their logs: %s", len(servers), ", ".join(str(s.log_path) for s in servers))
     while waiting:
         stopping.raise_if_stopped("while vLLM started")
+        if on_poll is not None:
+            on_poll()
         for server in list(waiting):
             if server.exited():
                 raise server.failure("exited while starting")
