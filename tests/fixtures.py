@@ -111,5 +111,7 @@ def plan_of(data, previous=None):
     from evaluator.inputs import preflight, readers
     from evaluator.results.plan import make_plan
 
-    loaded, findings = preflight.read_and_check(data)
-    return make_plan(loaded, findings, readers.describe(data), data.on_error, previous)
+    loaded, share = preflight.read_and_check(data)
+    return make_plan(
+        loaded, preflight.findings_of(data, loaded, [share]), readers.describe(data), data.on_error, previous
+    )

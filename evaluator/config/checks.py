@@ -88,7 +88,10 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
         check_pair_columns(data.path)
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
-    for key in ("num_workers", "max_image_pixels", "min_image_side"):
+    workers = data.num_workers
+    if workers != "auto" and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0):
+        raise ConfigError(f"data.num_workers is auto or a number of workers per rank (0: none), not {workers!r}")
+    for key in ("max_image_pixels", "min_image_side"):
         if data[key] < 0:
             raise ConfigError(f"data.{key} cannot be negative ({data[key]})")
 

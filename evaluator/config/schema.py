@@ -40,7 +40,7 @@ class DataConfig:
     max_pixels: int | None = None  # cap on each image's pixels as the judge sees it; None: the processor's own
     max_prompt_tokens: int = 2048  # a longer instruction (in the judge's tokens) makes its row an error row
     batch_size: Any = 4  # per device: a positive integer, or "auto" for the largest that fits
-    num_workers: int = 2  # DataLoader workers per rank (capped to the CPUs each rank has)
+    num_workers: Any = "auto"  # DataLoader workers per rank: auto (the CPUs each rank has, less one, at most 8) or N
     exif_transpose: bool = True  # turn each image upright per its EXIF orientation (GEdit-Bench does not)
     limit: int | None = None  # score a deterministic subset of this many samples, spread over the categories
 

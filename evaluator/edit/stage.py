@@ -94,18 +94,12 @@ def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: run_folde
     layouts.refuse_own_input(cfg.data, out_dir)  # also for the pipeline, which starts here
     loaded = layouts.read_edit_rows(cfg.data, out_dir)
     rows = loaded.samples
+    limits, no_edit = ImageLimits.from_config(cfg.data), frozenset(range(len(rows)))  # only sources: edits are made
     share = preflight.check_share(
-        rows,
-        ImageLimits.from_config(cfg.data),
-        coordinator.rank,
-        coordinator.world_size,
-        no_edit=frozenset(range(len(rows))),  # an edit is what this stage makes: only the source is checked
-        tokens=len,
-        max_tokens=cfg.editor.max_instruction_chars,
-        limit="editor.max_instruction_chars",
-        unit="characters",
-        upright=cfg.data.exif_transpose,
-    )
+        rows, limits, coordinator.rank, coordinator.world_size, no_edit, tokens=len,
+        max_tokens=cfg.editor.max_instruction_chars, limit="editor.max_instruction_chars", unit="characters",
+        store=preflight.image_facts_store(),
+    )  # fmt: skip
     shares = coordinator.gather("checked", share)
 
     def decide() -> Plan:
@@ -114,7 +108,8 @@ def _plan(cfg, coordinator: Coordinator, out_dir: Path, fp: str, lock: run_folde
         run_folder.claim(out_dir, cfg.data, cfg.resume, editor=fp)
         previous = _on_disk(rows_to_resume(out_dir, fp, keep=cfg.resume), loaded.samples)
         where = readers.describe(cfg.data)
-        return make_plan(loaded, preflight.merge(shares), where, cfg.data.on_error, previous, ("edited", "editing"),
+        findings = preflight.merge(shares, rows, limits, no_edit, upright=cfg.data.exif_transpose)
+        return make_plan(loaded, findings, where, cfg.data.on_error, previous, ("edited", "editing"),
                          readers.paths_from(cfg.data))  # fmt: skip
 
     return loaded, coordinator.broadcast("plan", decide)

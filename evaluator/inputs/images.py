@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from evaluator.config.schema import DataConfig
-from evaluator.inputs.samples import Kind
 
 # Qwen's image processor refuses images whose long side is more than 200 times the short one.
 MAX_ASPECT = 200
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 @dataclass(frozen=True)
@@ -29,37 +30,6 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS = ImageLimits(DataConfig.max_image_pixels, DataConfig.min_image_side)
-
-
-def check_image(
-    path: str, role: str, limits: ImageLimits, upright: bool = True
-) -> tuple[tuple[int, int] | None, tuple[Kind, str] | None]:
-    """Fully decode the image at ``path``: its (width, height) as the model will see it (upright, unless
-    ``upright=False``), or why it cannot be used."""
-    p = Path(path)
-    if not p.is_file():
-        return None, (Kind.NOT_FOUND, f"{role} image not found: {path}")
-    if p.stat().st_size == 0:
-        return None, (Kind.EMPTY, f"{role} image is an empty file: {path}")
-    try:
-        w, h = load_rgb(path, limits, upright).size  # transposed or not, min and max sides are the same
-    except _TooLarge as e:
-        return None, (Kind.TOO_LARGE, f"{role} image too large ({e}): {path}")
-    except Exception as e:  # PIL raises many types for bad files; all mean the same here
-        if type(e).__name__ == "UnidentifiedImageError":
-            return None, (Kind.UNSUPPORTED, f"{role} image unsupported format ({type(e).__name__}: {e}): {path}")
-        return None, (Kind.UNDECODABLE, f"{role} image does not decode ({type(e).__name__}: {e}): {path}")
-    if min(w, h) < limits.min_side:
-        return None, (
-            Kind.TOO_SMALL,
-            f"{role} image too small ({w}x{h} px; data.min_image_side={limits.min_side}): {path}",
-        )
-    if max(w, h) > MAX_ASPECT * min(w, h):
-        return None, (
-            Kind.ELONGATED,
-            f"{role} image too elongated ({w}x{h} px; the judge takes at most {MAX_ASPECT}:1): {path}",
-        )
-    return (w, h), None
 
 
 class _TooLarge(ValueError):
@@ -87,3 +57,45 @@ def load_rgb(path: str, limits: ImageLimits = DEFAULT_LIMITS, upright: bool = Tr
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             return Image.alpha_composite(background, rgba).convert("RGB")
         return im.convert("RGB")
+
+
+def orientation(im: Image.Image) -> int:
+    """An opened image's orientation (1: upright) wherever Pillow's ``exif_transpose`` (the local judge) finds one:
+    EXIF, and in its absence XMP's ``tiff:Orientation``; in a PNG also ImageMagick's "Raw profile type exif" text.
+    A PNG is decoded only where a chunk can hold one: those can follow the pixel data, which ``exif_transpose``
+    reads to the end."""
+    if im.format == "PNG" and im.fp is not None:  # (loaded already: its text chunks are all in im.info)
+        if not _png_may_turn(im.fp):
+            return 1
+        im.load()  # as exif_transpose does, so text chunks after the pixel data count too
+    return im.getexif().get(_ORIENTATION, 1)
+
+
+# PNG text chunks whose keyword Pillow reads an orientation from.
+_ORIENTATION_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def _png_may_turn(fp) -> bool:
+    """Whether a PNG file has a chunk that may hold an orientation (``eXIf``, or a text chunk of one of
+    ``_ORIENTATION_KEYWORDS``), found by walking the chunk headers (a seek per chunk)."""
+    position = fp.tell()
+    try:
+        fp.seek(8)  # the signature
+        while header := fp.read(8):
+            if len(header) < 8:
+                return False
+            length, name = struct.unpack(">I4s", header)
+            if name == b"eXIf":
+                return True
+            if name == b"IEND":
+                return False
+            if name in (b"tEXt", b"zTXt", b"iTXt"):
+                keyword = fp.read(min(length, 80)).split(b"\0", 1)[0]
+                if keyword in _ORIENTATION_KEYWORDS:
+                    return True
+                fp.seek(length - min(length, 80) + 4, io.SEEK_CUR)
+                continue
+            fp.seek(length + 4, io.SEEK_CUR)  # the data and its CRC
+        return False
+    finally:
+        fp.seek(position)

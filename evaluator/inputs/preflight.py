@@ -1,8 +1,10 @@
-"""Checking every input row before any model loads, each rank its own share of the rows.
+"""Checking every input row before any model loads, the work shared by the ranks.
 
-Reading a manifest is cheap and every rank does it; decoding every image is not, so rank ``r`` of ``w`` decodes
-the samples ``r, r + w, ...`` and the findings are gathered on rank 0, which decides the plan
-(``evaluator.results.plan``).
+Reading a manifest is cheap and every rank does it. Looking at the images is not: the distinct image files are
+shared out (rank ``r`` of ``w`` takes every ``w``-th of them, sorted), so each file is looked at once per run
+however many rows and ranks name it, and a file unchanged since an earlier run is not read at all
+(``evaluator.inputs.image_checks``). The instructions' lengths are checked by the ranks' shares of the rows. Rank 0
+gathers the shares, judges every row from them (``merge``) and decides the plan (``evaluator.results.plan``).
 """
 
 from __future__ import annotations
@@ -12,22 +14,34 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from evaluator.inputs import readers
-from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, check_image
+from evaluator.inputs.image_checks import Facts, FactsStore, examine, identity, judged
+from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits
 from evaluator.inputs.readers import Loaded
 from evaluator.inputs.samples import Kind, Problem, Sample
 from evaluator.runtime import stopping
-from evaluator.runtime.hashing import file_digest
+from evaluator.runtime.tiny import cache_root
+from evaluator.runtime.topology import cpus_per_rank
 
 Size = tuple[int, int]
 
 
 @dataclass
+class Share:
+    """One rank's part of the check: the rows of its share whose instruction is too long (``problems``, and their
+    positions in ``refused``), and what each image file of its share of the files is (None: no such file)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    refused: set[int] = field(default_factory=set)
+    facts: dict[str, Facts | None] = field(default_factory=dict)
+
+
+@dataclass
 class Findings:
-    """One rank's share of the pre-flight check: the problems found; and for the samples that passed (by their
-    position in the input) their upright image sizes, which the cost model shards by, and their input digests,
-    which resume keys on."""
+    """The whole check: the problems found; and for the samples that passed (by their position in the input) their
+    upright image sizes, which the cost model shards by, and their input digests, which resume keys on."""
 
     problems: list[Problem] = field(default_factory=list)
     sizes: dict[int, dict[str, Size]] = field(default_factory=dict)
@@ -45,6 +59,10 @@ def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
+def _roles(sample: Sample, pos: int, no_edit: frozenset[int]) -> tuple[str, ...]:
+    return ("source",) if pos in no_edit else sample.images
+
+
 def check_share(
     samples: Sequence[Sample],
     limits: ImageLimits,
@@ -53,41 +71,87 @@ def check_share(
     no_edit: frozenset[int] = frozenset(),
     tokens: Callable[[str], int] | None = None,
     max_tokens: int = 0,
-    threads: int = 8,
     limit: str = "data.max_prompt_tokens",
     unit: str = "tokens",
+    store: Path | None = None,
+    threads: int | None = None,
+) -> Share:
+    """This rank's part: its share of the distinct image files looked at (``image_checks.examine``: read once,
+    hashed, decoded as cheaply as proves it whole) in ``threads`` (default: the CPUs this rank has), since decoding
+    and hashing release the GIL, each unless ``store`` (an sqlite file; None: none) has it from an earlier run of
+    the unchanged file; and with ``tokens`` (text -> the judge's token count), the rows of its share whose
+    instruction is over ``max_tokens``: one such row would cost minutes and memory quadratic in its length.
+    ``limit`` and ``unit`` name the setting and what it counts (the editing stage counts characters). Samples
+    whose position is in ``no_edit`` have no edited image (a benchmark's missing output, or the editing stage's
+    rows): only their source is looked at."""
+    share = Share()
+    if tokens is not None:
+        for pos in range(rank, len(samples), world_size):
+            s = samples[pos]
+            if (n := tokens(s.instruction)) > max_tokens:
+                message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
+                share.problems.append(Problem(s.row, s.id, Kind.TOO_LONG, message))
+                share.refused.add(pos)
+    paths = sorted({getattr(s, r) for pos, s in enumerate(samples) for r in _roles(s, pos, no_edit)})
+    share.facts = _facts(paths[rank::world_size], limits, threads, store)
+    return share
+
+
+def _facts(paths: list[str], limits: ImageLimits, threads: int | None, store: Path | None) -> dict:
+    """Every file's facts: kept ones where the file is unchanged, else examined (and kept); None where there is
+    no regular file."""
+    keys = {p: k for p in paths if (k := identity(p)) is not None}
+    out: dict[str, Facts | None] = dict.fromkeys(p for p in paths if p not in keys)
+    kept = FactsStore(store)
+    try:
+        known = kept.read(list(keys.values()))
+        out.update({p: known[k] for p, k in keys.items() if k in known and _still_holds(known[k], limits)})
+        todo = [p for p in keys if p not in out]
+
+        def one(path: str) -> Facts:
+            stopping.raise_if_stopped(" while checking the inputs")
+            return examine(path, limits.max_pixels)
+
+        with ThreadPoolExecutor(threads or cpus_per_rank()) as pool:
+            out.update(zip(todo, pool.map(one, todo), strict=True))
+        kept.write({keys[p]: out[p] for p in todo})
+    finally:
+        kept.close()
+    return out
+
+
+def _still_holds(facts: Facts, limits: ImageLimits) -> bool:
+    """Whether kept facts answer under these limits: a file refused from its header as too large must be looked
+    at again once a larger limit lets it in."""
+    return facts.pixels_checked or facts.size[0] * facts.size[1] > limits.max_pixels
+
+
+def merge(
+    shares: Sequence[Share],
+    samples: Sequence[Sample],
+    limits: ImageLimits,
+    no_edit: frozenset[int] = frozenset(),
     upright: bool = True,
 ) -> Findings:
-    """Decode this rank's share of the images (fully, so truncated files are caught), in threads, since decoding
-    releases the GIL. Samples whose position is in ``no_edit`` have no edited image (a benchmark's missing output)
-    and get only their source checked. With ``tokens`` (text -> the judge's token count), an instruction over
-    ``max_tokens`` makes its row a problem: one such row would cost minutes and memory quadratic in its length.
-    ``limit`` and ``unit`` name the setting and what it counts in the message (the editing stage counts characters).
-    The sizes found are upright ones unless ``upright=False`` (the editing stage's output sizes follow them).
-    """
-    positions = range(rank, len(samples), world_size)
-
-    def one(pos: int) -> tuple[dict[str, Size], list[Problem], str]:
-        s, sizes, problems, digests = samples[pos], {}, [], {}
-        if tokens is not None and (n := tokens(s.instruction)) > max_tokens:
-            message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
-            return {}, [Problem(s.row, s.id, Kind.TOO_LONG, message)], ""
-        roles = ("source",) if pos in no_edit else s.images
-        for role in roles:
-            size, problem = check_image(getattr(s, role), role, limits, upright)
+    """Every row judged from the ranks' shares: its problems, or its sizes (upright unless ``upright=False``: the
+    editing stage's output sizes follow the stored ones) and input digest."""
+    facts = {p: f for share in shares for p, f in share.facts.items()}
+    found = Findings(problems=[p for share in shares for p in share.problems])
+    refused = set().union(*(share.refused for share in shares))
+    for pos, s in enumerate(samples):
+        if pos in refused:
+            continue
+        sizes, problems, digests = {}, [], {}
+        for role in _roles(s, pos, no_edit):
+            path = getattr(s, role)
+            size, problem = judged(facts[path], path, role, limits, upright)
             if problem:
                 problems.append(Problem(s.row, s.id, *problem))
             else:
-                sizes[role], digests[role] = size, file_digest(getattr(s, role))
-        return sizes, problems, input_digest(s, digests)
-
-    found = Findings()
-    with ThreadPoolExecutor(threads) as pool:
-        for pos, (sizes, problems, digest) in zip(positions, pool.map(one, positions), strict=True):
-            stopping.raise_if_stopped(" while checking the inputs")
-            found.problems += problems
-            if not problems:
-                found.sizes[pos], found.digests[pos] = sizes, digest
+                sizes[role], digests[role] = size, facts[path].digest
+        found.problems += problems
+        if not problems:
+            found.sizes[pos], found.digests[pos] = sizes, input_digest(s, digests)
     return found
 
 
@@ -99,32 +163,40 @@ def read_and_check(
     max_chars: int | None = None,
     pairwise: bool = False,
     reserved: Sequence[str] = (),
-) -> tuple[Loaded, Findings]:
-    """Read the configured layout (every rank, in full) and check this rank's share of its rows; with the
-    judge's ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too; with ``max_chars`` (a judge on
-    a server, whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``. ``pairwise``
-    and ``reserved`` (the judge's criteria) are the reader's (see ``readers.read_samples``)."""
+) -> tuple[Loaded, Share]:
+    """Read the configured layout (every rank, in full) and check this rank's part; with the judge's
+    ``tokenizer``, instructions longer than ``data.max_prompt_tokens`` too; with ``max_chars`` (a judge on a server,
+    whose tokenizer is not here), instructions longer than ``api.max_instruction_chars``. ``pairwise`` and
+    ``reserved`` (the judge's criteria) are the reader's (see ``readers.read_samples``). ``findings_of`` merges."""
     loaded = readers.read_samples(data_cfg, pairwise, reserved)
-    everything = loaded.samples + loaded.missing
-    no_edit = frozenset(range(len(loaded.samples), len(everything)))
-    limits = ImageLimits.from_config(data_cfg)
+    everything, no_edit = _everything(loaded)
+    args = (everything, ImageLimits.from_config(data_cfg), rank, world_size, no_edit)
     if tokenizer is not None:
         tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-        return loaded, check_share(everything, limits, rank, world_size, no_edit, tokens, data_cfg.max_prompt_tokens)
+        return loaded, check_share(*args, tokens, data_cfg.max_prompt_tokens, store=image_facts_store())
     if max_chars is not None:
-        return loaded, check_share(everything, limits, rank, world_size, no_edit, len, max_chars,
-                                   limit="api.max_instruction_chars", unit="characters")  # fmt: skip
-    return loaded, check_share(everything, limits, rank, world_size, no_edit)
+        return loaded, check_share(*args, len, max_chars, "api.max_instruction_chars", "characters",
+                                   store=image_facts_store())  # fmt: skip
+    return loaded, check_share(*args, store=image_facts_store())
 
 
-def merge(shares: Sequence[Findings]) -> Findings:
-    """The findings of every rank's share as one."""
-    out = Findings()
-    for share in shares:
-        out.problems += share.problems
-        out.sizes.update(share.sizes)
-        out.digests.update(share.digests)
-    return out
+def _everything(loaded: Loaded) -> tuple[list[Sample], frozenset[int]]:
+    """The samples to judge, then those without an edit (a benchmark's missing outputs), and the latter's
+    positions."""
+    everything = loaded.samples + loaded.missing
+    return everything, frozenset(range(len(loaded.samples), len(everything)))
+
+
+def findings_of(data_cfg, loaded: Loaded, shares: Sequence[Share]) -> Findings:
+    """``merge`` for the judge's data."""
+    everything, no_edit = _everything(loaded)
+    return merge(shares, everything, ImageLimits.from_config(data_cfg), no_edit, bool(data_cfg.exif_transpose))
+
+
+def image_facts_store() -> Path:
+    """Where the image checks are kept: ``image-checks.sqlite`` in the cache folder (``$EVALUATOR_CACHE``, default
+    ``~/.cache/evaluator``), shared by every run and rank of this machine."""
+    return cache_root() / "image-checks.sqlite"
 
 
 def duplicate_ids(samples: Sequence[Sample]) -> list[Problem]:
@@ -141,5 +213,6 @@ def check_samples(
     samples: Sequence[Sample], limits: ImageLimits = DEFAULT_LIMITS, no_edit=frozenset()
 ) -> list[Problem]:
     """All problems of ``samples`` in one process: duplicate ids and every image (for tests and small sets)."""
-    found = check_share(samples, limits, no_edit=frozenset(no_edit))
+    no_edit = frozenset(no_edit)
+    found = merge([check_share(samples, limits, no_edit=no_edit)], samples, limits, no_edit)
     return sorted(duplicate_ids(samples) + found.problems, key=lambda p: p.row)

@@ -15,16 +15,14 @@ from __future__ import annotations
 import base64
 import io
 import math
-import struct
 from pathlib import Path
 
 from PIL import Image
 
-from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb
+from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb, orientation
 
 PASSED = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}  # formats every OpenAI-compatible server takes
 ENCODINGS = {"png": ("PNG", {}), "webp": ("WEBP", {"lossless": True}), "jpeg": ("JPEG", {"quality": 95})}
-_ORIENTATION = 0x0112
 
 
 def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: tuple[int, int] | None) -> bool:
@@ -40,48 +38,6 @@ def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: t
     if size is not None and im.size != size:
         return False
     return not upright or orientation(im) == 1
-
-
-def orientation(im: Image.Image) -> int:
-    """An opened image's orientation (1: upright) wherever Pillow's ``exif_transpose`` (the local judge) finds one:
-    EXIF, and in its absence XMP's ``tiff:Orientation``; in a PNG also ImageMagick's "Raw profile type exif" text.
-    A PNG is decoded only where a chunk can hold one: those can follow the pixel data, which ``exif_transpose``
-    reads to the end."""
-    if im.format == "PNG" and im.fp is not None:  # (loaded already: its text chunks are all in im.info)
-        if not _png_may_turn(im.fp):
-            return 1
-        im.load()  # as exif_transpose does, so text chunks after the pixel data count too
-    return im.getexif().get(_ORIENTATION, 1)
-
-
-# PNG text chunks whose keyword Pillow reads an orientation from.
-_ORIENTATION_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
-
-
-def _png_may_turn(fp) -> bool:
-    """Whether a PNG file has a chunk that may hold an orientation (``eXIf``, or a text chunk of one of
-    ``_ORIENTATION_KEYWORDS``), found by walking the chunk headers (a seek per chunk)."""
-    position = fp.tell()
-    try:
-        fp.seek(8)  # the signature
-        while header := fp.read(8):
-            if len(header) < 8:
-                return False
-            length, name = struct.unpack(">I4s", header)
-            if name == b"eXIf":
-                return True
-            if name == b"IEND":
-                return False
-            if name in (b"tEXt", b"zTXt", b"iTXt"):
-                keyword = fp.read(min(length, 80)).split(b"\0", 1)[0]
-                if keyword in _ORIENTATION_KEYWORDS:
-                    return True
-                fp.seek(length - min(length, 80) + 4, io.SEEK_CUR)
-                continue
-            fp.seek(length + 4, io.SEEK_CUR)  # the data and its CRC
-        return False
-    finally:
-        fp.seek(position)
 
 
 def image_url(

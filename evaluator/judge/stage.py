@@ -118,7 +118,7 @@ def _plan(
         lock.acquire()
         run_folder.claim(out_dir, cfg.data, cfg.resume)
         previous = rows_to_resume(out_dir, fp, keep=cfg.resume)
-        findings = preflight.merge(shares)
+        findings = preflight.findings_of(cfg.data, loaded, shares)
         plan = make_plan(loaded, findings, readers.describe(cfg.data), cfg.data.on_error, previous,
                          paths_from=readers.paths_from(cfg.data))  # fmt: skip
         _check_categories(cfg, scheme, plan)

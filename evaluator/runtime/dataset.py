@@ -113,10 +113,16 @@ class ShardedData(L.LightningDataModule):
         )
 
 
-def workers_per_rank(requested: int, ranks_here: int) -> int:
-    """``data.num_workers``, capped to the CPUs each of this node's ranks has, less one for the rank itself (more
-    workers would only compete for them)."""
+AUTO_WORKERS_MAX = 8  # beyond this, more workers per rank only add start-up time and memory
+
+
+def workers_per_rank(requested, ranks_here: int) -> int:
+    """``data.num_workers``: ``auto`` is the CPUs each of this node's ranks has, less one for the rank itself, at
+    most ``AUTO_WORKERS_MAX`` (16 CPUs and 6 ranks: 1 worker each; 128 CPUs and 8 ranks: 8); a number is capped to
+    the same (more workers would only compete for the CPUs)."""
     cap = max(cpu_count() // max(ranks_here, 1) - 1, 0)
+    if requested == "auto":
+        return min(cap, AUTO_WORKERS_MAX)
     if requested > cap:
         log.debug(
             "data.num_workers=%d capped to %d: the CPUs each of the %d ranks here has", requested, cap, ranks_here

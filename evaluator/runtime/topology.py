@@ -59,3 +59,9 @@ def server_device_groups(trainer_cfg, gpus: int) -> list[list[str]]:
     else:
         chosen = [visible[int(i)] for i in devices]
     return [chosen[i : i + k] for i in range(0, len(chosen) - k + 1, k)]
+
+
+def cpus_per_rank() -> int:
+    """The CPUs this process may run on, shared among this node's ranks (torchrun's ``LOCAL_WORLD_SIZE``)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))

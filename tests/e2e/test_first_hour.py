@@ -11,8 +11,8 @@ from PIL import Image, PngImagePlugin
 
 from evaluator.config.compose import check_overrides, compose
 from evaluator.convert import main as convert_main
-from evaluator.inputs.images import load_rgb
-from evaluator.judge.server_images import image_url, orientation, passes_as_is, source_size
+from evaluator.inputs.images import load_rgb, orientation
+from evaluator.judge.server_images import image_url, passes_as_is, source_size
 from evaluator.judge.stage import run
 from evaluator.runtime.errors import ConfigError, DataError, report_and_exit
 

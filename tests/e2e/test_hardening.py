@@ -70,7 +70,8 @@ def test_a_200k_character_instruction_is_an_error_row_before_any_model(tmp_path)
             {"id": "short", "source": s, "edited": e, "instruction": "make it red"}]  # fmt: skip
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     data = data_cfg(path=str(tmp_path / "m.jsonl"))
-    _, found = preflight.read_and_check(data, tokenizer=qwen_vl.build_tokenizer())
+    loaded, share = preflight.read_and_check(data, tokenizer=qwen_vl.build_tokenizer())
+    found = preflight.findings_of(data, loaded, [share])
     [problem] = found.problems
     assert problem.id == "long" and problem.kind is Kind.TOO_LONG
     assert problem.message.startswith("instruction too long: ") and "> data.max_prompt_tokens=2048" in problem.message

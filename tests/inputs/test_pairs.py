@@ -9,7 +9,7 @@ from evaluator.config.checks import check_judge
 from evaluator.config.compose import compose
 from evaluator.inputs.images import DEFAULT_LIMITS
 from evaluator.inputs.pairs import read_pairs
-from evaluator.inputs.preflight import check_share
+from evaluator.inputs.preflight import check_share, merge
 from evaluator.inputs.readers import Loaded, limit
 from evaluator.runtime.errors import ConfigError
 
@@ -45,7 +45,7 @@ def test_a_pairwise_judge_gets_both_orders_and_a_pointwise_one_both_edits(tmp_pa
 
 def test_the_digest_covers_which_edit_is_shown_first(tmp_path):
     samples, _ = read_pairs(_write(tmp_path, [ROW]))
-    found = check_share(samples, DEFAULT_LIMITS)
+    found = merge([check_share(samples, DEFAULT_LIMITS)], samples, DEFAULT_LIMITS)
     assert found.problems == [] and found.digests[0] != found.digests[1]
     assert set(found.sizes[0]) == {"source", "edited", "second"}
 

@@ -20,9 +20,10 @@ LIMITS = ImageLimits(max_pixels=1_000_000, min_side=8)
 
 
 def _problem(path, limits=LIMITS):
-    from evaluator.inputs.images import check_image
+    from evaluator.inputs.image_checks import examine, identity, judged
 
-    size, problem = check_image(str(path), "edited", limits)
+    facts = examine(str(path), limits.max_pixels) if identity(str(path)) else None
+    size, problem = judged(facts, str(path), "edited", limits)
     assert (size is None) == (problem is not None)
     return problem[1] if problem else None
 
