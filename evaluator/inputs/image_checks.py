@@ -45,7 +45,7 @@ class Facts:
     pixels_checked: bool = True
 
 
-def identity(path: str) -> tuple | None:
+def file_identity(path: str) -> tuple | None:
     """What identifies a file's bytes without reading them; None where there is no regular file."""
     try:
         st = os.stat(path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluator.inputs import readers
-from evaluator.inputs.image_checks import Facts, FactsStore, examine, identity, judged
+from evaluator.inputs.image_checks import Facts, FactsStore, examine, file_identity, judged
 from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits
 from evaluator.inputs.readers import Loaded
 from evaluator.inputs.samples import Kind, Problem, Sample
@@ -100,7 +100,7 @@ def check_share(
 def _facts(paths: list[str], limits: ImageLimits, threads: int | None, store: Path | None) -> dict:
     """Every file's facts: kept ones where the file is unchanged, else examined (and kept); None where there is
     no regular file."""
-    keys = {p: k for p in paths if (k := identity(p)) is not None}
+    keys = {p: k for p in paths if (k := file_identity(p)) is not None}
     out: dict[str, Facts | None] = dict.fromkeys(p for p in paths if p not in keys)
     kept = FactsStore(store)
     try:

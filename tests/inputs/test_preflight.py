@@ -20,9 +20,9 @@ LIMITS = ImageLimits(max_pixels=1_000_000, min_side=8)
 
 
 def _problem(path, limits=LIMITS):
-    from evaluator.inputs.image_checks import examine, identity, judged
+    from evaluator.inputs.image_checks import examine, file_identity, judged
 
-    facts = examine(str(path), limits.max_pixels) if identity(str(path)) else None
+    facts = examine(str(path), limits.max_pixels) if file_identity(str(path)) else None
     size, problem = judged(facts, str(path), "edited", limits)
     assert (size is None) == (problem is not None)
     return problem[1] if problem else None
