@@ -53,6 +53,11 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
         )
     if cfg.backend == "api":
         return  # one process, no local weights: the devices and the checkpoint play no part
+    if cfg.model.thinking and cfg.judge.mode == "logits":
+        raise ConfigError(
+            f"model={_preset(cfg, 'model')} thinks (a <think> trace) before its verdict; logit mode reads the score "
+            "where the reply begins, before any thinking: use judge.mode=generate"
+        )
     if cfg.trainer.gpus_per_replica < 1 or not 0 < cfg.trainer.max_memory_fraction <= 1:
         raise ConfigError("trainer.gpus_per_replica is at least 1 and trainer.max_memory_fraction in (0, 1]")
     if cfg.trainer.gpus_per_replica > 1 and (cfg.trainer.accelerator == "cpu" or not has_gpu()):

@@ -26,6 +26,7 @@ class ModelConfig:
     local_files_only: bool = False
     trust_remote_code: bool = False
     experts_implementation: str | None = None  # MoE judges: None is transformers' grouped default; eager is slow
+    thinking: bool = False  # the judge writes a <think> trace before its answer (Qwen3-VL Thinking): generate only
 
 
 @dataclass

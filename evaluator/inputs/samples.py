@@ -10,11 +10,11 @@ from enum import Enum
 # bookkeeping (which pair, which order or candidate, which editors) and a pair's verdict. An input column of one of
 # these names would contradict or override the run's own value, so it is kept as ``input.<name>`` instead.
 RUN_FIELDS = frozenset({
-    "score", "error", "error_detail", "rank", "seconds", "digest", "index", "response",
+    "score", "error", "error_detail", "rank", "seconds", "digest", "index", "response", "thinking",
     "second", "pair_id", "order", "candidate", "editor_a", "editor_b", "sample_id",
     "winner", "consistent", "p_a", "score_a", "score_b", "verdict_ab", "verdict_ba", "edited_a", "edited_b",
 })  # fmt: skip
-RUN_PREFIXES = ("response.", "error.", "api_")
+RUN_PREFIXES = ("response.", "thinking.", "error.", "api_")
 RUN_SUFFIXES = ("_argmax", "_confidence")
 INPUT_PREFIX = "input."
 

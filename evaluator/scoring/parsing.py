@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 UNPARSEABLE = "unparseable"
+THINKING_CUT = "thinking cut short by the token limit (raise judge.max_new_tokens)"
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _MAX_OBJECTS = 100  # JSON objects tried per reply
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
@@ -29,6 +31,30 @@ class Parsed:
 
     score: float | None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Thought:
+    """A reply split at its thinking trace (Qwen3-VL Thinking's ``<think>...</think>``): the ``trace`` (None: the
+    reply has none), the ``answer`` after it, and whether the trace was ``cut`` (never closed: the token limit
+    ended the reply inside it, so there is no answer)."""
+
+    trace: str | None
+    answer: str
+    cut: bool = False
+
+
+def split_thinking(reply: str) -> Thought:
+    """The trace and the answer of a reply. The answer is what follows the last ``</think>`` (the opening tag may
+    be missing: a Thinking model's chat template writes it into the prompt); a ``<think>`` never closed is a trace
+    cut short; a reply without either tag is all answer. Scores are read from the answer only, so a score the
+    trace tries out is never taken for the verdict."""
+    if _THINK_CLOSE in reply:
+        trace, answer = reply.rsplit(_THINK_CLOSE, 1)
+        return Thought(trace.replace(_THINK_OPEN, "", 1).strip(), answer.strip())
+    if reply.lstrip().startswith(_THINK_OPEN):
+        return Thought(reply.lstrip()[len(_THINK_OPEN) :].strip(), "", cut=True)
+    return Thought(None, reply)
 
 
 def parse_score(reply: str, low: float = 0, high: float = 10, key: str = "score") -> Parsed:

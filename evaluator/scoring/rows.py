@@ -7,7 +7,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from evaluator.scoring.parsing import OFFICIAL_PARSERS, UNPARSEABLE, in_range, parse_labels, parse_scores
+from evaluator.scoring.parsing import (
+    OFFICIAL_PARSERS,
+    THINKING_CUT,
+    UNPARSEABLE,
+    Parsed,
+    in_range,
+    parse_labels,
+    parse_scores,
+    split_thinking,
+)
 from evaluator.scoring.schemes import Scheme
 
 NOT_FINITE = "not a finite number"
@@ -25,12 +34,18 @@ class ScoreDistribution:
 
 
 def new_parts() -> dict:
-    """One sample's scores by key, errors and replies by judgement, and extra columns, as scorers fill them."""
-    return {"scores": {}, "errors": {}, "responses": {}, "extra": {}}
+    """One sample's scores by key, errors, replies and thinking traces by judgement, and extra columns, as scorers
+    fill them."""
+    return {"scores": {}, "errors": {}, "responses": {}, "thinking": {}, "extra": {}}
 
 
 def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
-    """A judgement's reply and what was read from it (``{key: Parsed}``) into a sample's parts."""
+    """A judgement's reply and what was read from it (``{key: Parsed}``) into a sample's parts; a thinking trace
+    is kept apart from the answer (``parsing.split_thinking``)."""
+    thought = split_thinking(reply)
+    if thought.trace is not None:
+        parts["thinking"][judgement] = thought.trace
+        reply = thought.answer
     parts["responses"][judgement] = reply
     parts["scores"].update({k: v.score for k, v in parsed.items()})
     errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
@@ -51,7 +66,12 @@ def add_distribution(parts: dict, key: str, dist) -> None:
 
 
 def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
-    """The scores of one judgement's reply, by key, read by the scheme's parser."""
+    """The scores of one judgement's reply, by key, read by the scheme's parser from the answer after any thinking
+    trace; a trace the token limit cut short is an error that says so."""
+    thought = split_thinking(reply)
+    if thought.cut:
+        return {k: Parsed(None, THINKING_CUT) for k in keys}
+    reply = thought.answer
     if scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
         parsed = OFFICIAL_PARSERS[scheme.parser](reply)
         # The benchmarks' scripts check no range; a score off the scale (1e308, -3) is counted, never averaged.
@@ -80,6 +100,8 @@ def result_row(scheme: Scheme, parts: dict) -> dict:
         row.update(criteria)
     for j, text in parts["responses"].items():
         row["response" if single else f"response.{j}"] = text
+    for j, text in parts.get("thinking", {}).items():
+        row["thinking" if single else f"thinking.{j}"] = text
     if not single:
         row.update({f"error.{j}": errors.get(j) for j in (x.name for x in scheme.judgements)})
     row.update(parts["extra"])
