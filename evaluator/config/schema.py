@@ -115,6 +115,8 @@ class JudgeConfig:
     mode: str = "generate"  # generate: write a reply and parse it; logits: read the score's distribution
     retries: int = 0  # re-ask an unparseable reply this many times, with seeded sampling
     retry_temperature: float = 0.7
+    samples: int = 1  # a self-ensemble: K seeded replies per judgement at `temperature`, their scores averaged
+    temperature: float = 0.7  # the samples' (judge.samples > 1)
     scale: Scale = field(default_factory=Scale)
     system: str = ""
     judgements: list[Any] = MISSING

@@ -13,10 +13,19 @@ import torch
 from evaluator.judge.loading import load_model
 from evaluator.judge.logits import label_distributions, score_distributions
 from evaluator.judge.qwen_vl import digit_token_ids, label_token_ids
+from evaluator.judge.sampling import SeededSampling
 from evaluator.runtime.logs import escape
 from evaluator.runtime.oom import halving_on_oom
 from evaluator.scoring.parsing import UNPARSEABLE
-from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
+from evaluator.scoring.rows import (
+    add_distribution,
+    add_reply,
+    add_samples,
+    new_parts,
+    parse_reply,
+    result_row,
+    sample_seed,
+)
 from evaluator.scoring.schemes import Scheme
 
 log = logging.getLogger(__name__)
@@ -94,6 +103,8 @@ class JudgeModule(L.LightningModule):
     # "responses": {judgement: text}, "extra": {column: value}}.
 
     def _score_generate(self, batch: dict) -> list[dict]:
+        if self.scheme.samples > 1:
+            return self._score_samples(batch)
         inputs, rows = batch["inputs"], batch["rows"]
         replies = self._generate(inputs)
         parsed = [self._parse(reply, judgement) for reply, (_, judgement, _) in zip(replies, rows, strict=True)]
@@ -112,6 +123,21 @@ class JudgeModule(L.LightningModule):
         out = [new_parts() for _ in batch["id"]]
         for reply, p, (pos, judgement, _) in zip(replies, parsed, rows, strict=True):
             add_reply(out[pos], judgement, reply, p)
+        return out
+
+    def _score_samples(self, batch: dict) -> list[dict]:
+        """A self-ensemble: ``scheme.samples`` replies per judgement, each row sampled from its own seed."""
+        inputs, rows = batch["inputs"], batch["rows"]
+        replies: list[list[str]] = [[] for _ in rows]
+        for k in range(self.scheme.samples):
+            seeds = [sample_seed(self.seed, k, batch["id"][pos], j) for pos, j, _ in rows]
+            draw = SeededSampling(seeds, self.scheme.temperature, inputs["input_ids"].shape[1])
+            drawn = self._generate(inputs, do_sample=False, logits_processor=[draw])
+            for mine, reply in zip(replies, drawn, strict=True):
+                mine.append(reply)
+        out = [new_parts() for _ in batch["id"]]
+        for mine, (pos, judgement, _) in zip(replies, rows, strict=True):
+            add_samples(out[pos], judgement, mine, [self._parse(r, judgement) for r in mine])
         return out
 
     def _parse(self, reply: str, judgement: str) -> dict:

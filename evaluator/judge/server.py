@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from evaluator.config.checks import api_servers
+from evaluator.judge import server_request
 from evaluator.judge.server_http import (
     API_ERROR,
     capped_client,
@@ -34,12 +35,20 @@ from evaluator.judge.server_http import (
 from evaluator.judge.server_images import FileImages
 from evaluator.judge.server_pool import ServerPool
 from evaluator.judge.server_prefill import judge_prefilled
-from evaluator.judge.server_request import AS_IDS, TOP_LOGPROBS, ApiFailure, ask_once, to_openai, token_ids_of
+from evaluator.judge.server_request import ApiFailure, ask_once, to_openai
 from evaluator.runtime.errors import JudgeUnavailable
 from evaluator.runtime.logs import escape
 from evaluator.scoring import logprobs
 from evaluator.scoring.parsing import UNPARSEABLE, Parsed
-from evaluator.scoring.rows import add_distribution, add_reply, new_parts, parse_reply, result_row
+from evaluator.scoring.rows import (
+    add_distribution,
+    add_reply,
+    add_samples,
+    new_parts,
+    parse_reply,
+    result_row,
+    sample_seed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +181,12 @@ class RemoteJudge:
         if self.scheme.mode == "logits":
             await self._judge_logprobs(pool, messages, judgement, stats, parts)
             return
+        if self.scheme.samples > 1:  # a self-ensemble: each reply seeded by the sample, whatever else runs
+            seeds = [sample_seed(self.seed, k, sample_id, judgement.name) for k in range(self.scheme.samples)]
+            asked = [self._ask(pool, messages, stats, self.scheme.temperature, s) for s in seeds]
+            replies = [reply for reply, _ in await asyncio.gather(*asked)]
+            add_samples(parts, judgement.name, replies, [parse_reply(self.scheme, r, judgement.keys) for r in replies])
+            return
         reply, _ = await self._ask(pool, messages, stats)
         parsed = parse_reply(self.scheme, reply, judgement.keys)
         for attempt in range(1, self.scheme.retries + 1):
@@ -205,18 +220,19 @@ class RemoteJudge:
             stats["requests"] += 1
             stats["retries"] += attempt > 0
             ids = self.decode is not None and not with_logprobs  # the reply's token ids, decoded here
+            fields = {**server_request.AS_IDS, **(extra or {})} if ids else extra
             async with pool.lease(avoid=failed_on) as server:
                 stats[server.url, "requests"] += 1
                 outcome = await ask_once(
                     server, self.cfg, self._key, messages, max_tokens or self.max_tokens, stats, temperature, seed,
-                    with_logprobs or ids, {**AS_IDS, **(extra or {})} if ids else extra, 0 if ids else TOP_LOGPROBS,
+                    with_logprobs or ids, fields, 0 if ids else server_request.TOP_LOGPROBS,
                 )  # fmt: skip
             if isinstance(outcome, tuple):
                 pool.succeeded(server)
                 text, tokens, model = outcome
                 self._note_model(server.url, model, stats)
                 if ids and tokens:
-                    text = self.decode(token_ids_of(tokens))
+                    text = self.decode(server_request.token_ids_of(tokens))
                 return text.strip(), tokens  # as the local judge stores its replies
             why, wait, counts = outcome.why, outcome.wait, outcome.counts
             stats[server.url, "failed"] += 1
@@ -243,11 +259,6 @@ class RemoteJudge:
                         "(api_model), the summary counts them", url, escape(model), self.cfg.model)  # fmt: skip
 
 
-def failed_request(row: dict) -> bool:
-    """Whether a row's error is a request that failed (retries spent), not a reply: worth asking again."""
-    return any(str(v).startswith(API_ERROR) or f": {API_ERROR}" in str(v) for k, v in row.items() if "error" in k and v)
-
-
 def predict(cfg, scheme, samples: Sequence, digests: dict, out_dir, fp: str, *, api_cfg=None, rank: int = 0,
             **local) -> list[dict]:  # fmt: skip
     """``samples`` through the servers of ``api_cfg`` (default ``cfg.api``), each answered row into rank ``rank``'s
@@ -270,7 +281,7 @@ def predict(cfg, scheme, samples: Sequence, digests: dict, out_dir, fp: str, *, 
         def done(row: dict) -> None:
             del row["index"]
             row["rank"] = rank
-            if not failed_request(row):  # a request that failed for good is asked again by a rerun
+            if not server_request.failed_request(row):  # a request that failed for good is asked again by a rerun
                 writer.write([row])
             bar.update(1)
 

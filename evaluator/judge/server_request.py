@@ -45,6 +45,11 @@ def to_openai(messages: list[dict], urls: dict[str, str]) -> list[dict]:
     return out
 
 
+def failed_request(row: dict) -> bool:
+    """Whether a row's error is a request that failed (retries spent), not a reply: worth asking again."""
+    return any(str(v).startswith(API_ERROR) or f": {API_ERROR}" in str(v) for k, v in row.items() if "error" in k and v)
+
+
 class ApiFailure(Exception):
     """A request that failed for good (retries spent, or refused as malformed): this sample's error."""
 

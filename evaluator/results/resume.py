@@ -49,9 +49,12 @@ def score_fingerprint(cfg, scheme, engine: str | None = None) -> str:
         judge["base_url"] = servers[0] if len(servers) == 1 else servers
     else:  # a checkpoint saved again into the same folder is another judge
         judge = {**{k: cfg.model[k] for k in _MODEL_KEYS}, "files": checkpoint_digest(cfg.model.name_or_path)}
+    settings = dataclasses.asdict(scheme)
+    if scheme.samples == 1:  # one reply, greedy: the fingerprints of runs from before self-ensembles stay as they were
+        del settings["samples"], settings["temperature"]
     relevant = {
         "model": judge,
-        "scheme": dataclasses.asdict(scheme),
+        "scheme": settings,
         "images": {k: cfg.data[k] for k in _IMAGE_KEYS},
         "seed": cfg.seed,
     }

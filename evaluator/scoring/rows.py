@@ -5,6 +5,7 @@ scorer fills (scores by key, errors and replies by judgement, extra columns), an
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 from evaluator.scoring.parsing import (
@@ -51,6 +52,33 @@ def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
     errors = [f"{k}: {v.error}" if len(parsed) > 1 else v.error for k, v in parsed.items() if v.error]
     if errors:
         parts["errors"][judgement] = "; ".join(errors)
+
+
+def sample_seed(run_seed: int, k: int, sample_id: str, judgement: str) -> int:
+    """The seed of a self-ensemble's ``k``-th reply to one judgement of one sample: the same on a rerun, a resume
+    and any number of ranks."""
+    return zlib.crc32(f"{run_seed}:sample{k}:{sample_id}:{judgement}".encode())
+
+
+def add_samples(parts: dict, judgement: str, replies: list[str], parsed: list[dict]) -> None:
+    """A self-ensemble's replies to one judgement (``judge.samples``) into a sample's parts: each key's mean over
+    the replies it was read from, each reply's score (``<key>_samples``, None where it was not read), the replies
+    (and their traces) as lists, and how many replies held no score (``samples_unparsed``). A reply without a
+    score is left out of the mean, never filled in; none with one: the first reply's error."""
+    merged = {}
+    for key in parsed[0]:
+        scores = [p[key].score for p in parsed]
+        read = [s for s in scores if s is not None]
+        merged[key] = Parsed(round(sum(read) / len(read), 6)) if read else parsed[0][key]
+        parts["extra"][f"{key}_samples"] = scores
+    parts["extra"]["samples_unparsed"] = parts["extra"].get("samples_unparsed", 0) + sum(
+        any(v.score is None for v in p.values()) for p in parsed
+    )
+    thoughts = [split_thinking(r) for r in replies]
+    add_reply(parts, judgement, "", merged)
+    parts["responses"][judgement] = [t.answer for t in thoughts]
+    if any(t.trace is not None for t in thoughts):
+        parts["thinking"][judgement] = [t.trace for t in thoughts]
 
 
 def add_distribution(parts: dict, key: str, dist) -> None:

@@ -59,6 +59,8 @@ class Scheme:
     retries: int
     retry_temperature: float
     parser: str = "default"
+    samples: int = 1
+    temperature: float = 0.7
     max_new_tokens: int | None = None
     labels: Mapping[str, float] = field(default_factory=dict)
 
@@ -112,11 +114,21 @@ class Scheme:
             retries=cfg.retries,
             retry_temperature=cfg.retry_temperature,
             parser=cfg.parser,
+            samples=cfg.samples,
+            temperature=cfg.temperature,
             max_new_tokens=cfg.max_new_tokens,
             labels=dict(cfg.labels),
         )
         if scheme.mode not in ("generate", "logits"):
             raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
+        if scheme.samples < 1 or not scheme.temperature > 0:
+            raise ValueError(f"judge.samples is at least 1 and judge.temperature above 0, not {scheme.samples} and "
+                             f"{scheme.temperature}")  # fmt: skip
+        if scheme.samples > 1 and scheme.mode == "logits":
+            raise ValueError(
+                f"judge.samples={scheme.samples} averages sampled replies; logit mode is deterministic and its "
+                "expected score already averages over the scale: judge.mode=generate for a self-ensemble"
+            )
         if scheme.parser != "default" and scheme.mode == "logits":
             raise ValueError(
                 f"judge.parser={scheme.parser} reads written replies, as the benchmark does: judge.mode=generate"
