@@ -23,8 +23,8 @@ from evaluator.scoring.rows import (
     add_samples,
     new_parts,
     parse_reply,
+    reply_seed,
     result_row,
-    sample_seed,
 )
 from evaluator.scoring.schemes import Scheme
 
@@ -130,7 +130,7 @@ class JudgeModule(L.LightningModule):
         inputs, rows = batch["inputs"], batch["rows"]
         replies: list[list[str]] = [[] for _ in rows]
         for k in range(self.scheme.samples):
-            seeds = [sample_seed(self.seed, k, batch["id"][pos], j) for pos, j, _ in rows]
+            seeds = [reply_seed(self.seed, k, batch["id"][pos], j) for pos, j, _ in rows]
             draw = SeededSampling(seeds, self.scheme.temperature, inputs["input_ids"].shape[1])
             drawn = self._generate(inputs, do_sample=False, logits_processor=[draw])
             for mine, reply in zip(replies, drawn, strict=True):

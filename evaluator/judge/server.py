@@ -46,8 +46,8 @@ from evaluator.scoring.rows import (
     add_samples,
     new_parts,
     parse_reply,
+    reply_seed,
     result_row,
-    sample_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class RemoteJudge:
             await self._judge_logprobs(pool, messages, judgement, stats, parts)
             return
         if self.scheme.samples > 1:  # a self-ensemble: each reply seeded by the sample, whatever else runs
-            seeds = [sample_seed(self.seed, k, sample_id, judgement.name) for k in range(self.scheme.samples)]
+            seeds = [reply_seed(self.seed, k, sample_id, judgement.name) for k in range(self.scheme.samples)]
             asked = [self._ask(pool, messages, stats, self.scheme.temperature, s) for s in seeds]
             replies = [reply for reply, _ in await asyncio.gather(*asked)]
             add_samples(parts, judgement.name, replies, [parse_reply(self.scheme, r, judgement.keys) for r in replies])

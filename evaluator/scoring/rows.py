@@ -54,7 +54,7 @@ def add_reply(parts: dict, judgement: str, reply: str, parsed: dict) -> None:
         parts["errors"][judgement] = "; ".join(errors)
 
 
-def sample_seed(run_seed: int, k: int, sample_id: str, judgement: str) -> int:
+def reply_seed(run_seed: int, k: int, sample_id: str, judgement: str) -> int:
     """The seed of a self-ensemble's ``k``-th reply to one judgement of one sample: the same on a rerun, a resume
     and any number of ranks."""
     return zlib.crc32(f"{run_seed}:sample{k}:{sample_id}:{judgement}".encode())
