@@ -10,6 +10,7 @@ replacement (every verdict of a drawn id comes along), so an id's correlated ver
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from evaluator.runtime.logs import escape
 FIRST, SECOND, TIE = "first", "second", "tie"
 BASE, SCALE = 1000.0, 400.0
 BOOTSTRAP = 1000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,28 @@ def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTS
             **record[n]}
         for n in order
     }  # fmt: skip
-    return {"editors": editors, "win_rate": win_rates(verdicts, order), "prior": prior, "resamples": resamples}
+    groups = groups_of(verdicts, names)
+    return {"editors": editors, "win_rate": win_rates(verdicts, order), "prior": prior, "resamples": resamples,
+            "groups": groups}  # fmt: skip
+
+
+def groups_of(verdicts: Sequence[Verdict], names: Sequence[str]) -> list[list[str]]:
+    """The editors in groups that met, directly or through others (one group: every rating is comparable with
+    every other; several: ratings across groups come from the prior alone), largest first."""
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for v in verdicts:
+        parent[root(v.first)] = root(v.second)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for n in names:
+        groups[root(n)].append(n)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g))
 
 
 def ratings_of(pairs: Sequence[dict], seed: int = 0) -> dict:
@@ -119,6 +143,11 @@ def ratings_of(pairs: Sequence[dict], seed: int = 0) -> dict:
     verdicts = [Verdict(str(p["sample_id"]), p["editor_a"], p["editor_b"], outcome[p["winner"]])
                 for p in pairs if p.get("winner") in outcome]  # fmt: skip
     out = rate(verdicts, seed=seed) if verdicts else {"editors": {}, "win_rate": {}}
+    if len(out.get("groups", [])) > 1:
+        listed = "; ".join(", ".join(escape(n) for n in g) for g in out["groups"])
+        log.warning("the arena's editors fall into %d groups that never met, directly or through others (%s): "
+                    "ratings across groups come from the prior alone, not from any verdict", len(out["groups"]),
+                    listed)  # fmt: skip
     return {**out, "pairs": len(pairs), "undecided": len(pairs) - len(verdicts)}
 
 
@@ -126,6 +155,9 @@ def ratings_markdown(arena: dict) -> list[str]:
     """The ratings and win rates as markdown lines for ``summary.md``."""
     names = list(arena["editors"])
     lines = [f"## Arena ({arena['pairs']} pairs, {arena['undecided']} without a verdict)", ""]
+    if len(arena.get("groups", [])) > 1:
+        lines += [f"The editors fall into {len(arena['groups'])} groups that never met: ratings across groups come "
+                  "from the prior alone.", ""]  # fmt: skip
     lines += ["| editor | rating | 95% CI | wins | losses | ties |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, e in arena["editors"].items():
         lo, hi = e["ci95"]

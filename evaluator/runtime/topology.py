@@ -33,9 +33,13 @@ def topology(trainer_cfg) -> tuple:
     return devices, num_nodes
 
 
+_RENDEZVOUS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 def launched() -> bool:
-    """Whether a launcher (torchrun, Lightning, SLURM) started this process as one rank of several."""
-    return "LOCAL_RANK" in os.environ or int(os.environ.get("WORLD_SIZE", 1)) > 1
+    """Whether a launcher (torchrun, or one that sets the same) started this process as one rank of several: the
+    ranks can meet (``env://``). A ``LOCAL_RANK`` alone, as an in-process Trainer leaves behind, is not that."""
+    return all(k in os.environ for k in _RENDEZVOUS) and int(os.environ["WORLD_SIZE"]) > 1
 
 
 def server_device_groups(trainer_cfg, gpus: int) -> list[list[str]]:

@@ -86,6 +86,9 @@ def test_max_model_len_fits_the_prompt_images_and_reply():
     assert vllm_server.max_model_len(_cfg("vllm.max_model_len=8192").vllm, 2048, 66, 2, 24) == 8192
 
 
+RANKS = {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
 @pytest.mark.parametrize(
     ("trainer", "env", "gpus", "groups"),
     [
@@ -93,15 +96,15 @@ def test_max_model_len_fits_the_prompt_images_and_reply():
         ({"devices": 2}, {"CUDA_VISIBLE_DEVICES": "4,5,6"}, 3, [["4"], ["5"]]),
         ({"devices": [0, 2]}, {"CUDA_VISIBLE_DEVICES": "4,5,6"}, 3, [["4"], ["6"]]),
         ({"devices": "auto", "gpus_per_replica": 2}, {}, 4, [["0", "1"], ["2", "3"]]),
-        ({"devices": "auto", "gpus_per_replica": 2}, {"LOCAL_RANK": "1", "WORLD_SIZE": "2"}, 4, [["2", "3"]]),
-        ({"devices": "auto"}, {"LOCAL_RANK": "3", "WORLD_SIZE": "6"}, 6, [["3"]]),
+        ({"devices": "auto", "gpus_per_replica": 2}, {**RANKS, "LOCAL_RANK": "1"}, 4, [["2", "3"]]),
+        ({"devices": "auto"}, {**RANKS, "LOCAL_RANK": "3", "WORLD_SIZE": "6"}, 6, [["3"]]),
         ({"devices": "auto"}, {}, 0, [[]]),
         ({"devices": 2, "accelerator": "cpu"}, {}, 4, [[], []]),
-        ({"devices": 2, "accelerator": "cpu"}, {"LOCAL_RANK": "1", "WORLD_SIZE": "2"}, 0, [[]]),
+        ({"devices": 2, "accelerator": "cpu"}, {**RANKS, "LOCAL_RANK": "1"}, 0, [[]]),
     ],
 )
 def test_each_server_gets_its_own_gpus(monkeypatch, trainer, env, gpus, groups):
-    for key in ("CUDA_VISIBLE_DEVICES", "LOCAL_RANK", "WORLD_SIZE"):
+    for key in ("CUDA_VISIBLE_DEVICES", "LOCAL_RANK", *RANKS):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -41,3 +41,16 @@ def test_ties_are_half_a_win_and_equal_editors_rate_equal():
     out = rate(verdicts, resamples=50)
     assert out["editors"]["x"]["rating"] == out["editors"]["y"]["rating"] == 1000.0
     assert out["editors"]["x"]["ties"] == 10 and out["win_rate"]["x"]["y"] == 0.5
+
+
+def test_an_arena_that_falls_apart_says_so_once_and_in_its_ratings(caplog):
+    from evaluator.results.ratings import ratings_of
+
+    pairs = [{"sample_id": f"{i}", "editor_a": a, "editor_b": b, "winner": w}
+             for i, (a, b, w) in enumerate([("x", "y", "A"), ("y", "z", "B"), ("p", "q", "tie"), ("p", "q", "A")])]  # fmt: skip
+    caplog.set_level("WARNING", logger="evaluator")
+    out = ratings_of(pairs)
+    assert out["groups"] == [["x", "y", "z"], ["p", "q"]]
+    assert caplog.text.count("fall into 2 groups that never met") == 1
+    caplog.clear()
+    assert ratings_of(pairs[:2])["groups"] == [["x", "y", "z"]] and "never met" not in caplog.text
