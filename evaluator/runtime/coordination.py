@@ -40,6 +40,8 @@ class Coordinator:
         self._group = None
         # The failure watcher and the main thread may see a failure at once: the first to take this reports it.
         self._report_failure = threading.Lock()
+        self._watch_ended = threading.Event()  # set by shutdown: the failure watcher leaves the store alone
+        self._watcher: threading.Thread | None = None
         if initialized():
             self.store = dist.distributed_c10d._get_default_store()
             self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
@@ -88,8 +90,7 @@ class Coordinator:
         """
 
         def watch() -> None:
-            while True:
-                time.sleep(poll_seconds)
+            while not self._watch_ended.wait(poll_seconds):
                 try:
                     self.check()
                 except RankFailed as e:
@@ -101,7 +102,8 @@ class Coordinator:
                 except Exception:  # a stop, or the store gone at the end: the main thread handles those
                     return
 
-        threading.Thread(target=watch, name="evaluator-failure-watch", daemon=True).start()
+        self._watcher = threading.Thread(target=watch, name="evaluator-failure-watch", daemon=True)
+        self._watcher.start()
 
     def wait_for_all(self, name: str, poll_seconds: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
         """A barrier that notices failed ranks: returns once every rank arrived at ``name``."""
@@ -158,4 +160,9 @@ class Coordinator:
         if initialized():
             self.wait_for_all("shutdown")
             dist.barrier()
+            # A watcher inside a store call while the interpreter exits aborts it ("terminate called without an
+            # active exception", seen once in CI): it is ended before the group goes.
+            self._watch_ended.set()
+            if self._watcher is not None:
+                self._watcher.join(timeout=5)
             dist.destroy_process_group()
