@@ -4,9 +4,10 @@ A row holds ``human`` (a person's verdict: ``A``, ``B`` or ``tie``) and ``winner
 None where the judge gave none). ``accuracy`` counts a row right when the two verdicts are equal; a tie of the judge
 against a person's A or B counts wrong, as EditScore's and EditReward's own statistics count it, and a row the judge
 could not decide (an error) counts wrong too, so a judge cannot raise its figure by failing. ``accuracy_without_ties``
-leaves out the rows where the judge or the person said tie (``ties`` says how many), the other figure those
-benchmarks print. A row skipped for its input (``skipped: ...``) is not the judge's to answer: it counts in
-``skipped`` only. Intervals resample rows with replacement.
+is EditReward-Bench's (its evaluation script's ``calc_accuracy_without_ties``, C / (C + D + Tm)): the rows where the
+person said tie are left out (``ties`` says how many), and a tie of the judge still counts wrong (``judge_ties``), so
+a judge that falls back on position on hard pairs cannot raise it. A row skipped for its input (``skipped: ...``)
+is not the judge's to answer: it counts in ``skipped`` only. Intervals resample rows with replacement.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
     skipped = [r for r in rows if str(r.get("error") or "").startswith("skipped")]
     labelled = [r for r in rows if r.get("human") in VERDICTS and not str(r.get("error") or "").startswith("skipped")]
     right = np.array([float(r.get("winner") == r["human"]) for r in labelled])
-    decided = [r for r in labelled if r.get("winner") in ("A", "B") and r["human"] in ("A", "B")]
+    decided = [r for r in labelled if r["human"] in ("A", "B")]
     right_decided = np.array([float(r["winner"] == r["human"]) for r in decided])
     overall = _figures(right, seed)
     without = _figures(right_decided, seed)
@@ -54,7 +55,8 @@ def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
         "errors": sum(r.get("winner") not in VERDICTS for r in labelled),
         "accuracy_without_ties": without["value"],
         "ci95_without_ties": without["ci95"],
-        "ties": sum(r.get("winner") == "tie" or r["human"] == "tie" for r in labelled),
+        "ties": sum(r["human"] == "tie" for r in labelled),
+        "judge_ties": sum(r.get("winner") == "tie" for r in decided),
         "unlabelled": len(rows) - len(labelled) - len(skipped),
         "skipped": len(skipped),
         "by_category": _by_category(labelled, seed),
@@ -86,7 +88,8 @@ def agreement_markdown(block: dict) -> list[str]:
     ]
     if block["accuracy_without_ties"] is not None:
         lines.append(
-            f"accuracy without ties {block['accuracy_without_ties']:.3f} ({block['ties']} pairs with a tie left out)"
+            f"accuracy without ties {block['accuracy_without_ties']:.3f} (EditReward-Bench's: {block['ties']} pairs a "
+            f"person called a tie left out, {block.get('judge_ties', 0)} ties of the judge counted wrong)"
         )
     if block["errors"]:
         lines.append(f"{block['errors']} pair(s) the judge did not decide, counted wrong")

@@ -103,7 +103,8 @@ def test_a_position_biased_judge_gets_ties_not_wins(tmp_path):
     assert {(p["verdict_ab"], p["verdict_ba"]) for p in got} == {("A", "B")}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pairs"]["first_shown_wins"] == 1.0 and summary["pairs"]["consistent"] == 0.0
-    assert summary["agreement"]["accuracy"] == 0.0 and summary["agreement"]["accuracy_without_ties"] is None
+    # Ties everywhere: no figure rises by them, EditReward-Bench's without-ties one included.
+    assert summary["agreement"]["accuracy"] == 0.0 and summary["agreement"]["accuracy_without_ties"] == 0.0
     assert "headline" not in summary  # a mean over both orders' verdicts is no benchmark's figure
     from evaluator.compare import main as compare
 
