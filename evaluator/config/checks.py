@@ -19,6 +19,7 @@ from evaluator.config.hub import check_fetchable
 from evaluator.inputs.manifest import check_columns
 from evaluator.inputs.pairs import check_pair_columns
 from evaluator.runtime.errors import ConfigError
+from evaluator.runtime.topology import cpu_count
 
 
 def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = True) -> None:
@@ -237,11 +238,6 @@ def has_gpu() -> bool:
     if visible is not None and visible.strip() in ("", "-1"):
         return False
     return any(Path("/dev").glob("nvidia[0-9]*"))
-
-
-def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_checkpoint(model) -> None:

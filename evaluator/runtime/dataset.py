@@ -14,10 +14,10 @@ import lightning as L
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from evaluator.config.checks import cpu_count
 from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb
 from evaluator.inputs.samples import Sample
 from evaluator.runtime.sampler import LengthBatches, ShardSampler
+from evaluator.runtime.topology import cpu_count
 
 log = logging.getLogger(__name__)
 

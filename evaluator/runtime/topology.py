@@ -65,7 +65,11 @@ def server_device_groups(trainer_cfg, gpus: int) -> list[list[str]]:
     return [chosen[i : i + k] for i in range(0, len(chosen) - k + 1, k)]
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cpus_per_rank() -> int:
     """The CPUs this process may run on, shared among this node's ranks (torchrun's ``LOCAL_WORLD_SIZE``)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    return max(1, cpu_count() // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
