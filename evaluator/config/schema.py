@@ -26,6 +26,8 @@ class ModelConfig:
     local_files_only: bool = False
     trust_remote_code: bool = False
     experts_implementation: str | None = None  # MoE judges: None is transformers' grouped default; eager is slow
+    adapter: str | None = None  # a PEFT LoRA adapter (folder or hub id) merged into the weights once: EditScore
+    adapter_revision: str | None = None
     thinking: bool = False  # the judge writes a <think> trace before its answer (Qwen3-VL Thinking): generate only
 
 

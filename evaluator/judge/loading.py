@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from evaluator.judge import qwen_vl
+from evaluator.judge import adapters, qwen_vl
 from evaluator.runtime.errors import JudgeUnavailable, first_line
 from evaluator.runtime.logs import FILE_ONLY
 
@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 def _pretrained_kwargs(model_cfg) -> dict:
     return {
-        "revision": model_cfg.revision or None,
+        # With an adapter, the merged judge in the cache is loaded: the base's revision was taken when merging.
+        "revision": None if model_cfg.get("adapter") else model_cfg.revision or None,
         "local_files_only": model_cfg.local_files_only,
         "trust_remote_code": model_cfg.trust_remote_code,
     }
@@ -35,7 +36,7 @@ def load_processor(model_cfg, max_pixels: int | None = None):
     images capped at ``max_pixels`` (``data.max_pixels``) where given."""
     from transformers import AutoProcessor
 
-    path = qwen_vl.TINY_JUDGES.resolve(model_cfg.name_or_path)
+    path = adapters.checkpoint_folder(model_cfg)
     try:
         processor = AutoProcessor.from_pretrained(path, **_pretrained_kwargs(model_cfg))
     except (OSError, ValueError) as e:
@@ -76,7 +77,7 @@ def load_model(model_cfg, device: torch.device, gpus_per_replica: int = 1, max_m
 
     hf_logging.disable_progress_bar()  # one bar per rank per shard is noise; the load time is logged below
 
-    path = qwen_vl.TINY_JUDGES.resolve(model_cfg.name_or_path)
+    path = adapters.checkpoint_folder(model_cfg)
     start = time.perf_counter()
     try:
         model = AutoModelForImageTextToText.from_pretrained(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from evaluator.judge import qwen_vl, server, vllm_server
+from evaluator.judge import adapters, qwen_vl, server, vllm_server
 from evaluator.runtime.topology import server_device_groups
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def command_for(cfg, scheme, processor):
     reply = int(scheme.max_new_tokens or cfg.model.max_new_tokens)
     length = vllm_server.max_model_len(cfg.vllm, int(cfg.data.max_prompt_tokens), image_tokens, images, reply)
     pixels = {"shortest_edge": layout.min_pixels, "longest_edge": layout.max_pixels} if cfg.data.max_pixels else None
-    checkpoint = qwen_vl.TINY_JUDGES.resolve(cfg.model.name_or_path)
+    checkpoint = adapters.checkpoint_folder(cfg.model)
 
     def command(port: int, tp: int) -> list[str]:
         return vllm_server.server_command(cfg, checkpoint, port, tp, length, images, pixels)

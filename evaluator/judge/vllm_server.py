@@ -91,7 +91,7 @@ def server_command(cfg, checkpoint: str, port: int, tp: int, length: int, images
         "--tensor-parallel-size", str(tp), "--enable-prefix-caching", "--seed", str(cfg.seed),
         "--disable-uvicorn-access-log",
     ]  # fmt: skip
-    if model.revision:
+    if model.revision and not model.adapter:  # the merged judge in the cache has no revisions
         command += ["--revision", model.revision]
     if model.trust_remote_code:
         command.append("--trust-remote-code")

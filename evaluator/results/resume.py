@@ -3,9 +3,9 @@ run with the same ``out_dir`` reuses a row only when its id, its input digest (t
 field that reaches the prompt) and the run's fingerprint all match, whatever the world size was.
 
 The fingerprint covers every setting that changes a score: the checkpoint (for a local folder, its files' bytes; see
-``evaluator.runtime.hashing``)
-and revision, dtype and attention, the resolved scheme (the prompt texts themselves, also those
-read from files, not their paths), the generation settings, the image limits and the seed. Batch size and world
+``evaluator.runtime.hashing``) and revision, a LoRA adapter's files, dtype and attention, the resolved scheme (the
+prompt texts themselves, also those read from files, not their paths), the generation settings, the image limits and
+the seed. Batch size and world
 size do not count. The shards of all ranks are read by global rank 0, so resuming needs ``out_dir`` on a filesystem
 every node sees; without one, rank 0 resumes from its own shards only and the others' are scored again.
 """
@@ -26,6 +26,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from evaluator.config.checks import api_servers
+from evaluator.judge.adapters import adapter_digest
 from evaluator.results.writing import jsonl_line
 from evaluator.runtime.errors import OutputError
 from evaluator.runtime.hashing import checkpoint_digest
@@ -49,6 +50,9 @@ def score_fingerprint(cfg, scheme, engine: str | None = None) -> str:
         judge["base_url"] = servers[0] if len(servers) == 1 else servers
     else:  # a checkpoint saved again into the same folder is another judge
         judge = {**{k: cfg.model[k] for k in _MODEL_KEYS}, "files": checkpoint_digest(cfg.model.name_or_path)}
+        if cfg.model.get("adapter"):  # only then: the fingerprints of runs without one stay as they were
+            judge["adapter"] = {"name": cfg.model.adapter, "revision": cfg.model.adapter_revision,
+                                "files": adapter_digest(cfg.model)}  # fmt: skip
     settings = dataclasses.asdict(scheme)
     if scheme.samples == 1:  # one reply, greedy: the fingerprints of runs from before self-ensembles stay as they were
         del settings["samples"], settings["temperature"]

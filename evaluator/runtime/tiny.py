@@ -5,7 +5,8 @@ template; for an editor, a diffusers pipeline folder) written once into a cache 
 the same ``from_pretrained`` path as a real one. ``model.name_or_path: tiny:qwen3_vl`` (or ``tiny:qwen3_vl_moe``)
 selects a judge, ``editor.name_or_path: tiny:instruct_pix2pix`` an editor; their outputs are noise. The judges'
 shapes and builder live in ``evaluator.judge.qwen_vl`` (``TINY_JUDGES``), the editors' in ``evaluator.edit.diffusion``
-(``TINY_EDITORS``); this module only caches them.
+(``TINY_EDITORS``); this module only caches them. ``build_once`` also keeps other built checkpoints in the cache (a
+judge with its LoRA adapter merged: ``evaluator.judge.adapters``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,35 @@ def _build_apart(build, spec: dict, folder: Path) -> None:
     process.start()
     process.join()
     if process.exitcode != 0:
-        raise RuntimeError(f"building a tiny model into {folder} failed (exit code {process.exitcode})")
+        raise RuntimeError(f"building {folder.name} failed (exit code {process.exitcode})")
+
+
+def build_once(target: Path, build: Callable[[dict, Path], None], spec: dict, index_file: str) -> bool:
+    """Have ``build(spec, folder)`` write the checkpoint ``target`` (a folder in the cache) unless it holds
+    ``index_file`` already; safe when several ranks race. Returns whether this process built it.
+
+    One process builds (the others wait on a lock file), into a temporary folder that is renamed into place whole,
+    so no process ever sees half a checkpoint. ``build`` must be a module-level function: it may run in a spawned
+    process (see ``_build_apart``).
+    """
+    if (target / index_file).exists():
+        return False
+    root = target.parent
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if (target / index_file).exists():
+            return False  # another rank built it while this one waited
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
+        try:
+            _build_apart(build, spec, tmp)
+            if not any(tmp.rglob("*.safetensors")):
+                raise RuntimeError(f"building {target.name} wrote no weights into {tmp}")
+            shutil.rmtree(target, ignore_errors=True)  # a folder without its index file is no checkpoint
+            os.rename(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return True
 
 
 @dataclass(frozen=True)
@@ -79,31 +108,11 @@ class TinyModels:
         return str(self.ensure_built(name))
 
     def ensure_built(self, name: str, root: Path | None = None) -> Path:
-        """Build the tiny model ``name`` into the cache unless it is there; safe when several ranks race.
-
-        One process builds (the others wait on a lock file), into a temporary folder that is renamed into place
-        whole, so no process ever sees half a checkpoint.
-        """
+        """Build the tiny model ``name`` into the cache unless it is there (``build_once``)."""
         spec = self.specs[name]
         digest = hashlib.sha256(json.dumps([_BUILDER_VERSION, spec], sort_keys=True).encode()).hexdigest()[:12]
-        root = root or cache_root()
         prefix = "tiny" if self.kind == "judge" else f"tiny-{self.kind}"
-        target = root / f"{prefix}-{name}-{digest}"
-        if (target / self.index_file).exists():
-            return target
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / f".{target.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-            if (target / self.index_file).exists():
-                return target  # another rank built it while this one waited
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-            try:
-                _build_apart(self.build, spec, tmp)
-                if not any(tmp.rglob("*.safetensors")):
-                    raise RuntimeError(f"building the tiny {self.kind} {name} wrote no weights into {tmp}")
-                shutil.rmtree(target, ignore_errors=True)  # a folder without its index file is no checkpoint
-                os.rename(tmp, target)
-                log.info("built tiny %s %s in %s", self.kind, name, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        target = (root or cache_root()) / f"{prefix}-{name}-{digest}"
+        if build_once(target, self.build, spec, self.index_file):
+            log.info("built tiny %s %s in %s", self.kind, name, target)
         return target
