@@ -1,4 +1,5 @@
-"""``python -m evaluator.export RUN_DIR --format gedit|imgedit --out DIR``: a run in a benchmark's own result format."""
+"""``python -m evaluator.export RUN_DIR --format gedit|imgedit|editscore|editreward --out DIR``: a run in a
+benchmark's own result format."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from evaluator.runtime.errors import report_and_exit
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evaluator.export", description=__doc__.splitlines()[0])
+    about = " ".join(__doc__.split())
+    parser = argparse.ArgumentParser(prog="python -m evaluator.export", description=about)
     parser.add_argument("run_dir", type=Path, help="an evaluator run's output folder")
-    parser.add_argument("--format", required=True, choices=["gedit", "imgedit"], help="the benchmark's format")
+    formats = ["gedit", "imgedit", "editscore", "editreward"]
+    parser.add_argument("--format", required=True, choices=formats, help="the benchmark's format")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the benchmark's files into")
     args = parser.parse_args(argv)
     logs.setup()

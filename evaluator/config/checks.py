@@ -38,7 +38,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     check_data(cfg.data, edited=edits_exist)
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit"))
+    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore"))
     one_of("backend", cfg.backend, ("local", "api", "vllm"))
     if cfg.backend == "api":
         _check_api(cfg)

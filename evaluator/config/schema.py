@@ -107,6 +107,7 @@ class ImgEditData(DataConfig):
 class Scale:
     min: float = 0
     max: float = 10
+    reported_max: float | None = None  # asked on min..max, reported on min..reported_max (EditScore: 25 -> 10)
 
 
 @dataclass
@@ -119,6 +120,8 @@ class JudgeConfig:
     retry_temperature: float = 0.7
     samples: int = 1  # a self-ensemble: K seeded replies per judgement at `temperature`, their scores averaged
     temperature: float = 0.7  # the samples' (judge.samples > 1)
+    top_p: float = 1.0  # the samples' nucleus (EditScore: 0.9); 1: the whole distribution
+    top_k: int = 0  # the samples' k most likely tokens only (EditScore: 20); 0: all
     scale: Scale = field(default_factory=Scale)
     system: str = ""
     judgements: list[Any] = MISSING

@@ -3,10 +3,11 @@ be measured on them: ``python -m evaluator.convert editscore-bench|editreward-be
 
 - ``editscore-bench``: EditScore's EditReward-Bench (parquet, or ``save_to_disk``): each row a pair ``key`` of an
   ``input_image`` and two ``output_images``, the first being the one people preferred, under one ``dimension``
-  (``prompt_following``, ``consistency`` or ``overall``) and one ``task_type``. ``human`` is therefore always A, and
-  the dimension becomes the category, so the agreement is given per dimension as EditScore reports it (its
-  average over task types is not computed here; ``task_type`` is kept for that). EditScore counts a pair right
-  only when the preferred edit scores higher, as ``accuracy`` here counts a tie wrong.
+  (``prompt_following``, ``consistency`` or ``overall``) and one ``task_type``. ``human`` is therefore always A; the
+  dimension becomes the pair's ``criterion`` (the score that decides it, under judge=editscore) and the task type
+  its category, so the agreement is given per dimension and task type, and EditScore's headline (each dimension's
+  mean over task types) is computed. One edit is in a pair per dimension: the run judges it once. EditScore counts
+  a pair right only when the preferred edit scores higher, as ``accuracy`` here counts a tie wrong.
 - ``editreward-bench``: TIGER-Lab's EditReward-Bench (another set of that name), on disk as downloaded (parquet
   files, or a ``datasets`` ``save_to_disk`` folder): each row one comparison, with ``instruction``, the images
   ``source_image``, ``candidate_1`` and ``candidate_2`` embedded as bytes, and ``ranking`` (``A>B``, ``B>A`` or
@@ -124,7 +125,7 @@ def convert_editscore_bench(source: str | Path, out: str | Path) -> Path:
         pair_id = "~".join(map(str, keys)) if isinstance(keys, list) else str(keys if keys is not None else n)
         pair = {"id": _unique(f"{pair_id}:{row['dimension']}", taken), "source": images[0],
                 "instruction": row["instruction"], "edited_a": images[1], "edited_b": images[2],
-                "category": row["dimension"], "human": "A", "task_type": row.get("task_type")}  # fmt: skip
+                "category": row.get("task_type"), "criterion": row["dimension"], "human": "A"}  # fmt: skip
         lines.append(json.dumps(pair, ensure_ascii=False) + "\n")
     return _write_pairs(out, lines, len(rows), skipped)
 

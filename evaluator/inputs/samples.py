@@ -13,6 +13,7 @@ RUN_FIELDS = frozenset({
     "score", "error", "error_detail", "rank", "seconds", "digest", "index", "response", "thinking",
     "second", "pair_id", "order", "candidate", "editor_a", "editor_b", "sample_id",
     "winner", "consistent", "p_a", "score_a", "score_b", "verdict_ab", "verdict_ba", "edited_a", "edited_b",
+    "same_as", "samples_unparsed",
 })  # fmt: skip
 RUN_PREFIXES = ("response.", "thinking.", "error.", "api_")
 RUN_SUFFIXES = ("_argmax", "_confidence")

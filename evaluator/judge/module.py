@@ -131,7 +131,8 @@ class JudgeModule(L.LightningModule):
         replies: list[list[str]] = [[] for _ in rows]
         for k in range(self.scheme.samples):
             seeds = [reply_seed(self.seed, k, batch["id"][pos], j) for pos, j, _ in rows]
-            draw = SeededSampling(seeds, self.scheme.temperature, inputs["input_ids"].shape[1])
+            draw = SeededSampling(seeds, self.scheme.temperature, inputs["input_ids"].shape[1], self.scheme.top_p,
+                                  self.scheme.top_k)  # fmt: skip
             drawn = self._generate(inputs, do_sample=False, logits_processor=[draw])
             for mine, reply in zip(replies, drawn, strict=True):
                 mine.append(reply)

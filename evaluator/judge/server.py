@@ -183,7 +183,9 @@ class RemoteJudge:
             return
         if self.scheme.samples > 1:  # a self-ensemble: each reply seeded by the sample, whatever else runs
             seeds = [reply_seed(self.seed, k, sample_id, judgement.name) for k in range(self.scheme.samples)]
-            asked = [self._ask(pool, messages, stats, self.scheme.temperature, s) for s in seeds]
+            cut = {"top_p": self.scheme.top_p} if self.scheme.top_p < 1 else {}
+            cut |= {"top_k": self.scheme.top_k} if self.scheme.top_k else {}  # vLLM's and SGLang's, not OpenAI's
+            asked = [self._ask(pool, messages, stats, self.scheme.temperature, s, extra=cut or None) for s in seeds]
             replies = [reply for reply, _ in await asyncio.gather(*asked)]
             add_samples(parts, judgement.name, replies, [parse_reply(self.scheme, r, judgement.keys) for r in replies])
             return

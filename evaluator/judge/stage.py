@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import lightning as L
@@ -120,11 +121,28 @@ def _plan(
         previous = rows_to_resume(out_dir, fp, keep=cfg.resume)
         findings = preflight.findings_of(cfg.data, loaded, shares)
         plan = make_plan(loaded, findings, readers.describe(cfg.data), cfg.data.on_error, previous,
-                         paths_from=readers.paths_from(cfg.data))  # fmt: skip
+                         paths_from=readers.paths_from(cfg.data),
+                         share_identical=cfg.data.layout == "pairs")  # fmt: skip
         _check_categories(cfg, scheme, plan)
+        _check_criteria(scheme, plan)
         return plan
 
     return coordinator.broadcast("plan", decide)
+
+
+def _check_criteria(scheme: Scheme, plan: Plan) -> None:
+    """A pairs file's ``criterion`` column names the score that decides each pair: one of the scheme's criteria."""
+    named = Counter(str(s.extra["criterion"]) for s in [*plan.todo, *plan.done] if s.extra.get("criterion"))
+    if not named:
+        return
+    if scheme.pairwise:
+        log.warning("judge=%s gives one verdict per pair; the pairs' criterion column (%s) only groups the "
+                    "agreement", scheme.name, ", ".join(sorted(named)))  # fmt: skip
+        return
+    unknown = sorted(c for c in named if c not in scheme.criteria)
+    if unknown:
+        raise ConfigError(f"the pairs' criterion column names {', '.join(map(escape, unknown))}, which judge="
+                          f"{scheme.name} does not score; it scores {', '.join(scheme.criteria)}")  # fmt: skip
 
 
 def _check_categories(cfg: DictConfig, scheme: Scheme, plan: Plan) -> None:

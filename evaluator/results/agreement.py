@@ -7,7 +7,9 @@ could not decide (an error) counts wrong too, so a judge cannot raise its figure
 is EditReward-Bench's (its evaluation script's ``calc_accuracy_without_ties``, C / (C + D + Tm)): the rows where the
 person said tie are left out (``ties`` says how many), and a tie of the judge still counts wrong (``judge_ties``), so
 a judge that falls back on position on hard pairs cannot raise it. A row skipped for its input (``skipped: ...``)
-is not the judge's to answer: it counts in ``skipped`` only. Intervals resample rows with replacement.
+is not the judge's to answer: it counts in ``skipped`` only. Intervals resample rows with replacement. The figures
+as EditReward-Bench's and EditScore's own scripts print them are in ``as_published``
+(``evaluator.results.published_agreement``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evaluator.results.headline import interval
+from evaluator.results.published_agreement import published_agreement, published_markdown
 from evaluator.runtime.logs import escape
 
 VERDICTS = ("A", "B", "tie")
@@ -59,14 +62,18 @@ def agreement_of(rows: Sequence[dict], seed: int = 0) -> dict:
         "judge_ties": sum(r.get("winner") == "tie" for r in decided),
         "unlabelled": len(rows) - len(labelled) - len(skipped),
         "skipped": len(skipped),
-        "by_category": _by_category(labelled, seed),
+        "by_category": _by(labelled, "category", seed),
+        "by_criterion": _by(labelled, "criterion", seed),
+        "as_published": published_agreement(rows),
     }
 
 
-def _by_category(labelled: Sequence[dict], seed: int) -> dict[str, dict]:
+def _by(labelled: Sequence[dict], column: str, seed: int) -> dict[str, dict]:
+    """The accuracy per value of ``column`` (category; criterion: EditScore's dimensions); empty where no row has
+    one."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in labelled:
-        groups[r.get("category") or ""].append(r)
+        groups[str(r.get(column) or "")].append(r)
     if set(groups) == {""}:
         return {}
     out = {}
@@ -95,7 +102,10 @@ def agreement_markdown(block: dict) -> list[str]:
         lines.append(f"{block['errors']} pair(s) the judge did not decide, counted wrong")
     if block.get("skipped"):
         lines.append(f"{block['skipped']} pair(s) skipped for their input (not counted; see pairs.jsonl)")
-    if block["by_category"]:
-        lines += ["", "| category | n | accuracy |", "| --- | --- | --- |"]
-        lines += [f"| {escape(c)} | {b['n']} | {b['accuracy']:.3f} |" for c, b in block["by_category"].items()]
+    for column in ("criterion", "category"):
+        if block.get(f"by_{column}"):
+            lines += ["", f"| {column} | n | accuracy |", "| --- | --- | --- |"]
+            lines += [f"| {escape(c)} | {b['n']} | {b['accuracy']:.3f} |" for c, b in block[f"by_{column}"].items()]
+    if block.get("as_published"):
+        lines += published_markdown(block["as_published"])
     return lines

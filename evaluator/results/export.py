@@ -3,9 +3,15 @@
 
 - ``gedit``: per task type, ``<model>_<task_type>_gpt_score.csv`` with the columns GEdit-Bench's
   ``calculate_statistics.py`` reads (its own spelling, ``sementics_score`` included);
-- ``imgedit``: ``average_score.json``, each sample's score by key, as ImgEdit-Bench's ``step2_typescore.py`` reads it.
+- ``imgedit``: ``average_score.json``, each sample's score by key, as ImgEdit-Bench's ``step2_typescore.py`` reads it;
+- ``editscore`` (a data=pairs run): ``<task type>/<dimension>.jsonl``, each pair's ``score`` as [the people's
+  preferred edit's, the other's], as EditScore's ``calculate_statistics.py`` reads it (the pair's category and
+  criterion name the folder and file; a pairwise judge's verdict is [1, 0], [0, 1] or [0.5, 0.5]);
+- ``editreward`` (a data=pairs run): ``editreward_pairs.json``, each pair's human label h (1, -1, 0) and the judge's
+  margin m, the two lists EditReward-Bench's accuracy functions take.
 
-Rows without a score are left out, as the benchmarks' own result files hold only scored samples. The files are
+Rows without a score (pairs without a verdict) are left out, as the benchmarks' own result files hold only scored
+samples. The files are
 for those scripts, not for a spreadsheet: cells are written as they are.
 """
 
@@ -66,6 +72,37 @@ def export_imgedit(rows: list[dict], out: Path) -> list[Path]:
     return [atomic_write(out / "average_score.json", json.dumps(scores, indent=2) + "\n")]
 
 
+def export_editscore(pairs: list[dict], out: Path) -> list[Path]:
+    """One JSONL file per task type and dimension; pairs a person called a tie have no preferred edit: left out."""
+    from evaluator.results.published_agreement import margin
+
+    files: dict[tuple[str, str], list[str]] = {}
+    for p in pairs:
+        m = margin(p)
+        if m is None or p.get("human") not in ("A", "B"):
+            continue
+        first, second = ("a", "b") if p["human"] == "A" else ("b", "a")
+        if p.get("score_a") is not None:
+            score = [p[f"score_{first}"], p[f"score_{second}"]]
+        else:
+            score = {"A": [1.0, 0.0], "B": [0.0, 1.0], "tie": [0.5, 0.5]}[p["winner"]][:: 1 if first == "a" else -1]
+        where = (str(p.get("category") or "all"), str(p.get("criterion") or "overall"))
+        files.setdefault(where, []).append(json.dumps({"key": p["id"], "score": score}) + "\n")
+    return [atomic_write(_inside(out, f"{t}/{d}.jsonl"), "".join(lines)) for (t, d), lines in sorted(files.items())]
+
+
+def export_editreward(pairs: list[dict], out: Path) -> list[Path]:
+    """``editreward_pairs.json``: each labelled pair with a verdict as its id, category, h and m."""
+    from evaluator.results.published_agreement import HUMAN, margin
+
+    listed = [{"id": p["id"], "category": p.get("category"), "h": HUMAN[p["human"]], "m": margin(p)}
+              for p in pairs if p.get("human") in HUMAN and margin(p) is not None]  # fmt: skip
+    return [atomic_write(out / "editreward_pairs.json", json.dumps(listed, indent=1) + "\n")]
+
+
+PAIRS_FORMATS = {"editscore": export_editscore, "editreward": export_editreward}  # read pairs.jsonl
+
+
 def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
     """Write ``run_dir``'s scores into ``out`` in the benchmark format ``fmt``; returns the files written.
 
@@ -76,12 +113,16 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
     require_run(run_dir, RUN_FILES)  # config.yaml too: the model's name comes from it
     _, rows = read_run(run_dir)
     data = OmegaConf.load(run_dir / "config.yaml").data
-    if data.layout != fmt:  # a pairs or arena run has no headline: the config says what it read
-        raise ConfigError(f"{run_dir} is a run of data={data.layout}; --format {fmt} needs a run of data={fmt}")
+    wanted = "pairs" if fmt in PAIRS_FORMATS else fmt
+    if data.layout != wanted:  # a pairs or arena run has no headline: the config says what it read
+        raise ConfigError(f"{run_dir} is a run of data={data.layout}; --format {fmt} needs a run of data={wanted}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {out}: {e.strerror or e}") from None
     if fmt == "imgedit":
         return export_imgedit(rows, out)
+    if fmt in PAIRS_FORMATS:
+        pairs = [json.loads(line) for line in (run_dir / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+        return PAIRS_FORMATS[fmt](pairs, out)
     return export_gedit(rows, str(data.model_name), out)

@@ -5,7 +5,9 @@ Pairwise: each order's verdict is read in the data's own terms (order ``BA`` sho
 is a vote for B); the pair's ``winner`` is A or B only when both orders agree, otherwise a tie, and ``consistent``
 says whether they agreed, so position bias is counted, never hidden. In logit mode ``p_a`` is the chance that A is
 better, averaged over both orders, a tie's share split evenly. Pointwise: each edit is scored on its own and the
-higher score wins; equal scores are a tie. A pair with a failed or missing sample has no winner and says why.
+higher score wins; equal scores are a tie. A pair whose ``criterion`` column names one of the scheme's criteria is
+decided by that score (EditScore's set asks each dimension's pairs about that dimension); the others by the overall.
+A pair with a failed or missing sample has no winner and says why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,19 @@ from collections import Counter
 from collections.abc import Sequence
 
 # What a sample row holds that is not the pair's: its own id, images shown, scores and bookkeeping.
-_PER_SAMPLE = {"id", "edited", "second", "order", "candidate", "score", "error", "rank", "seconds", "pair_id"}
+_PER_SAMPLE = {
+    "id",
+    "edited",
+    "second",
+    "order",
+    "candidate",
+    "score",
+    "error",
+    "rank",
+    "seconds",
+    "pair_id",
+    "same_as",
+}
 
 
 def _verdict(row: dict, key: str) -> str | None:
@@ -92,6 +106,7 @@ def _pairwise(pair_id: str, members: dict[str, dict], key: str) -> dict:
 def _pointwise(pair_id: str, members: dict[str, dict], key: str) -> dict:
     a, b = members.get("A"), members.get("B")
     out = _fields(pair_id, members, key)
+    key = out.get("criterion") or key  # the pair's own criterion (EditScore's set: its dimension), else the overall
     out.update(edited_a=(a or {}).get("edited"), edited_b=(b or {}).get("edited"))
     scores = {c: (r or {}).get(key, (r or {}).get("score")) for c, r in (("A", a), ("B", b))}
     out.update(score_a=scores["A"], score_b=scores["B"])

@@ -31,6 +31,7 @@ class Plan:
     previous: dict[str, dict] = field(default_factory=dict)  # those rows, by id
     missing: list[Sample] = field(default_factory=list)  # no edited image: "missing edit" rows
     skipped: list[dict] = field(default_factory=list)  # one error row per input row that cannot be scored
+    copies: list[tuple[Sample, str]] = field(default_factory=list)  # (sample, id of the sample judged for it)
 
 
 def make_plan(
@@ -41,6 +42,7 @@ def make_plan(
     previous: dict[str, dict] | None = None,
     work: tuple[str, str] = ("scored", "scoring"),
     paths_from: Path | None = None,
+    share_identical: bool = False,
 ) -> Plan:
     """Decide the fate of every input row.
 
@@ -52,6 +54,9 @@ def make_plan(
         previous: rows of an earlier run under the same fingerprint, by id (resume).
         work: what the stage does to a sample, for messages: ("scored", "scoring") or ("edited", "editing").
         paths_from: the folder relative image paths were taken from, named when every row is skipped.
+        share_identical: judge once the samples whose whole input is the same (their input digests equal) and give
+            the others that judgement (``same_as``): a pairs file lists one edit in several pairs (EditScore's set
+            holds each pair once per dimension).
 
     Raises:
         DataError: with every problem, when the input cannot be scored (``fail``, the file itself is bad, or every
@@ -66,7 +71,25 @@ def make_plan(
         log.warning("%s", DataError(where, problems))
         total = len(everything) + len([r for r in plan.skipped if r["_row"] not in {s.row for s in everything}])
         log.warning("skipping %d of %d rows (data.on_error=skip); they get error rows", len(plan.skipped), total)
-    previous = previous or {}
+    changed = _split_by_resume(plan, loaded, findings, bad, previous or {})
+    if share_identical:
+        _share_identical(plan)
+    scorable = len(plan.todo) + len(plan.done) + len(plan.copies)
+    log.info("%d samples checked in %s", scorable, where)
+    if plan.copies:
+        log.info("%d samples repeat another's input exactly; each is judged once", len(plan.copies))
+    if plan.done:
+        log.info("resuming: %d of %d samples were %s by an earlier run", len(plan.done), scorable, work[0])
+    if changed:
+        log.warning("%d of %d samples changed since the last run; %s them again", changed, scorable, work[1])
+    if plan.missing:
+        log.warning("%d samples have no edited image; they are reported as 'missing edit'", len(plan.missing))
+    return plan
+
+
+def _split_by_resume(plan: Plan, loaded: Loaded, findings: Findings, bad: set[int], previous: dict) -> int:
+    """Put each good sample in ``plan.done`` (scored before, same digest) or ``plan.todo``; the number of samples
+    scored before whose input changed."""
     changed = 0
     # By position, not row: a pair's two samples share their input row.
     for pos, s in enumerate(loaded.samples):
@@ -81,15 +104,24 @@ def make_plan(
         plan.todo.append(s)
         plan.sizes.append(findings.sizes[pos])
         plan.digests[s.id] = digest
-    scorable = len(plan.todo) + len(plan.done)
-    log.info("%d samples checked in %s", scorable, where)
-    if plan.done:
-        log.info("resuming: %d of %d samples were %s by an earlier run", len(plan.done), scorable, work[0])
-    if changed:
-        log.warning("%d of %d samples changed since the last run; %s them again", changed, scorable, work[1])
-    if plan.missing:
-        log.warning("%d samples have no edited image; they are reported as 'missing edit'", len(plan.missing))
-    return plan
+    return changed
+
+
+def _share_identical(plan: Plan) -> None:
+    """Move every todo sample whose input digest an earlier sample (scored before, or first in input order) has
+    into ``plan.copies``."""
+    first = {plan.previous[s.id]["digest"]: s.id for s in reversed(plan.done)}
+    todo, sizes = [], []
+    for s, size in zip(plan.todo, plan.sizes, strict=True):
+        digest = plan.digests[s.id]
+        if digest in first:
+            plan.copies.append((s, first[digest]))
+            del plan.digests[s.id]
+        else:
+            first[digest] = s.id
+            todo.append(s)
+            sizes.append(size)
+    plan.todo, plan.sizes = todo, sizes
 
 
 def _refuse(problems: list[Problem], everything: list[Sample], where: str, on_error: str, done: str,
@@ -156,6 +188,8 @@ def merge_rows(shards: Sequence[Sequence[dict]], plan: Plan) -> list[dict]:
         raise RuntimeError(f"{len(extra)} row(s) were scored that the plan did not hold: {extra[:10]}")
     merged = [(s.row, {**s.fields(), **_result(fresh[s.id])}) for s in plan.todo]
     merged += [(s.row, {**s.fields(), **_result(plan.previous[s.id])}) for s in plan.done]
+    judged = {**plan.previous, **fresh}
+    merged += [(s.row, {**s.fields(), **_result(judged[src]), "same_as": src}) for s, src in plan.copies]
     merged += [(s.row, {**s.fields(), "score": None, "error": "missing edit", "rank": None}) for s in plan.missing]
     merged += [(r["_row"], {k: v for k, v in r.items() if k != "_row"}) for r in plan.skipped]
     return [row for _, row in sorted(merged, key=lambda pair: pair[0])]

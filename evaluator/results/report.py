@@ -112,7 +112,8 @@ def build(out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     summary, rows = read_run(out_dir, check=False)  # a run draws its report before it writes its index
     cfg = OmegaConf.load(out_dir / "config.yaml")
-    charts = write_charts(out_dir, rows, summary, float(cfg.judge.scale.min), float(cfg.judge.scale.max))
+    top = cfg.judge.scale.get("reported_max") or cfg.judge.scale.max  # EditScore asks 0-25, reports 0-10
+    charts = write_charts(out_dir, rows, summary, float(cfg.judge.scale.min), float(top))
     columns = list(dict.fromkeys(["score", *summary["criteria"]]))
     rows_left = max(0, len(rows) - MAX_ROWS)
     rows = rows[:MAX_ROWS]

@@ -55,7 +55,11 @@ def score_fingerprint(cfg, scheme, engine: str | None = None) -> str:
                                 "files": adapter_digest(cfg.model)}  # fmt: skip
     settings = dataclasses.asdict(scheme)
     if scheme.samples == 1:  # one reply, greedy: the fingerprints of runs from before self-ensembles stay as they were
-        del settings["samples"], settings["temperature"]
+        del settings["samples"], settings["temperature"], settings["top_p"], settings["top_k"]
+    else:  # the criteria became the mean of each reply's (not the criteria of the key means): not those rows
+        settings["ensemble"] = "criteria-per-reply"
+    if settings["reported_high"] is None:  # likewise for every scheme reported on the range it asks
+        del settings["reported_high"]
     relevant = {
         "model": judge,
         "scheme": settings,

@@ -187,10 +187,10 @@ _VIESCORE_DELIMITER = "||V^=^V||"
 _BARE_LIST = re.compile(rf"\[\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\]")
 
 
-def parse_viescore(reply: str) -> Parsed:
-    """VIEScore (GEdit-Bench): the JSON between two ``||V^=^V||`` delimiters, else the outermost ``{...}``,
-    else a bare ``[a, b]``; its ``score`` list's minimum. No range check here, as in the benchmark
-    (``rows.parse_reply`` adds one)."""
+def viescore_list(reply: str) -> list[float] | None:
+    """VIEScore's reading (GEdit-Bench, EditScore): the JSON between two ``||V^=^V||`` delimiters, else the
+    outermost ``{...}``, else a bare ``[a, b]``; its ``score`` list, or None where there is none or an item is no
+    number. No range check here, as in the benchmarks (``rows.parse_reply`` adds one)."""
     parts = reply.split(_VIESCORE_DELIMITER)
     text = parts[1] if len(parts) >= 3 else reply
     start, end = text.find("{"), text.rfind("}")
@@ -204,9 +204,25 @@ def parse_viescore(reply: str) -> Parsed:
     if listed is None and (m := _BARE_LIST.search(text)):
         listed = [m.group(1), m.group(2)]
     numbers = [_number(v) for v in listed] if isinstance(listed, list) else []
-    if not numbers or None in numbers:
-        return Parsed(None, UNPARSEABLE)
-    return Parsed(min(numbers))
+    return None if not numbers or None in numbers else numbers
+
+
+def parse_viescore(reply: str) -> Parsed:
+    """VIEScore (GEdit-Bench): the minimum of the reply's ``score`` list (``viescore_list``)."""
+    numbers = viescore_list(reply)
+    return Parsed(min(numbers)) if numbers else Parsed(None, UNPARSEABLE)
+
+
+def parse_editscore(reply: str, keys: tuple[str, ...]) -> dict[str, Parsed]:
+    """EditScore: the reply's ``score`` list read as VIEScore reads it, its items in the order of the judgement's
+    keys (SC: prompt following, consistency); a list of another length is no score (EditScore's own scorer would
+    fail on a short one, or use its minimum)."""
+    numbers = viescore_list(reply)
+    if numbers is None:
+        return {k: Parsed(None, UNPARSEABLE) for k in keys}
+    if len(numbers) != len(keys):
+        return {k: Parsed(None, f"{len(numbers)} scores for {len(keys)}") for k in keys}
+    return {k: Parsed(v) for k, v in zip(keys, numbers, strict=True)}
 
 
 def parse_imgedit(reply: str) -> Parsed:
@@ -220,4 +236,5 @@ def parse_imgedit(reply: str) -> Parsed:
     return Parsed(round(sum(scores) / len(scores), 2)) if scores else Parsed(None, UNPARSEABLE)
 
 
-OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit}
+OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit}  # one score per judgement
+KEYED_PARSERS = {"editscore": parse_editscore}  # a score per key of the judgement

@@ -73,6 +73,10 @@ def _part(p: dict, source: str | None) -> dict:
     if not source:
         raise ValueError("an {official: ...} prompt part needs judge.official_source=<the benchmark's file>")
     texts, names, placeholder = official.texts(source), p["official"], str(p.get("placeholder", ""))
+    for r in p.get("replace") or []:  # EditScore's scorer rewrites a text's scale: "10" -> "25" in one named text
+        if names == "category" or r["in"] not in names or r["in"] not in texts:
+            raise ValueError(f"replace names a text of this part, not {r['in']!r}")
+        texts[r["in"]] = texts[r["in"]].replace(str(r["old"]), str(r["new"]))
     if names == "category":
         return {"by_category": texts, "placeholder": placeholder}
     return {"literal": official.join_parts(texts, list(names), source), "placeholder": placeholder}

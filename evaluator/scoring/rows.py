@@ -9,6 +9,7 @@ import zlib
 from dataclasses import dataclass
 
 from evaluator.scoring.parsing import (
+    KEYED_PARSERS,
     OFFICIAL_PARSERS,
     THINKING_CUT,
     UNPARSEABLE,
@@ -100,10 +101,15 @@ def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
     if thought.cut:
         return {k: Parsed(None, THINKING_CUT) for k in keys}
     reply = thought.answer
+    # The benchmarks' parsers check no range; a score off the scale (1e308, -3) is counted, never averaged.
     if scheme.parser in OFFICIAL_PARSERS:  # one score per judgement, read as the benchmark reads it
-        parsed = OFFICIAL_PARSERS[scheme.parser](reply)
-        # The benchmarks' scripts check no range; a score off the scale (1e308, -3) is counted, never averaged.
-        return {keys[0]: parsed if parsed.score is None else in_range(parsed.score, scheme.low, scheme.high)}
+        parsed = {keys[0]: OFFICIAL_PARSERS[scheme.parser](reply)}
+    elif scheme.parser in KEYED_PARSERS:
+        parsed = KEYED_PARSERS[scheme.parser](reply, keys)
+    else:
+        parsed = None
+    if parsed is not None:
+        return {k: v if v.score is None else in_range(v.score, scheme.low, scheme.high) for k, v in parsed.items()}
     if scheme.labels:
         return parse_labels(reply, keys, dict(scheme.labels))
     return parse_scores(reply, keys, scheme.low, scheme.high)
@@ -111,8 +117,10 @@ def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
 
 def result_row(scheme: Scheme, parts: dict) -> dict:
     """One sample's result columns from its ``parts`` ({"scores", "errors", "responses", "extra"}): overall score
-    and error, every criterion, replies, per-judgement errors."""
-    criteria = scheme.combine(parts["scores"])
+    and error, every criterion, replies, per-judgement errors. Scores asked on another range than they are reported
+    on (``scale.reported_max``) are rescaled here; a self-ensemble's criteria are the mean of each reply's."""
+    parts = _reported(scheme, parts)
+    criteria = _ensemble_criteria(scheme, parts) if scheme.samples > 1 else scheme.combine(parts["scores"])
     score = criteria[scheme.overall]
     single = len(scheme.judgements) == 1
     errors = parts["errors"]
@@ -134,3 +142,40 @@ def result_row(scheme: Scheme, parts: dict) -> dict:
         row.update({f"error.{j}": errors.get(j) for j in (x.name for x in scheme.judgements)})
     row.update(parts["extra"])
     return row
+
+
+def _reported(scheme: Scheme, parts: dict) -> dict:
+    """``parts`` with every key score (each sample's too, and an argmax) on the reported range: EditScore asks
+    0-25 and reports ``score / 2.5``."""
+    if scheme.reported_high is None:
+        return parts
+    scale = (scheme.reported_high - scheme.low) / (scheme.high - scheme.low)
+
+    def rescale(v):
+        return None if v is None else round(scheme.low + (v - scheme.low) * scale, 6)
+
+    keys = {k for j in scheme.judgements for k in j.keys}
+    extra = dict(parts["extra"])
+    for k in keys:
+        if isinstance(extra.get(f"{k}_samples"), list):
+            extra[f"{k}_samples"] = [rescale(v) for v in extra[f"{k}_samples"]]
+        if f"{k}_argmax" in extra:
+            extra[f"{k}_argmax"] = rescale(extra[f"{k}_argmax"])
+    return {**parts, "scores": {k: rescale(v) for k, v in parts["scores"].items()}, "extra": extra}
+
+
+def _ensemble_criteria(scheme: Scheme, parts: dict) -> dict:
+    """A self-ensemble's criteria: each criterion computed from each reply's key scores, then averaged over the
+    replies that gave it (EditScore's Avg@K: the mean of each pass's overall, not the overall of the means). A key's
+    mean is the mean of its replies' scores, as ``add_samples`` wrote it."""
+    keys = [k for j in scheme.judgements for k in j.keys]
+    listed = {k: parts["extra"].get(f"{k}_samples") for k in keys}
+    if not all(isinstance(v, list) for v in listed.values()):  # an error before any reply: nothing to average
+        return scheme.combine(parts["scores"])
+    replies = min(len(v) for v in listed.values())
+    per_reply = [scheme.combine({k: listed[k][i] for k in keys}) for i in range(replies)]
+    out = {}
+    for c in scheme.criteria:
+        values = [r[c] for r in per_reply if r[c] is not None]
+        out[c] = parts["scores"].get(c) if c in keys else round(sum(values) / len(values), 6) if values else None
+    return out

@@ -61,6 +61,9 @@ class Scheme:
     parser: str = "default"
     samples: int = 1
     temperature: float = 0.7
+    top_p: float = 1.0
+    top_k: int = 0
+    reported_high: float | None = None
     max_new_tokens: int | None = None
     labels: Mapping[str, float] = field(default_factory=dict)
 
@@ -116,14 +119,15 @@ class Scheme:
             parser=cfg.parser,
             samples=cfg.samples,
             temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            top_k=cfg.top_k,
+            reported_high=cfg.scale.reported_max,
             max_new_tokens=cfg.max_new_tokens,
             labels=dict(cfg.labels),
         )
         if scheme.mode not in ("generate", "logits"):
             raise ValueError(f"judge.mode is generate or logits, not {scheme.mode!r}")
-        if scheme.samples < 1 or not scheme.temperature > 0:
-            raise ValueError(f"judge.samples is at least 1 and judge.temperature above 0, not {scheme.samples} and "
-                             f"{scheme.temperature}")  # fmt: skip
+        _check_sampling(scheme)
         if scheme.samples > 1 and scheme.mode == "logits":
             raise ValueError(
                 f"judge.samples={scheme.samples} averages sampled replies; logit mode is deterministic and its "
@@ -172,6 +176,16 @@ class Scheme:
         if self.overall_of:
             out[self.overall] = _combine(self.overall_combine, [out.get(n) for n in self.overall_of])
         return {c: out.get(c) for c in self.criteria}
+
+
+def _check_sampling(scheme: Scheme) -> None:
+    if scheme.samples < 1 or not scheme.temperature > 0:
+        raise ValueError(f"judge.samples is at least 1 and judge.temperature above 0, not {scheme.samples} and "
+                         f"{scheme.temperature}")  # fmt: skip
+    if not 0 < scheme.top_p <= 1 or scheme.top_k < 0:
+        raise ValueError(f"judge.top_p is in (0, 1] and judge.top_k at least 0, not {scheme.top_p} and {scheme.top_k}")
+    if scheme.reported_high is not None and not scheme.reported_high > scheme.low:
+        raise ValueError(f"scale.reported_max is above scale.min, not {scheme.reported_high}")
 
 
 def _check_labels(scheme: Scheme) -> None:

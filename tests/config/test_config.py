@@ -48,7 +48,7 @@ def _probe(*args: str, cwd: Path = REPO) -> tuple[int, str, list[str]]:
         (["data.batch_size=-3"], "data.batch_size is a positive integer or auto, not -3"),
         (["data.batch_size=big"], "data.batch_size is a positive integer or auto, not 'big'"),
         (["judge.mode=logit"], "judge.mode is one of generate, logits, not 'logit'; did you mean logits?"),
-        (["model=qwen3_vl_9b"], "model=qwen3_vl_9b is not an option; model= is one of qwen2_5_vl_32b,"),
+        (["model=qwen3_vl_9b"], "model=qwen3_vl_9b is not an option; model= is one of editscore_32b,"),
         (["data.max_pixels=lots"], "data.max_pixels: Value 'lots' of type 'str' could not be converted to Integer"),
         (["data.on_error=ignore"], "data.on_error is one of skip, fail, not 'ignore'"),
         (["trainer=cpu", "trainer.devices=64"], "trainer.devices=64 CPU processes exceed the"),

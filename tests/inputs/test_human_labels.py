@@ -74,8 +74,8 @@ def test_editscores_set_becomes_pairs_whose_preferred_edit_is_a_per_dimension(tm
     rows.append({**rows[0], "output_images": [_png(1)]})  # not a pair: left out, and counted
     path = convert_editscore_bench(_editreward(tmp_path / "es.parquet", rows), tmp_path / "out")
     pairs = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(p["id"], p["category"], p["human"]) for p in pairs] == [
-        ("k0a~k0b:overall", "overall", "A"), ("k1a~k1b:consistency", "consistency", "A"),
-        ("k2a~k2b:prompt_following", "prompt_following", "A")]  # fmt: skip
+    assert [(p["id"], p["category"], p["criterion"], p["human"]) for p in pairs] == [
+        ("k0a~k0b:overall", "color_alter", "overall", "A"), ("k1a~k1b:consistency", "color_alter", "consistency", "A"),
+        ("k2a~k2b:prompt_following", "color_alter", "prompt_following", "A")]  # fmt: skip
     samples, problems = read_pairs(path)
     assert problems == [] and Image.open(samples[0].edited).getpixel((0, 0)) == (100, 100, 100)
