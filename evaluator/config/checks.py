@@ -162,6 +162,7 @@ def check_arena(cfg: DictConfig, checkpoint: bool = True) -> None:
         ConfigError: with one line saying what to change.
     """
     check_judge(cfg, checkpoint)
+    one_of("arena.anchor", cfg.arena.anchor, ("mean_rating", "mean_strength"))
     from evaluator.scoring.schemes import Scheme
 
     if not Scheme.from_config(cfg.judge).pairwise:

@@ -246,7 +246,9 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
                      "is computed")  # fmt: skip
         written += write_results(pairs, out_dir, name="pairs")
         if cfg.data.layout == "arena":
-            summary["arena"] = ratings_of(pairs, seed=cfg.seed)
+            summary["arena"] = ratings_of(
+                pairs, seed=cfg.seed, anchor=OmegaConf.select(cfg, "arena.anchor", default="mean_rating")
+            )
             written.append(atomic_write(out_dir / "ratings.json", json.dumps(summary["arena"], indent=2) + "\n"))
     written += write_summary(summary, out_dir)
     if record is not None:

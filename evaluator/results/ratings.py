@@ -3,8 +3,11 @@
 Each verdict is one id's comparison of two editors: the first won, the second won, or a tie. The fit is the
 Bradley–Terry model by maximum likelihood (Newton's method), a tie counting half a win for each side. A small
 prior (``prior`` virtual ties between every two editors) keeps a perfect record's rating finite and the fit defined
-when some editors never met. Ratings are ``1000 + 400 log10`` of the strengths, centred on their geometric mean, so
-a 400-point gap means 10:1 odds, as in Elo and the public arenas. Intervals come from resampling the *ids* with
+when some editors never met. Ratings are ``1000 + 400 log10`` of the strengths, so a 400-point gap means 10:1 odds,
+as in Elo and the public arenas. Where 1000 lies is a convention (``anchor``): by default the mean *rating* is 1000
+(the strengths' geometric mean); GenArena's ``bt_elo.py`` puts the arithmetic mean of the strengths at 1000
+(``anchor=mean_strength``), which lowers every rating alike, by more the further apart the editors are; the
+gaps, the order and the odds are the same. Intervals come from resampling the *ids* with
 replacement (every verdict of a drawn id comes along), so an id's correlated verdicts are not counted as independent.
 """
 
@@ -60,9 +63,15 @@ def _with_prior(wins: np.ndarray, prior: float) -> np.ndarray:
     return out
 
 
-def fit(wins: np.ndarray, tolerance: float = 1e-9, max_iterations: int = 100) -> np.ndarray:
+ANCHORS = ("mean_rating", "mean_strength")
+
+
+def fit(
+    wins: np.ndarray, tolerance: float = 1e-9, max_iterations: int = 100, anchor: str = "mean_rating"
+) -> np.ndarray:
     """Bradley–Terry ratings (Elo-like scale) from a win matrix (prior included), by Newton's method on the
-    log-strengths, each step halved until the likelihood rises (it is concave; the prior makes it strictly so)."""
+    log-strengths, each step halved until the likelihood rises (it is concave; the prior makes it strictly so);
+    1000 is the mean rating, or (``mean_strength``) the rating of the strengths' arithmetic mean."""
     games = wins + wins.T
     total = wins.sum(axis=1)
     theta = np.zeros(len(wins))
@@ -87,10 +96,13 @@ def fit(wins: np.ndarray, tolerance: float = 1e-9, max_iterations: int = 100) ->
         previous, current = current, loglik(theta)
         if np.max(np.abs(scale * step)) < tolerance or abs(current - previous) < tolerance * 1e-3:
             break
+    if anchor == "mean_strength":
+        theta = theta - np.log(np.mean(np.exp(theta)))
     return BASE + SCALE * theta / np.log(10)
 
 
-def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTSTRAP, seed: int = 0) -> dict:
+def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTSTRAP, seed: int = 0,
+         anchor: str = "mean_rating") -> dict:  # fmt: skip
     """Each editor's rating, 95% interval, wins, losses and ties, and the win-rate matrix.
 
     Returns ``{"editors": {name: {"rating", "ci95", "wins", "losses", "ties"}}, "win_rate": {a: {b: rate}}}``,
@@ -99,12 +111,12 @@ def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTS
     names = sorted({v.first for v in verdicts} | {v.second for v in verdicts})
     index = {name: i for i, name in enumerate(names)}
     by_id = _wins_by_id(verdicts, index)
-    ratings = fit(_with_prior(by_id.sum(axis=0), prior))
+    ratings = fit(_with_prior(by_id.sum(axis=0), prior), anchor=anchor)
     rng = np.random.default_rng(seed)
     draws = np.empty((resamples, len(names)))
     for b in range(resamples):
         counts = np.bincount(rng.integers(0, len(by_id), size=len(by_id)), minlength=len(by_id))
-        draws[b] = fit(_with_prior(np.tensordot(counts, by_id, axes=1), prior))
+        draws[b] = fit(_with_prior(np.tensordot(counts, by_id, axes=1), prior), anchor=anchor)
     record = _record(verdicts, names)
     order = sorted(names, key=lambda n: -ratings[index[n]])
     editors = {
@@ -114,7 +126,7 @@ def rate(verdicts: Sequence[Verdict], prior: float = 1.0, resamples: int = BOOTS
     }  # fmt: skip
     groups = groups_of(verdicts, names)
     return {"editors": editors, "win_rate": win_rates(verdicts, order), "prior": prior, "resamples": resamples,
-            "groups": groups}  # fmt: skip
+            "anchor": anchor, "groups": groups}  # fmt: skip
 
 
 def groups_of(verdicts: Sequence[Verdict], names: Sequence[str]) -> list[list[str]]:
@@ -136,13 +148,13 @@ def groups_of(verdicts: Sequence[Verdict], names: Sequence[str]) -> list[list[st
     return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g))
 
 
-def ratings_of(pairs: Sequence[dict], seed: int = 0) -> dict:
+def ratings_of(pairs: Sequence[dict], seed: int = 0, anchor: str = "mean_rating") -> dict:
     """An arena's ratings from its pair rows (``evaluator.results.pairs``): each decided pair one verdict between
     its ``editor_a`` and ``editor_b``, resampled by ``sample_id``; pairs without a verdict are counted, not rated."""
     outcome = {"A": FIRST, "B": SECOND, "tie": TIE}
     verdicts = [Verdict(str(p["sample_id"]), p["editor_a"], p["editor_b"], outcome[p["winner"]])
                 for p in pairs if p.get("winner") in outcome]  # fmt: skip
-    out = rate(verdicts, seed=seed) if verdicts else {"editors": {}, "win_rate": {}}
+    out = rate(verdicts, seed=seed, anchor=anchor) if verdicts else {"editors": {}, "win_rate": {}}
     if len(out.get("groups", [])) > 1:
         listed = "; ".join(", ".join(escape(n) for n in g) for g in out["groups"])
         log.warning("the arena's editors fall into %d groups that never met, directly or through others (%s): "

@@ -46,11 +46,24 @@ def _build_apart(build, spec: dict, folder: Path) -> None:
     if not (dist.is_available() and dist.is_initialized()):
         build(spec, folder)
         return
-    process = multiprocessing.get_context("spawn").Process(target=build, args=(spec, folder))
+    process = multiprocessing.get_context("spawn").Process(target=_build_in_child, args=(build, spec, folder))
     process.start()
     process.join()
     if process.exitcode != 0:
-        raise RuntimeError(f"building {folder.name} failed (exit code {process.exitcode})")
+        why = folder / _BUILD_ERROR
+        raise RuntimeError(why.read_text(encoding="utf-8") if why.is_file() else f"exit code {process.exitcode}")
+
+
+_BUILD_ERROR = ".build-error"
+
+
+def _build_in_child(build, spec: dict, folder: Path) -> None:
+    """``build`` in a spawned process; its error's first line is left in the folder for the parent to say."""
+    try:
+        build(spec, folder)
+    except Exception as e:  # any builder's error: the parent raises it as one line
+        (folder / _BUILD_ERROR).write_text(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        raise SystemExit(1) from None
 
 
 def build_once(target: Path, build: Callable[[dict, Path], None], spec: dict, index_file: str) -> bool:

@@ -157,3 +157,17 @@ def test_the_vllm_benchmark_runs_on_the_cpu(tmp_path):
     [result] = json.loads(out.read_text())["results"]
     assert result["mode"] == "logits" and result["samples"] == 4
     assert result["ready_s"] > 0 and result["samples_per_s"] > 0
+
+
+def test_an_adapter_is_served_merged_and_scores_as_the_local_judge_with_it(tmp_path):
+    from .test_adapters import make_adapter
+
+    adapter = make_adapter(tmp_path / "lora", seed=11)
+    local_out, served_out = tmp_path / "local", tmp_path / "served"
+    assert_ok(run_cli([*LOCAL, "judge.mode=logits", f"model.adapter={adapter}", f"out_dir={local_out}"]))
+    proc = run_cli([*VLLM, "judge.mode=logits", f"model.adapter={adapter}", f"out_dir={served_out}"], timeout=600)
+    assert_ok(proc)
+    assert "merged the adapter" not in proc.stderr  # the local run's merge, from the cache
+    local, served = _by_id(local_out), _by_id(served_out)
+    assert served.keys() == local.keys() and len(served) == 18
+    assert all(abs(served[i]["score"] - local[i]["score"]) < 1e-4 for i in served)

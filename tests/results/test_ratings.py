@@ -4,6 +4,8 @@ import itertools
 import math
 import random
 
+import pytest
+
 from evaluator.results.ratings import FIRST, SECOND, TIE, Verdict, rate
 
 
@@ -54,3 +56,20 @@ def test_an_arena_that_falls_apart_says_so_once_and_in_its_ratings(caplog):
     assert caplog.text.count("fall into 2 groups that never met") == 1
     caplog.clear()
     assert ratings_of(pairs[:2])["groups"] == [["x", "y", "z"]] and "never met" not in caplog.text
+
+
+def test_genarenas_anchor_puts_the_strengths_mean_at_1000_and_keeps_every_gap():
+    strengths = {"a": 1.0, "b": 3.0, "c": 9.0}
+    rng = random.Random(3)
+    verdicts = []
+    for n, (x, y) in enumerate(itertools.permutations(strengths, 2)):
+        for k in range(60):
+            won = rng.random() < strengths[x] / (strengths[x] + strengths[y])
+            verdicts.append(Verdict(f"{n}-{k}", x, y, FIRST if won else SECOND))
+    ours = rate(verdicts, resamples=20)["editors"]
+    theirs = rate(verdicts, resamples=20, anchor="mean_strength")["editors"]
+    assert sum(e["rating"] for e in ours.values()) / 3 == pytest.approx(1000, abs=0.02)
+    # GenArena's: 1000 + 400 log10(p / mean(p)); the mean of the strengths 10^((r - 1000) / 400) is then 1.
+    assert sum(10 ** ((e["rating"] - 1000) / 400) for e in theirs.values()) / 3 == pytest.approx(1, abs=1e-4)
+    shift = theirs["a"]["rating"] - ours["a"]["rating"]
+    assert shift < 0 and all(theirs[n]["rating"] - ours[n]["rating"] == pytest.approx(shift, abs=0.02) for n in ours)
