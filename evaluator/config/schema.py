@@ -77,7 +77,6 @@ class ArenaData(DataConfig):
     metadata: str | None = None  # gedit and imgedit: the benchmark's metadata, shared by every editor
     sources: str | None = None  # imgedit: the benchmark's source images
     language: str = "all"  # gedit: en, cn or all
-    anchor: str = "mean_rating"  # what rates 1000: the mean rating, or mean_strength (GenArena's: the strengths' mean)
 
 
 @dataclass
@@ -252,6 +251,7 @@ class ArenaSettings:
     metadata: str | None = None  # gedit and imgedit: the benchmark's metadata
     sources: str | None = None  # imgedit: the benchmark's source images
     language: str = "all"  # gedit: en, cn or all
+    anchor: str = "mean_rating"  # what rates 1000: the mean rating, or mean_strength (GenArena's: the strengths' mean)
 
 
 @dataclass

@@ -174,6 +174,7 @@ def api_usage(rows: Sequence[dict]) -> dict | None:
     """What a ``backend=api`` run asked of its server (rows scored by an earlier run included); None otherwise."""
     if not any("api_requests" in r for r in rows):
         return None
+    rows = [r for r in rows if not r.get("same_as")]  # a copy of another row's judgement asked nothing itself
     usage = {k: sum(int(r.get(f"api_{k}") or 0) for r in rows) for k in API_COUNTS}
     servers: dict[str, Counter] = {}
     for r in rows:  # several servers: each one's tries, and how many of them failed

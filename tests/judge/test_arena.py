@@ -1,6 +1,7 @@
 """The arena: editors of increasing brightness, judged by a server that prefers the brighter edit, rank in that order."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,9 @@ def test_editors_of_increasing_brightness_rank_in_that_order_with_intervals(tmp_
         assert len(server.texts) == 2 * 6 * IDS  # every pair of 4 editors on every id, once per order
         run(compose(_arena(server, editors, out), config_name="arena"))
         assert len(server.texts) == 2 * 6 * IDS  # a rerun asks nothing again
+        shutil.copytree(out / "shards", out / "genarena" / "shards")  # GenArena's anchor: the same verdicts
+        run(compose(_arena(server, editors, out / "genarena", "arena.anchor=mean_strength"), config_name="arena"))
+        assert len(server.texts) == 2 * 6 * IDS
     ratings = json.loads((out / "ratings.json").read_text())
     assert list(ratings["editors"]) == ["brightest", "bright", "mid", "dim"]
     values = [e["rating"] for e in ratings["editors"].values()]
@@ -69,6 +73,10 @@ def test_editors_of_increasing_brightness_rank_in_that_order_with_intervals(tmp_
     html = report.build(out)[-1].read_text()
     assert 'id="arena"' in html and "<td>brightest</td>" in html and "bright vs brightest" in html
     assert html.count('alt="A"') == 50  # the first 50 example pairs, each with both edits
+    genarena = json.loads((out / "genarena" / "ratings.json").read_text())
+    assert genarena["anchor"] == "mean_strength" and ratings["anchor"] == "mean_rating"
+    shifts = {round(genarena["editors"][n]["rating"] - e["rating"], 1) for n, e in ratings["editors"].items()}
+    assert len(shifts) == 1 and shifts.pop() < 0
 
 
 def test_answers_that_disagree_between_orders_are_ties_and_max_pairs_samples(tmp_path):

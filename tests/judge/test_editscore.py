@@ -73,6 +73,7 @@ def test_each_dimension_is_decided_by_its_own_score_and_each_edit_judged_once(tm
     assert editscore["prompt_following"] == {"average": 0.5, "by_category": {"color_alter": 0.5, "extract": 0.5}}
     assert editscore["consistency"] == {"average": 0.25, "by_category": {"color_alter": 0.5, "extract": 0.0}}
     assert set(agreement["by_criterion"]) == {"prompt_following", "consistency", "overall"}
+    assert json.loads((out / "summary.json").read_text())["api"]["requests"] == 14  # the copies asked nothing
 
 
 def test_a_criterion_the_scheme_does_not_score_ends_in_one_line(tmp_path):
