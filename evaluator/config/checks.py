@@ -281,6 +281,8 @@ def _check_adapter(model) -> None:
     if importlib.util.find_spec("peft") is None:
         raise ConfigError(f"model.adapter={model.adapter} needs PEFT to merge it: pip install 'evaluator[adapters]'")
     path = Path(str(model.adapter)).expanduser()
+    if not path.exists() and str(model.adapter).startswith(("/", ".", "~")):  # a path, not a hub id
+        raise ConfigError(f"model.adapter={model.adapter}: no such folder")
     if not path.exists():
         check_fetchable(str(model.adapter), "model.adapter", "adapter_config.json", local_only=model.local_files_only)
     elif not (path / "adapter_config.json").is_file():

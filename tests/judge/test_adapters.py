@@ -104,6 +104,8 @@ def test_an_adapter_for_another_architecture_is_one_line(tmp_path):
 def test_adapter_mistakes_end_before_anything_loads(tmp_path):
     from evaluator.config.checks import check_judge
 
+    with pytest.raises(ConfigError, match="no such folder"):
+        check_judge(compose(["model=tiny", "trainer=cpu", f"model.adapter={tmp_path / 'missing'}"]))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="is not a PEFT adapter folder"):
         check_judge(compose(["model=tiny", "trainer=cpu", f"model.adapter={tmp_path / 'empty'}"]))
