@@ -73,7 +73,9 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     check_devices(cfg.trainer)
     if checkpoint:
         _check_checkpoint(cfg.model)
-        _check_adapter(cfg.model)
+        from evaluator.judge.adapters import check_adapter
+
+        check_adapter(cfg.model)
 
 
 def check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
@@ -270,23 +272,6 @@ def _check_checkpoint(model) -> None:
     if model_type not in qwen_vl.MODEL_TYPES:
         supported = ", ".join(qwen_vl.MODEL_TYPES)
         raise ConfigError(f"model.name_or_path={path} is a {model_type!r} checkpoint; the judge supports {supported}")
-
-
-def _check_adapter(model) -> None:
-    """``model.adapter`` is a PEFT adapter folder (or a hub id that can be had), and PEFT is installed."""
-    if not model.get("adapter"):
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("peft") is None:
-        raise ConfigError(f"model.adapter={model.adapter} needs PEFT to merge it: pip install 'evaluator[adapters]'")
-    path = Path(str(model.adapter)).expanduser()
-    if not path.exists() and str(model.adapter).startswith(("/", ".", "~")):  # a path, not a hub id
-        raise ConfigError(f"model.adapter={model.adapter}: no such folder")
-    if not path.exists():
-        check_fetchable(str(model.adapter), "model.adapter", "adapter_config.json", local_only=model.local_files_only)
-    elif not (path / "adapter_config.json").is_file():
-        raise ConfigError(f"model.adapter={path} is not a PEFT adapter folder (it has no adapter_config.json)")
 
 
 def check_out_dir(out_dir: Path, key: str = "out_dir") -> None:

@@ -18,8 +18,9 @@ import re
 import time
 from pathlib import Path
 
+from evaluator.config.hub import check_fetchable
 from evaluator.judge import qwen_vl
-from evaluator.runtime.errors import JudgeUnavailable, first_line
+from evaluator.runtime.errors import ConfigError, JudgeUnavailable, first_line
 from evaluator.runtime.hashing import folder_digest
 from evaluator.runtime.tiny import build_once, cache_root
 
@@ -43,6 +44,29 @@ def _folder(name_or_path: str, revision: str | None, local_files_only: bool, set
         return Path(snapshot_download(name_or_path, revision=revision, local_files_only=local_files_only))
     except Exception as e:  # huggingface_hub's many errors (offline, not found, gated) all end the run the same way
         raise JudgeUnavailable(f"cannot fetch {setting}={name_or_path} ({first_line(e)})") from None
+
+
+def check_adapter(model_cfg) -> None:
+    """Before anything loads: ``model.adapter`` is a PEFT adapter folder (or a hub id that can be had), and PEFT is
+    installed.
+
+    Raises:
+        ConfigError: saying what to change.
+    """
+    if not model_cfg.get("adapter"):
+        return
+    import importlib.util
+
+    name = str(model_cfg.adapter)
+    if importlib.util.find_spec("peft") is None:
+        raise ConfigError(f"model.adapter={name} needs PEFT to merge it: pip install 'evaluator[adapters]'")
+    path = Path(name).expanduser()
+    if not path.exists() and name.startswith(("/", ".", "~")):  # a path, not a hub id
+        raise ConfigError(f"model.adapter={name}: no such folder")
+    if not path.exists():
+        check_fetchable(name, "model.adapter", ADAPTER_CONFIG, local_only=model_cfg.local_files_only)
+    elif not (path / ADAPTER_CONFIG).is_file():
+        raise ConfigError(f"model.adapter={path} is not a PEFT adapter folder (it has no {ADAPTER_CONFIG})")
 
 
 def adapter_folder(model_cfg) -> Path:

@@ -5,9 +5,9 @@ field that reaches the prompt) and the run's fingerprint all match, whatever the
 The fingerprint covers every setting that changes a score: the checkpoint (for a local folder, its files' bytes; see
 ``evaluator.runtime.hashing``) and revision, a LoRA adapter's files, dtype and attention, the resolved scheme (the
 prompt texts themselves, also those read from files, not their paths), the generation settings, the image limits and
-the seed. Batch size and world
-size do not count. The shards of all ranks are read by global rank 0, so resuming needs ``out_dir`` on a filesystem
-every node sees; without one, rank 0 resumes from its own shards only and the others' are scored again.
+the seed. Batch size and world size do not count. The shards of all ranks are read by global rank 0, so resuming
+needs ``out_dir`` on a filesystem every node sees; without one, rank 0 resumes from its own shards only and the
+others' are scored again.
 """
 
 from __future__ import annotations
