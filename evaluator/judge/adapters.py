@@ -30,9 +30,14 @@ ADAPTER_CONFIG = "adapter_config.json"
 MERGED_FROM = "merged-from.json"
 
 
-def _folder(name_or_path: str, revision: str | None, local_files_only: bool, setting: str) -> Path:
+# What a merge reads of a hub base: config, safetensors weights, tokenizer, processor and chat template (a repository's
+# other weight formats are not fetched).
+_BASE_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+
+
+def _folder(name_or_path: str, revision: str | None, local_files_only: bool, setting: str, files=None) -> Path:
     """A folder holding a checkpoint: a tiny judge (built first), a local folder as it is, or a hub id's snapshot
-    (fetched once into the Hugging Face cache, as ``from_pretrained`` would)."""
+    (fetched once into the Hugging Face cache, as ``from_pretrained`` would; ``files``: only those patterns)."""
     if name_or_path.startswith("tiny:"):
         return Path(qwen_vl.TINY_JUDGES.resolve(name_or_path))
     path = Path(name_or_path).expanduser()
@@ -41,7 +46,8 @@ def _folder(name_or_path: str, revision: str | None, local_files_only: bool, set
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(name_or_path, revision=revision, local_files_only=local_files_only))
+        return Path(snapshot_download(name_or_path, revision=revision, local_files_only=local_files_only,
+                                      allow_patterns=files))  # fmt: skip
     except Exception as e:  # huggingface_hub's many errors (offline, not found, gated) all end the run the same way
         raise JudgeUnavailable(f"cannot fetch {setting}={name_or_path} ({first_line(e)})") from None
 
@@ -86,7 +92,8 @@ def checkpoint_folder(model_cfg) -> str:
     judge built first), or with ``model.adapter`` the merged judge in the cache, merged now if it is not there."""
     if not model_cfg.get("adapter"):
         return qwen_vl.TINY_JUDGES.resolve(model_cfg.name_or_path)
-    base = _folder(model_cfg.name_or_path, model_cfg.revision, model_cfg.local_files_only, "model.name_or_path")
+    base = _folder(model_cfg.name_or_path, model_cfg.revision, model_cfg.local_files_only, "model.name_or_path",
+                   _BASE_FILES)  # fmt: skip
     adapter = adapter_folder(model_cfg)
     _warn_if_other_base(adapter, model_cfg.name_or_path, base)
     key = [folder_digest(base, cache_root()), folder_digest(adapter, cache_root()), model_cfg.dtype]

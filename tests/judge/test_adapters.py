@@ -136,3 +136,25 @@ def test_two_ranks_merge_once_and_score_as_one(tmp_path):
     assert logs.count("merged the adapter") == 1
     two = {r["id"]: r["score"] for r in read_jsonl(out / "results.jsonl")}
     assert _scores(tmp_path / "one", f"model.adapter={adapter}") == pytest.approx(two, abs=1e-5)
+
+
+def test_a_hub_adapter_in_the_cache_is_merged_offline(tmp_path, monkeypatch):
+    """A hub id (EditScore/EditScore-7B, say) read from the Hugging Face cache, as the presets name them."""
+    hub = tmp_path / "hf" / "hub"
+    repo = hub / "models--acme--tiny-lora"
+    commit = "0" * 40
+    make_adapter(repo / "snapshots" / commit, seed=8)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    cfg = compose(["model=tiny", "model.adapter=acme/tiny-lora"]).model
+    merged = adapters.checkpoint_folder(cfg)
+    assert json.loads((tmp_path / merged / "merged-from.json").read_text())["adapter"].endswith(commit)
+    assert adapters.adapter_digest(cfg) == adapters.adapter_digest(
+        compose(["model=tiny", f"model.adapter={repo / 'snapshots' / commit}"]).model
+    )
