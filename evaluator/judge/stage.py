@@ -38,6 +38,7 @@ from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.logs import escape
 from evaluator.runtime.progress import GlobalProgress
 from evaluator.runtime.sampler import CostModel
+from evaluator.scoring.official import source_record
 from evaluator.scoring.prompts import Collator, prompt_records
 from evaluator.scoring.schemes import Scheme
 
@@ -228,6 +229,8 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
     judgements = [j.name for j in scheme.judgements]
     protocol = protocol_of(cfg.data.layout)
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
+    source = cfg.judge.official_source  # which version of a benchmark's own prompts the scores followed
+    summary["scheme"] = {"name": scheme.name, "parser": scheme.parser, **(source_record(source) if source else {})}
     record = layouts.record_of(cfg.data)  # the edits were made by evaluator.edit: say with which editor
     if record is not None:
         record = record.read_bytes()

@@ -81,3 +81,11 @@ def join_parts(available: dict[str, str], names: list[str], path) -> str:
     if missing:
         raise ValueError(f"judge.official_source={path} has no {', '.join(missing)}; is it the benchmark's file?")
     return "\n".join(available[n] for n in names)
+
+
+def source_record(path: str | Path) -> dict:
+    """What a run records of an official scheme's prompt source (``summary.json``'s ``scheme``): its path and the
+    SHA-256 of its bytes, so a published table can say which version of a benchmark's prompts it followed."""
+    from evaluator.runtime.hashing import file_digest
+
+    return {"official_source": str(path), "official_source_sha256": file_digest(path)}

@@ -1,6 +1,7 @@
 """The benchmarks' official protocols, with stand-in prompt files in the benchmarks' formats (their texts are
 theirs: none is shipped or copied here)."""
 
+import hashlib
 import json
 
 import pytest
@@ -127,6 +128,8 @@ def test_viescore_official_run_counts_what_the_benchmark_would_have_filled_at_ra
     unparsed = [r for r in rows if r["score"] is None and r["error"] != "missing edit"]
     assert all(r["score"] is None or r["O"] == pytest.approx((r["SC"] * r["PQ"]) ** 0.5) for r in rows)
     assert summary["headline"]["unparseable"] == len(unparsed)
+    assert summary["scheme"] == {"name": "viescore_official", "parser": "viescore", "official_source": str(path),
+                                 "official_source_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
     if unparsed:  # random weights: their replies are noise, and no score is ever made up for them
         assert "would have given them a random score" in (out / "summary.md").read_text()
 
