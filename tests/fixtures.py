@@ -78,13 +78,76 @@ def make_imgedit(root: Path) -> dict:
     return {"metadata": str(root / "basic_edit.json"), "sources": str(root / "src"), "edits": str(root / "edits")}
 
 
+# RISEBench items covering each way its script treats one: [sN] in an item's texts is the score the test judge gives
+# every prompt that quotes them (a prompt that quotes nothing of the item gets 5); [bad] gets no score.
+RISEBENCH = [
+    {"index": "temporal_reasoning_1", "category": "temporal_reasoning", "subtask": "Life Progression",
+     "instruction": "Age it [s5].", "reference": "An old tree."},
+    {"index": "temporal_reasoning_2", "category": "temporal_reasoning", "subtask": "Material Progression",
+     "instruction": "Rust it [s4].", "reference": "Rusty iron.", "reasoning_img": True},
+    {"index": "causal_reasoning_1", "category": "causal_reasoning", "subtask": "State Transition",
+     "instruction": "Melt it [s5].", "reference": "A puddle.", "consistency_free": True},
+    {"index": "causal_reasoning_2", "category": "causal_reasoning", "subtask": "Physics Manifestation",
+     "instruction": "Drop it [s1].", "reference": "A broken glass."},
+    {"index": "spatial_reasoning_1", "category": "spatial_reasoning", "subtask": "Viewpoint Generation",
+     "instruction": "Show its top [s3].", "reference_img": "spatial_reasoning_images/1_ref.png"},
+    {"index": "spatial_reasoning_2", "category": "spatial_reasoning", "subtask": "Layout Reasoning",
+     "instruction": "Arrange it [s5].", "reference": "A neat row.", "reasoning_img": True},
+    {"index": "spatial_reasoning_3", "category": "spatial_reasoning", "subtask": "Object Arrangement",
+     "instruction": "Stack them [s5].", "reference": "A stack.", "consistency_free": False},
+    {"index": "logical_reasoning_1", "category": "logical_reasoning", "subtask": "Puzzle Solving",
+     "instruction": "Solve the maze [s1].", "reference_txt": "Left, then down [s1]."},
+    {"index": "logical_reasoning_2", "category": "logical_reasoning", "subtask": "Pattern Prediction",
+     "instruction": "Fill the grid [s0].", "reference_img": "logical_reasoning_images/2_ref.png"},
+    {"index": "logical_reasoning_3", "category": "logical_reasoning", "subtask": "Mathematical Derivation",
+     "instruction": "Draw the sum [s1].", "reference_img": "logical_reasoning_images/3_ref.png",
+     "reasoning_wo_ins": True},
+    {"index": "temporal_reasoning_3", "category": "temporal_reasoning", "subtask": "Life Progression",
+     "instruction": "Grow it [s5].", "reference": "A grown cat."},
+    {"index": "causal_reasoning_3", "category": "causal_reasoning", "subtask": "Made-up Subtask",
+     "instruction": "Burn it [bad].", "reference": "Ash [bad]."},
+]  # fmt: skip
+
+
+def make_risebench(root: Path, items=RISEBENCH, model: str = "editor") -> dict:
+    """RISEBench's layout: ``data/datav2.json`` and its images, and ``outputs/<model>/images/<category>/<index>``
+    for every item but ``temporal_reasoning_3`` (a JPEG for ``spatial_reasoning_2``)."""
+    data, items = root / "data", [dict(x) for x in items]
+    for n, item in enumerate(items):
+        category, number = item["category"], item["index"].rsplit("_", 1)[1]
+        item.setdefault("image", f"{category}_images/{number}.png")
+        for key in ("image", "reference_img"):
+            if key in item:
+                (data / item[key]).parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (24, 16), (10 * n, 40, 90)).save(data / item[key])
+        if item["index"] != "temporal_reasoning_3":
+            out = root / "outputs" / model / "images" / category
+            out.mkdir(parents=True, exist_ok=True)
+            suffix = "jpg" if item["index"] == "spatial_reasoning_2" else "png"
+            Image.new("RGB", (20, 20), (200, 10 * n, 50)).save(out / f"{item['index']}.{suffix}")
+    (data / "datav2.json").write_text(json.dumps(items, indent=1))
+    return {"metadata": str(data / "datav2.json"), "outputs": str(root / "outputs" / model)}
+
+
+def risebench_reply(text: str) -> str:
+    """The test judge of ``RISEBENCH``: the [sN] of the item the prompt quotes, else 5; no score for [bad]."""
+    import re
+
+    if "[bad]" in text:
+        return "I cannot tell."
+    found = re.search(r"\[s(\d)\]", text)
+    return f"The result is as described.\n\n**Final Score:** **{found.group(1) if found else 5}**"
+
+
 def data_cfg(**keys):
     """A data config as the schema of its layout (``layout=...``, default manifest) completes it."""
     from omegaconf import OmegaConf
 
-    from evaluator.config.schema import GEditData, ImgEditData, ManifestData
+    from evaluator.config.benchmark_data import GEditData, ImgEditData, RiseBenchData
+    from evaluator.config.schema import ManifestData
 
-    schema = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData}[keys.get("layout", "manifest")]
+    schemas = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData, "risebench": RiseBenchData}
+    schema = schemas[keys.get("layout", "manifest")]
     return OmegaConf.merge(OmegaConf.structured(schema), keys)
 
 

@@ -38,7 +38,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     check_data(cfg.data, edited=edits_exist)
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore"))
+    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore", "risebench"))
     one_of("backend", cfg.backend, ("local", "api", "vllm"))
     if cfg.backend == "api":
         _check_api(cfg)
@@ -52,6 +52,9 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
             f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path=PAIRS with "
             f"id, source, instruction, edited_a, edited_b) or python -m evaluator.arena, not data={cfg.data.layout}"
         )
+    if scheme.per_item and cfg.data.layout != "risebench":
+        raise ConfigError(f"judge={cfg.judge.name} asks each item what RISEBench's script asks it; it reads "
+                          f"data=risebench, not data={cfg.data.layout}")  # fmt: skip
     if cfg.backend == "api":
         if cfg.model.get("adapter"):
             raise ConfigError(

@@ -10,9 +10,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from evaluator.config import schema
+from evaluator.config import benchmark_data, schema
 from evaluator.config.overrides import as_meant
 from evaluator.results.run_folder import settings_tag
 from evaluator.runtime.errors import ConfigError
@@ -28,9 +29,29 @@ _NO_CHECK_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-complet
 _HYDRA_FLAGS = _FLAGS_WITH_VALUE | _NO_CHECK_FLAGS | {"--resolve", "--run", "-r", "--multirun", "-m"}
 
 
+def register_schemas() -> None:
+    """Put the schemas into Hydra's ConfigStore, where the presets' defaults lists find them (idempotent)."""
+    cs = ConfigStore.instance()
+    tops = {"eval_schema": schema.EvalConfig, "edit_schema": schema.EditConfig,
+            "pipeline_schema": schema.PipelineConfig, "arena_schema": schema.ArenaConfig}  # fmt: skip
+    for name, node in tops.items():
+        cs.store(name=name, node=node)
+    data = {"manifest_schema": schema.ManifestData, "pairs_schema": schema.PairsData, "arena_schema": schema.ArenaData}
+    groups = {
+        "editor": {"editor_schema": schema.EditorConfig},
+        "model": {"model_schema": schema.ModelConfig},
+        "data": {**data, **benchmark_data.SCHEMAS},
+        "judge": {"judge_schema": schema.JudgeConfig},
+        "trainer": {"trainer_schema": schema.TrainerConfig},
+    }
+    for group, nodes in groups.items():
+        for name, node in nodes.items():
+            cs.store(group=group, name=name, node=node)
+
+
 def register_config() -> None:
     """Register the config schema and the resolvers the presets use (idempotent)."""
-    schema.register()
+    register_schemas()
     from evaluator.results.run_folder import data_name, edit_dir, edited_data_name, judge_name, settings_tag
 
     # ${evaluator_asset:demo/manifest.jsonl}: a file shipped inside the package, as an absolute path.

@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Sequence
 
-from evaluator.config import schema
+from evaluator.config import benchmark_data, schema
 
 # A value Hydra's override grammar would read as a number: 429_100 is the integer 429100, 1e3 the float 1000.0.
 _NUMBER_LIKE = re.compile(r"[+-]?(?:[\d_]*\.?[\d_]+(?:[eE][+-]?\d+)?|inf|nan)", re.IGNORECASE)
@@ -34,7 +34,7 @@ def _string_keys() -> frozenset[str]:
 
     for cls in (schema.EvalConfig, schema.PipelineConfig, schema.EditConfig):
         walk(cls, "")
-    for group, classes in {"data": (schema.ManifestData, schema.GEditData, schema.ImgEditData),
+    for group, classes in {"data": (schema.ManifestData, *benchmark_data.SCHEMAS.values()),
                            "model": (schema.ModelConfig,), "editor": (schema.EditorConfig,),
                            "judge": (schema.JudgeConfig,), "trainer": (schema.TrainerConfig,)}.items():  # fmt: skip
         for cls in classes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
@@ -41,6 +40,7 @@ class DataConfig:
     max_image_pixels: int = 64_000_000  # larger images are refused from their header (decompression bombs)
     min_image_side: int = 8  # smaller images are refused
     max_pixels: int | None = None  # cap on each image's pixels as the judge sees it; None: the processor's own
+    max_side: int | None = None  # shrink each image to this long side first, as PIL's thumbnail (RISEBench: 768)
     max_prompt_tokens: int = 2048  # a longer instruction (in the judge's tokens) makes its row an error row
     batch_size: Any = 4  # per device: a positive integer, or "auto" for the largest that fits
     num_workers: Any = "auto"  # DataLoader workers per rank: auto (the CPUs each rank has, less one, at most 8) or N
@@ -77,30 +77,6 @@ class ArenaData(DataConfig):
     metadata: str | None = None  # gedit and imgedit: the benchmark's metadata, shared by every editor
     sources: str | None = None  # imgedit: the benchmark's source images
     language: str = "all"  # gedit: en, cn or all
-
-
-@dataclass
-class GEditData(DataConfig):
-    """GEdit-Bench: its metadata and an editor's results folder."""
-
-    layout: str = "gedit"
-    metadata: str = MISSING  # parquet file(s) or a datasets save_to_disk folder
-    results_root: str = MISSING  # holds <model_name>/fullset/<task_type>/<en|cn>/<key>.png
-    model_name: str = MISSING  # the editing model whose outputs are judged
-    language: str = "all"  # en, cn or all
-    resize_edited: bool = True  # as GEdit-Bench does (bicubic)
-    exif_transpose: bool = False  # as GEdit-Bench does
-
-
-@dataclass
-class ImgEditData(DataConfig):
-    """ImgEdit-Bench's basic set."""
-
-    layout: str = "imgedit"
-    metadata: str = MISSING  # JSON: key -> {id: source image path under `sources`, prompt, edit_type}
-    sources: str = MISSING  # folder of the benchmark's source images
-    edits: str = MISSING  # folder of the editor's <key>.png outputs
-    allow_outside_root: bool = False  # source ids may not leave the sources folder
 
 
 @dataclass
@@ -267,21 +243,3 @@ class PipelineConfig(EvalConfig):
 
     editor: EditorConfig = MISSING
     edit_dir: str = MISSING  # the editing stage's out_dir; out_dir is the judge's
-
-
-def register() -> None:
-    """Put the schemas into Hydra's ConfigStore, where the presets' defaults lists find them (idempotent)."""
-    cs = ConfigStore.instance()
-    cs.store(name="eval_schema", node=EvalConfig)
-    cs.store(name="edit_schema", node=EditConfig)
-    cs.store(name="pipeline_schema", node=PipelineConfig)
-    cs.store(name="arena_schema", node=ArenaConfig)
-    cs.store(group="editor", name="editor_schema", node=EditorConfig)
-    cs.store(group="model", name="model_schema", node=ModelConfig)
-    cs.store(group="data", name="manifest_schema", node=ManifestData)
-    cs.store(group="data", name="pairs_schema", node=PairsData)
-    cs.store(group="data", name="arena_schema", node=ArenaData)
-    cs.store(group="data", name="gedit_schema", node=GEditData)
-    cs.store(group="data", name="imgedit_schema", node=ImgEditData)
-    cs.store(group="judge", name="judge_schema", node=JudgeConfig)
-    cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)

@@ -6,6 +6,7 @@
 - GEdit-Bench: ``<results_root>/<model_name>/fullset/<task_type>/<language>/<key>.png``, with the source beside it
   as ``<key>_SRCIMG.png``, as GEdit-Bench's own scripts expect.
 - ImgEdit-Bench: ``<edits>/<key>.png``.
+- RISEBench: ``<outputs>/images/<category>/<index>.png``, where its ``gpt_eval.py --output <outputs>`` looks.
 
 Beside the edits lies ``editor.yaml``, the editor's settings; the judge copies it into its own results.
 """
@@ -50,9 +51,12 @@ def read_edit_rows(data_cfg, out_dir: Path) -> Loaded:
         if data_cfg.layout == "gedit":
             found = readers.read_gedit(data_cfg, saved_source=False)  # the metadata's image, not a saved one
         else:
-            found = readers.read_imgedit(data_cfg)
+            found = readers.READERS[data_cfg.layout](data_cfg)
         # A benchmark's reader calls a row without an edit "missing"; here every row is one to edit.
-        loaded = Loaded(sorted(found.samples + found.missing, key=lambda s: s.row), found.problems)
+        rows = sorted(found.samples + found.missing, key=lambda s: s.row)
+        if data_cfg.layout == "risebench":  # a PNG, which its script looks for first, whatever was there before
+            rows = [dataclasses.replace(s, edited=str(Path(s.edited).with_suffix(".png"))) for s in rows]
+        loaded = Loaded(rows, found.problems)
     return readers.limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
 
 
@@ -154,6 +158,6 @@ def record_of(data_cfg) -> Path | None:
     elif data_cfg.layout == "gedit":
         folder = Path(str(data_cfg.results_root)).expanduser() / str(data_cfg.model_name)
     else:
-        folder = Path(str(data_cfg.edits)).expanduser()
+        folder = Path(str(data_cfg.outputs if data_cfg.layout == "risebench" else data_cfg.edits)).expanduser()
     path = folder / RECORD
     return path if path.is_file() else None

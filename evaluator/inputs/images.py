@@ -32,6 +32,15 @@ class ImageLimits:
 DEFAULT_LIMITS = ImageLimits(DataConfig.max_image_pixels, DataConfig.min_image_side)
 
 
+def shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+    """``image`` with its long side at most ``max_side`` (None: as it is), as PIL's ``thumbnail`` makes it (bicubic,
+    the aspect kept, never enlarged): RISEBench and GEditBench v2 cap what their judge sees this way."""
+    if max_side and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side))
+    return image
+
+
 class _TooLarge(ValueError):
     pass
 

@@ -56,6 +56,8 @@ def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
               sample.language]  # fmt: skip
     if sample.second:  # the candidate shown second: which edit is shown first is part of what the judge sees
         fields.append(image_digests.get("second"))
+    if "variants" in sample.extra:  # a benchmark's per-item prompts: which are asked and the texts they fill in
+        fields += [image_digests.get("reference"), sorted(sample.extra.items())]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 

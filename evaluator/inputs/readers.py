@@ -1,4 +1,4 @@
-"""Readers for the layouts benchmarks ship in: our manifest, GEdit-Bench and ImgEdit-Bench.
+"""Readers for the layouts benchmarks ship in: our manifest, GEdit-Bench and ImgEdit-Bench (RISEBench: its own module).
 
 Each reader returns a ``Loaded``: the samples to score, the problems that stop a run (bad rows, missing source
 images), and the samples whose edited image is missing, which become result rows with error "missing edit".
@@ -12,31 +12,24 @@ import io
 import json
 import os
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 from PIL import Image
 
 from evaluator.inputs.arena import read_arena
+from evaluator.inputs.layout_paths import inside_root, plain_name, split_missing
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.pairs import read_pairs
-from evaluator.inputs.samples import Kind, Problem, Sample
+from evaluator.inputs.risebench import read_risebench
+from evaluator.inputs.samples import Kind, Loaded, Problem, Sample
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.tiny import cache_root
 
 
-@dataclass
-class Loaded:
-    """The samples a layout read; see the module docstring."""
-
-    samples: list[Sample] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    missing: list[Sample] = field(default_factory=list)
-
-
 def read_samples(data_cfg, pairwise: bool = False, reserved: Collection[str] = ()) -> Loaded:
-    """Read the configured layout (``data.layout``: manifest, pairs, gedit or imgedit), then ``data.limit``.
+    """Read the configured layout (``data.layout``: manifest, pairs, arena, gedit, imgedit or risebench), then
+    ``data.limit``.
     ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown).
     ``reserved``: the judge's criteria, which a user's column must not be named like (see ``samples.keep_apart``)."""
     if data_cfg.layout == "pairs":
@@ -104,11 +97,6 @@ def _editor(arena_cfg, name: str, path: str) -> Loaded:
     return READERS[layout](OmegaConf.create({"layout": layout, **keys}))
 
 
-def _split_missing(samples: list[Sample]) -> Loaded:
-    present = [s for s in samples if Path(s.edited).is_file()]
-    return Loaded(present, [], [s for s in samples if not Path(s.edited).is_file()])
-
-
 def read_table(path: str | Path) -> list[dict]:
     """Rows of a Hugging Face dataset on disk: parquet file(s), or a ``save_to_disk`` folder of arrow files.
 
@@ -140,25 +128,6 @@ def read_table(path: str | Path) -> list[dict]:
         raise ValueError(f"the files under {path} do not share one schema ({str(e).splitlines()[0][:200]})") from None
 
 
-def _inside(path: Path, root: Path, what: str) -> Path:
-    """``path`` resolved, if it stays inside ``root``; a key such as ``../x`` or ``/etc/x`` must not lead out.
-
-    Raises:
-        ValueError: saying which path leaves which root.
-    """
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise ValueError(f"{what} {resolved} would lie outside {root}")
-    return resolved
-
-
-def _plain_name(name: str, what: str) -> None:
-    """Raises: ValueError where ``name`` is not one plain path component (a metadata field that names a folder or
-    file must not climb out of it: ``../../victim/fullset/color_alter``)."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError(f"{what} {name!r} is not a plain file or folder name")
-
-
 def _image_file(value, folder: Path, name: str) -> str:
     """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
     ``folder`` (a name that would lead out of it is refused)."""
@@ -175,7 +144,7 @@ def _image_file(value, folder: Path, name: str) -> str:
     # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
     # their images are the same bytes.
     digest = hashlib.sha256(data).hexdigest()[:12]
-    target = _inside(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
+    target = inside_root(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
@@ -205,7 +174,7 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
     sources = cache_root() / "gedit-sources" / stamp
     root = Path(data_cfg.results_root).expanduser().resolve()
     try:  # every edit lies under this model's own folder: no row may reach another model's
-        fullset = _inside(root / str(data_cfg.model_name) / "fullset", root, "data.model_name's folder")
+        fullset = inside_root(root / str(data_cfg.model_name) / "fullset", root, "data.model_name's folder")
     except ValueError as e:
         raise ConfigError(f"data.model_name={data_cfg.model_name}: {e}") from None
     samples, problems = [], []
@@ -219,8 +188,8 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
         key, task, lang = str(rec["key"]), str(rec["task_type"]), str(rec["instruction_language"])
         try:
             for what, name in (("key", key), ("task_type", task), ("instruction_language", lang)):
-                _plain_name(name, what)
-            edited = _inside(fullset / task / lang / f"{key}.png", fullset, "edited image")
+                plain_name(name, what)
+            edited = inside_root(fullset / task / lang / f"{key}.png", fullset, "edited image")
             saved = edited.with_name(f"{key}_SRCIMG.png")
             saved = saved if saved_source and saved.is_file() else None
             source = str(saved) if saved else _image_file(rec["input_image"], sources, key)
@@ -229,7 +198,7 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
             continue
         extra = {"key": key, "intersection": bool(rec.get("Intersection_exist", False))}
         samples.append(Sample(f"{key}/{lang}", source, str(edited), str(rec["instruction"]), task, lang, extra, row))
-    loaded = _split_missing(samples)
+    loaded = split_missing(samples)
     loaded.problems = problems
     return loaded
 
@@ -255,15 +224,15 @@ def read_imgedit(data_cfg) -> Loaded:
         try:
             source = (sources / str(rec["id"])).resolve()
             if not data_cfg.allow_outside_root:
-                source = _inside(source, sources, "source image")
-            edited = _inside(edits / f"{key}.png", edits, "edited image")
+                source = inside_root(source, sources, "source image")
+            edited = inside_root(edits / f"{key}.png", edits, "edited image")
         except ValueError as e:
             problems.append(Problem(row, str(key), Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
             continue
         samples.append(Sample(str(key), str(source), str(edited), str(rec["prompt"]), str(rec["edit_type"]), row=row))
-    loaded = _split_missing(samples)
+    loaded = split_missing(samples)
     loaded.problems = problems
     return loaded
 
 
-READERS = {"gedit": read_gedit, "imgedit": read_imgedit}
+READERS = {"gedit": read_gedit, "imgedit": read_imgedit, "risebench": read_risebench}

@@ -25,7 +25,8 @@ class Sample:
     """One (source, edited, instruction) triple; image paths are absolute, ``row`` counts input rows from 1.
 
     A pairwise judgement (``data=pairs`` with ``judge=pairwise``) shows two candidates: ``edited`` first, then
-    ``second``; ``second`` is None for every other sample.
+    ``second``; ``second`` is None for every other sample. ``reference`` is a benchmark's reference image (RISEBench's
+    ``reference_img``), shown where the benchmark's prompt for the item shows it.
     """
 
     id: str
@@ -37,6 +38,7 @@ class Sample:
     extra: dict = field(default_factory=dict)
     row: int = 0
     second: str | None = None
+    reference: str | None = None
 
     @property
     def unit(self) -> str:
@@ -45,8 +47,13 @@ class Sample:
 
     @property
     def images(self) -> tuple[str, ...]:
-        """The roles of the images this sample has: source, edited, and second where set."""
-        return ("source", "edited", "second") if self.second else ("source", "edited")
+        """The roles of the images this sample has: source, edited, and second and reference where set."""
+        return ("source", "edited") + (("second",) if self.second else ()) + (("reference",) if self.reference else ())
+
+    @property
+    def item(self) -> dict:
+        """What a benchmark's own arithmetic reads of this sample: its data fields and its category."""
+        return {**self.extra, "category": self.category}
 
     def fields(self) -> dict:
         """The input fields as they go into a result row."""
@@ -55,6 +62,7 @@ class Sample:
             "source": self.source,
             "edited": self.edited,
             **({"second": self.second} if self.second else {}),
+            **({"reference": self.reference} if self.reference else {}),
             "instruction": self.instruction,
             "category": self.category,
             "language": self.language,
@@ -112,6 +120,16 @@ class Kind(str, Enum):
     TOO_SMALL = "image too small"
     ELONGATED = "image too elongated"
     TOO_LONG = "instruction too long"
+
+
+@dataclass
+class Loaded:
+    """The samples a layout read: those to score, the problems that stop a run (bad rows, missing source images),
+    and the samples whose edited image is missing, which become result rows with error "missing edit"."""
+
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    missing: list[Sample] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ class JudgeModule(L.LightningModule):
         per_sample = self._score_splitting_on_oom(batch)
         seconds = round((time.perf_counter() - start) / len(batch["id"]), 4)
         rows = [
-            {"id": sample_id, **self._row(parts), "rank": self.global_rank, "seconds": seconds}
-            for sample_id, parts in zip(batch["id"], per_sample, strict=True)
+            {"id": sample_id, **result_row(self.scheme, parts, item), "rank": self.global_rank, "seconds": seconds}
+            for sample_id, parts, item in zip(batch["id"], per_sample, batch["items"], strict=True)
         ]
         if log.isEnabledFor(logging.DEBUG):
             for r in rows:
@@ -163,9 +163,6 @@ class JudgeModule(L.LightningModule):
             add_distribution(out[pos], key, d)
         return out
 
-    def _row(self, parts: dict) -> dict:
-        return result_row(self.scheme, parts)
-
 
 CPU_AUTO_BATCH = 4
 
@@ -202,6 +199,7 @@ def split_batch(batch: dict, positions: range) -> dict:
         "rows": [(pos - positions.start, j, key) for pos, j, key in (batch["rows"][i] for i in rows)],
         "images_per_row": [batch["images_per_row"][i] for i in rows],
         "id": batch["id"][positions.start : positions.stop],
+        "items": batch["items"][positions.start : positions.stop],
     }
 
 

@@ -68,6 +68,9 @@ class Judge:
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()
         self.scheme = Scheme.from_config(cfg.judge)
+        if self.scheme.per_item:
+            raise ConfigError(f"judge={self.scheme.name} asks what a benchmark's layout chooses per item: run it on "
+                              "the benchmark's data with python -m evaluator")  # fmt: skip
         batch_size = cfg.data.batch_size
         self.batch_size = 4 if batch_size == "auto" else int(batch_size)
         self.module = None  # backend=api: a server judges

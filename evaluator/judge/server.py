@@ -153,13 +153,13 @@ class RemoteJudge:
             stats = Counter()
             parts = new_parts()
             extra = self.scheme.values(sample)
-            for j in self.scheme.judgements:
-                messages = to_openai(j.prompt.messages(sample, extra), urls)
+            for j, prompt in self.scheme.asked(sample):
+                messages = to_openai(prompt.messages(sample, extra), urls)
                 try:
                     await self._judge(pool, messages, j, sample.id, stats, parts)
                 except ApiFailure as e:
                     parts["errors"][j.name] = str(e)
-        row = {"id": sample.id, **result_row(self.scheme, parts), "rank": 0, "index": index}
+        row = {"id": sample.id, **result_row(self.scheme, parts, sample.item), "rank": 0, "index": index}
         row["seconds"] = round(time.perf_counter() - start, 4)
         row.update({f"api_{k}": stats[k] for k in ("requests", "retries", "prompt_tokens", "completion_tokens")})
         answered = sorted(k[1] for k in stats if isinstance(k, tuple) and k[0] == "model")

@@ -19,13 +19,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb, orientation
+from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb, orientation, shrink
 
 PASSED = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}  # formats every OpenAI-compatible server takes
 ENCODINGS = {"png": ("PNG", {}), "webp": ("WEBP", {"lossless": True}), "jpeg": ("JPEG", {"quality": 95})}
 
 
-def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: tuple[int, int] | None) -> bool:
+def passes_as_is(
+    im: Image.Image, max_pixels: int | None, upright: bool, size: tuple[int, int] | None, max_side: int | None = None
+) -> bool:
     """Whether an opened (not decoded) image's own bytes show what the local judge would see."""
     if im.format not in PASSED or im.mode not in ("RGB", "L"):
         return False
@@ -34,6 +36,8 @@ def passes_as_is(im: Image.Image, max_pixels: int | None, upright: bool, size: t
     if im.format == "PNG" and "transparency" in im.info:
         return False
     if max_pixels and im.width * im.height > max_pixels:
+        return False
+    if max_side and max(im.size) > max_side:
         return False
     if size is not None and im.size != size:
         return False
@@ -47,17 +51,18 @@ def image_url(
     resize_to: tuple[int, int] | None = None,
     image_format: str = "png",
     limits: ImageLimits = DEFAULT_LIMITS,
+    max_side: int | None = None,
 ) -> str:
     """The image at ``path`` as a data URL (see the module docstring); ``resize_to``: the source's size, where the
-    edit is to be resized to it first (``data.resize_edited``)."""
+    edit is to be resized to it first (``data.resize_edited``); ``max_side``: the long side it is shrunk to."""
     with Image.open(path) as im:
-        if passes_as_is(im, max_pixels, upright, resize_to):
+        if passes_as_is(im, max_pixels, upright, resize_to, max_side):
             kind = PASSED[im.format]
             return f"data:image/{kind};base64,{base64.b64encode(Path(path).read_bytes()).decode()}"
     image = load_rgb(path, limits, upright)
     if resize_to is not None and image.size != resize_to:
         image = image.resize(resize_to, Image.Resampling.BICUBIC)
-    return encoded_url(image, max_pixels, image_format)
+    return encoded_url(shrink(image, max_side), max_pixels, image_format)
 
 
 def encoded_url(image: Image.Image, max_pixels: int | None = None, image_format: str = "png") -> str:
@@ -82,13 +87,14 @@ class FileImages:
         self.resize_edited = bool(data_cfg.resize_edited)
         self.limits = ImageLimits.from_config(data_cfg)
         self.image_format = image_format
+        self.max_side = data_cfg.get("max_side")
 
     def __call__(self, sample) -> dict[str, str]:
         size = source_size(sample.source, self.upright) if self.resize_edited else None
         return {
             role: image_url(
                 getattr(sample, role), self.max_pixels, self.upright, None if role == "source" else size,
-                self.image_format, self.limits,
+                self.image_format, self.limits, self.max_side,
             )
             for role in sample.images
         }  # fmt: skip

@@ -38,6 +38,7 @@ from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.logs import escape
 from evaluator.runtime.progress import GlobalProgress
 from evaluator.runtime.sampler import CostModel
+from evaluator.scoring import risebench
 from evaluator.scoring.official import source_record
 from evaluator.scoring.prompts import Collator, prompt_records
 from evaluator.scoring.schemes import Scheme
@@ -147,7 +148,12 @@ def _check_criteria(scheme: Scheme, plan: Plan) -> None:
 
 
 def _check_categories(cfg: DictConfig, scheme: Scheme, plan: Plan) -> None:
-    """Say once which categories get the default rubric; stop if an official per-type prompt lacks one."""
+    """Say once which categories get the default rubric; stop if an official per-type prompt lacks one, or a
+    benchmark's per-item prompt is not the scheme's."""
+    try:
+        scheme.check_asked([*plan.todo, *plan.done])
+    except ValueError as e:
+        raise ConfigError(f"{e}; data={cfg.data.layout} judge={scheme.name}") from None
     fallback, missing = scheme.uncovered([*plan.todo, *plan.done])
     if missing:
         listed = ", ".join(f"{escape(c)} ({n})" for c, n in sorted(missing.items()))
@@ -227,10 +233,12 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
     """Write every output file of a run and show its summary. The report is a view of the results: if it cannot
     be drawn, that is a warning, and the results stand."""
     judgements = [j.name for j in scheme.judgements]
-    protocol = protocol_of(cfg.data.layout)
+    protocol = protocol_of(cfg.data.layout, scheme)
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
     source = cfg.judge.official_source  # which version of a benchmark's own prompts the scores followed
     summary["scheme"] = {"name": scheme.name, "parser": scheme.parser, **(source_record(source) if source else {})}
+    if protocol == "risebench":  # its script's version, weights and rules that the tables follow
+        summary["scheme"]["protocol"] = risebench.PROTOCOL
     record = layouts.record_of(cfg.data)  # the edits were made by evaluator.edit: say with which editor
     if record is not None:
         record = record.read_bytes()

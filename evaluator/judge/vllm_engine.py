@@ -33,7 +33,7 @@ def command_for(cfg, scheme, processor):
     """``(port, tp) -> command`` of this run's servers: the prompt length and image count the scheme needs, each
     image capped as the local judge caps it (``data.max_pixels``)."""
     layout = qwen_vl.PixelLayout.of(processor)
-    images = max(len(j.prompt.images) for j in scheme.judgements)
+    images = max(len(p.images) for j in scheme.judgements for p in j.prompts)
     image_tokens = layout.max_pixels // (layout.patch * layout.merge) ** 2 + 2
     reply = int(scheme.max_new_tokens or cfg.model.max_new_tokens)
     length = vllm_server.max_model_len(cfg.vllm, int(cfg.data.max_prompt_tokens), image_tokens, images, reply)

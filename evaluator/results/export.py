@@ -1,18 +1,20 @@
 """Export a run in a benchmark's own result format, so that benchmark's scripts can be run on our scores:
-``python -m evaluator.export RUN_DIR --format gedit|imgedit --out DIR``.
+``python -m evaluator.export RUN_DIR --format gedit|imgedit|risebench|editscore|editreward --out DIR``.
 
 - ``gedit``: per task type, ``<model>_<task_type>_gpt_score.csv`` with the columns GEdit-Bench's
   ``calculate_statistics.py`` reads (its own spelling, ``sementics_score`` included);
 - ``imgedit``: ``average_score.json``, each sample's score by key, as ImgEdit-Bench's ``step2_typescore.py`` reads it;
+- ``risebench``: ``<out>/<name of out>.pkl``, the judge's replies per item as RISEBench's ``gpt_eval.py --output
+  <out>`` keeps them (``judge1``-``judge3``), so that script computes its tables from them without asking its judge;
+  an item without a reply (a missing edit, a failed request) gets an empty one, which it counts as failed;
 - ``editscore`` (a data=pairs run): ``<task type>/<dimension>.jsonl``, each pair's ``score`` as [the people's
   preferred edit's, the other's], as EditScore's ``calculate_statistics.py`` reads it (the pair's category and
   criterion name the folder and file; a pairwise judge's verdict is [1, 0], [0, 1] or [0.5, 0.5]);
 - ``editreward`` (a data=pairs run): ``editreward_pairs.json``, each pair's human label h (1, -1, 0) and the judge's
   margin m, the two lists EditReward-Bench's accuracy functions take.
 
-Rows without a score (pairs without a verdict) are left out, as the benchmarks' own result files hold only scored
-samples. The files are
-for those scripts, not for a spreadsheet: cells are written as they are.
+Elsewhere rows without a score (pairs without a verdict) are left out, as the benchmarks' own result files hold only
+scored samples. The files are for those scripts, not for a spreadsheet: cells are written as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import pickle
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -72,6 +75,34 @@ def export_imgedit(rows: list[dict], out: Path) -> list[Path]:
     return [atomic_write(out / "average_score.json", json.dumps(scores, indent=2) + "\n")]
 
 
+# RISEBench's names for the three judgements of an item, and ours.
+RISEBENCH_JUDGES = (("judge1", "ApprConsistency"), ("judge2", "Reasoning"), ("judge3", "VisualPlausibility"))
+
+
+def export_risebench(rows: list[dict], out: Path) -> list[Path]:
+    """The replies of every item RISEBench's layout read, as its script's resume file; see the module docstring.
+
+    Raises:
+        ConfigError: a self-ensemble's several replies per judgement, which the file cannot hold.
+    """
+    judged = {}
+    for r in rows:
+        variants = r.get("variants")
+        if not isinstance(variants, dict):
+            continue  # a row the layout could not read has no item there
+        entry = {}
+        for name, dim in RISEBENCH_JUDGES:
+            if dim == "VisualPlausibility" and r.get("category") == "logical_reasoning":
+                continue  # its logical items have no third judgement, not even an empty one
+            reply = r.get(f"response.{dim}")
+            if isinstance(reply, list):
+                raise ConfigError("a self-ensemble (judge.samples > 1) has several replies per judgement; "
+                                  "RISEBench's file holds one")  # fmt: skip
+            entry[name] = None if variants.get(dim) is None else reply if isinstance(reply, str) else ""
+        judged[str(r["id"])] = entry
+    return [atomic_write(_inside(out, f"{out.resolve().name}.pkl"), pickle.dumps(judged))]
+
+
 def export_editscore(pairs: list[dict], out: Path) -> list[Path]:
     """One JSONL file per task type and dimension; pairs a person called a tie have no preferred edit: left out."""
     from evaluator.results.published_agreement import margin
@@ -122,6 +153,8 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
         raise OutputError(f"cannot create {out}: {e.strerror or e}") from None
     if fmt == "imgedit":
         return export_imgedit(rows, out)
+    if fmt == "risebench":
+        return export_risebench(rows, out)
     if fmt in PAIRS_FORMATS:
         pairs = [json.loads(line) for line in (run_dir / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
         return PAIRS_FORMATS[fmt](pairs, out)

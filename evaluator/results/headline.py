@@ -5,6 +5,8 @@
 - ``imgedit`` (ImgEdit-Bench): each sample's score rounded to 2 decimals, each edit type's mean rounded to 2
   decimals, and the mean over the 9 types.
 - ``manifest`` (your own set): the mean over its categories of each category's mean overall score.
+- ``risebench`` (RISEBench, judged by its scheme): its accuracy and score, overall and per category, and the rest of
+  its CSV (``evaluator.results.risebench``).
 
 A macro average over fewer types than the protocol has would be a different number, so a type without a scored
 sample makes its figure ``None`` (GEdit-Bench's script gives NaN), with ``types`` saying how many counted. Each
@@ -23,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from evaluator.results import risebench
+
 GEDIT_TYPES = (
     "background_change", "color_alter", "material_alter", "motion_change", "ps_human", "style_change",
     "subject-add", "subject-remove", "subject-replace", "text_change", "tone_transfer",
@@ -36,8 +40,11 @@ UNCATEGORISED = "(none)"
 Groups = dict[str, dict[str, float]]
 
 
-def protocol_of(layout: str) -> str:
-    """The protocol a data layout's headline follows."""
+def protocol_of(layout: str, scheme=None) -> str:
+    """The protocol a data layout's headline follows; RISEBench's only when its own arithmetic scored the items
+    (``scheme``: the run's ``Scheme``), any other scheme on its data gets the macro average over categories."""
+    if layout == "risebench":
+        return "risebench" if scheme is not None and scheme.overall_combine == "risebench" else "manifest"
     return layout if layout in PROTOCOL_TYPES else "manifest"
 
 
@@ -55,6 +62,8 @@ def figure_groups(rows: Sequence[dict], protocol: str, criteria: Sequence[str]) 
             subsets[f"{lang}/full"] = mine
             subsets[f"{lang}/intersection"] = [r for r in mine if r.get("intersection")]
         return {f"{name}/{c}": _by_type(rs, c, GEDIT_TYPES) for name, rs in subsets.items() for c in criteria}
+    if protocol == "risebench":  # one group of every item: the figures are plain means of the items' values
+        return {f"Overall/{c}": {"all": values} for c, values in risebench.item_values(rows).items()}
     if protocol == "imgedit":
         groups = _by_type(scored, "score", IMGEDIT_TYPES)
         return {"overall": {t: {i: round(v, 2) for i, v in vs.items()} for t, vs in groups.items()}}
@@ -177,7 +186,8 @@ def headline(rows: Sequence[dict], protocol: str, criteria: Sequence[str], parse
     return out
 
 
-NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "manifest": "macro average over categories"}
+NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "risebench": "RISEBench",
+         "manifest": "macro average over categories"}  # fmt: skip
 
 
 def headline_rows(h: dict) -> list[tuple[str, dict[str, dict], int, int, list[str]]]:
@@ -204,6 +214,8 @@ def cell(f: dict | None) -> str:
 
 def headline_markdown(h: dict, escape=str) -> list[str]:
     """The headline as markdown lines: a row per subset, a column per criterion, then what it leaves out."""
+    if h["protocol"] == "risebench":
+        return risebench.risebench_markdown(h, escape)
     criteria = h["criteria"]
     lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", ""]
     lines.append("| subset | " + " | ".join(escape(c) for c in criteria) + " | types | n |")

@@ -60,12 +60,13 @@ def score_fingerprint(cfg, scheme, engine: str | None = None) -> str:
         settings["ensemble"] = "criteria-per-reply"
     if settings["reported_high"] is None:  # likewise for every scheme reported on the range it asks
         del settings["reported_high"]
-    relevant = {
-        "model": judge,
-        "scheme": settings,
-        "images": {k: cfg.data[k] for k in _IMAGE_KEYS},
-        "seed": cfg.seed,
-    }
+    for j in settings["judgements"]:  # likewise for a judgement of one prompt (no per-item variants)
+        if not j["variants"]:
+            del j["variants"]
+    images = {k: cfg.data[k] for k in _IMAGE_KEYS}
+    if cfg.data.get("max_side"):  # likewise for images not shrunk to a long side
+        images["max_side"] = cfg.data.max_side
+    relevant = {"model": judge, "scheme": settings, "images": images, "seed": cfg.seed}
     if engine:  # only then: the fingerprints of transformers' runs stay as they were
         relevant["engine"] = engine
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]

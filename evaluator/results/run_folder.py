@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 IDENTITY = "run.json"
 LOCK = ".lock"
 # The keys of a data config that say which data it is (the rest says how to read or batch it).
-_DATA_KEYS = ("layout", "path", "root", "metadata", "results_root", "model_name", "language", "sources", "edits")
-_PATH_KEYS = ("path", "root", "metadata", "results_root", "sources", "edits")
+_DATA_KEYS = ("layout", "path", "root", "metadata", "results_root", "model_name", "language", "sources", "edits",
+              "images", "outputs")  # fmt: skip
+_PATH_KEYS = ("path", "root", "metadata", "results_root", "sources", "edits", "images", "outputs")
 
 
 def data_name(data, assets: Path) -> str:
@@ -39,7 +40,7 @@ def data_name(data, assets: Path) -> str:
         editors = {k: str(Path(str(v)).expanduser().resolve()) for k, v in sorted(data.editors.items())}
         digest = hashlib.sha256(json.dumps(editors).encode()).hexdigest()[:8]
         return f"arena-{slug('-'.join(editors))[:60]}-{digest}"
-    where = Path(str(data.path if data.layout in ("manifest", "pairs") else data.edits)).expanduser().resolve()
+    where = Path(str(_edits_folder(data) or data.path)).expanduser().resolve()
     if where.is_relative_to(assets):
         return where.parent.name  # a data set shipped in the package, e.g. "demo"
     digest = hashlib.sha256(str(where).encode()).hexdigest()[:8]
@@ -62,6 +63,7 @@ _SCORE_KEYS = (
     "judge.",
     "seed",
     "data.max_pixels",
+    "data.max_side",
     "data.resize_edited",
     "data.exif_transpose",
     "data.max_image_pixels",
@@ -93,11 +95,14 @@ def settings_tag(mode: str, overrides) -> str:
 def edit_dir(data, editor: str, assets: Path) -> str:
     """The editing stage's default folder: the benchmark's own results folder for its layout, else
     ``outputs/<data>/edits-<editor>``."""
+    return _edits_folder(data) or f"outputs/{data_name(data, assets)}/edits-{slug(editor)}"
+
+
+def _edits_folder(data) -> str | None:
+    """A benchmark layout's folder of one editor's edits; None for a manifest or pairs file."""
     if data.layout == "gedit":
         return str(Path(str(data.results_root)) / str(data.model_name))
-    if data.layout == "imgedit":
-        return str(data.edits)
-    return f"outputs/{data_name(data, assets)}/edits-{slug(editor)}"
+    return {"imgedit": data.get("edits"), "risebench": data.get("outputs")}.get(data.layout)
 
 
 def edited_data_name(data, edits: str, assets: Path) -> str:

@@ -19,6 +19,7 @@ from evaluator.results import headline as headlines
 from evaluator.results.agreement import agreement_markdown
 from evaluator.results.pairs import pairs_markdown
 from evaluator.results.ratings import ratings_markdown
+from evaluator.results.risebench import risebench_tables
 from evaluator.runtime.logs import escape
 
 MACRO, MICRO = "macro avg", "micro avg"
@@ -150,7 +151,9 @@ def summarize(
     errors = Counter(r["error"] for r in rows if r.get("error"))
     return {
         # GEdit-Bench publishes each reported criterion; the others, the overall score alone.
-        "headline": headlines.headline(
+        "headline": risebench_tables(rows)
+        if protocol == "risebench"
+        else headlines.headline(
             rows, protocol, list(criteria) if protocol == "gedit" else [overall or list(criteria)[-1]], parser
         ),
         **_stats(rows),

@@ -14,7 +14,7 @@ import lightning as L
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb
+from evaluator.inputs.images import DEFAULT_LIMITS, ImageLimits, load_rgb, shrink
 from evaluator.inputs.samples import Sample
 from evaluator.runtime.sampler import LengthBatches, ShardSampler
 from evaluator.runtime.topology import cpu_count
@@ -38,8 +38,10 @@ class PairDataset(Dataset):
         resize_edited: bool = False,
         limits: ImageLimits = DEFAULT_LIMITS,
         upright: bool = True,
+        max_side: int | None = None,
     ):
         self.samples = list(samples)
+        self.max_side = max_side
         self.resize_edited = resize_edited
         self.limits = limits
         self.upright = upright
@@ -47,7 +49,8 @@ class PairDataset(Dataset):
     @classmethod
     def from_config(cls, samples: Sequence[Sample], data_cfg) -> PairDataset:
         """The samples as ``data_cfg`` says to serve them: resizing, image limits, orientation."""
-        return cls(samples, data_cfg.resize_edited, ImageLimits.from_config(data_cfg), data_cfg.exif_transpose)
+        limits = ImageLimits.from_config(data_cfg)
+        return cls(samples, data_cfg.resize_edited, limits, data_cfg.exif_transpose, data_cfg.max_side)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -59,7 +62,7 @@ class PairDataset(Dataset):
         for role in s.images[1:]:
             if self.resize_edited and images[role].size != source.size:
                 images[role] = images[role].resize(source.size, Image.Resampling.BICUBIC)
-        return {"sample": s, **images}
+        return {"sample": s, **{role: shrink(im, self.max_side) for role, im in images.items()}}
 
 
 class ShardedData(L.LightningDataModule):

@@ -109,13 +109,14 @@ class CostModel:
     will resize them to, plus its text) and, when generating, the tokens to decode.
 
     Decoding a token is counted like reading one prompt token: crude, but the same for every sample, so it only
-    weighs sample counts against prompt lengths.
+    weighs sample counts against prompt lengths. A judgement whose prompt a benchmark chooses per item counts as its
+    heaviest prompt the sample has the images for.
     """
 
     def __init__(self, layout, judgements, decode_tokens: int):
         self.layout = layout  # e.g. qwen_vl.PixelLayout: how many tokens an image of a given size becomes
         self.judgements = [
-            (j.prompt.images, sum(len(p.get("text", "")) for p in j.prompt.parts) // 4) for j in judgements
+            [(p.images, sum(len(part.get("text", "")) for part in p.parts) // 4) for p in j.prompts] for j in judgements
         ]
         self.decode_tokens = decode_tokens
 
@@ -128,7 +129,11 @@ class CostModel:
     def cost(self, sizes: dict[str, tuple[int, int]], instruction: str = "") -> float:
         """Cost of one sample from its images' (width, height) by role."""
         total = 0
-        for roles, text_tokens in self.judgements:
-            total += sum(self.layout.image_tokens(*sizes[r]) for r in roles) + text_tokens + len(instruction) // 3
-            total += self.decode_tokens
+        for prompts in self.judgements:
+            costs = [
+                sum(self.layout.image_tokens(*sizes[r]) for r in roles) + text_tokens
+                for roles, text_tokens in prompts
+                if all(r in sizes for r in roles)
+            ]
+            total += max(costs, default=0) + len(instruction) // 3 + self.decode_tokens
         return float(total)

@@ -236,5 +236,32 @@ def parse_imgedit(reply: str) -> Parsed:
     return Parsed(round(sum(scores) / len(scores), 2)) if scores else Parsed(None, UNPARSEABLE)
 
 
-OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit}  # one score per judgement
+# RISEBench's gpt_eval.py: the digits after "Final Score" (markdown stars, a colon, spaces, commas, newlines between).
+_FINAL_SCORE = re.compile(r"\*?\*?Final Score\*?\*?:?\s*([\d*\s,\n]*)", re.IGNORECASE)
+_FINAL_SCORES = re.compile(r"\*?\*?Final Scores\*?\*?:?\s*([\d*\s,\n]*)", re.IGNORECASE)
+
+
+def risebench_numbers(reply: str) -> list[int] | None:
+    """RISEBench's ``extract``: the integers of the first "Final Score" whose run holds any, else of the first
+    "Final Scores" whose run holds any (an empty list if none does), else None."""
+    for pattern in (_FINAL_SCORE, _FINAL_SCORES):
+        matches = pattern.findall(reply)
+        numbers = next(([int(n) for n in found] for m in matches if (found := re.findall(r"\d+", m))), [])
+        if numbers or (pattern is _FINAL_SCORES and matches):
+            return numbers
+    return None
+
+
+def parse_risebench(reply: str) -> Parsed:
+    """RISEBench: the one integer its ``extract`` reads. None read is no score; several (``Final Score: 4, 5``)
+    neither: its script would shift the item's dimensions or stop."""
+    numbers = risebench_numbers(reply)
+    if not numbers:
+        return Parsed(None, UNPARSEABLE)
+    if len(numbers) > 1:
+        return Parsed(None, f"{len(numbers)} numbers after Final Score where one is asked")
+    return Parsed(float(numbers[0]))
+
+
+OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit, "risebench": parse_risebench}
 KEYED_PARSERS = {"editscore": parse_editscore}  # a score per key of the judgement

@@ -1,12 +1,13 @@
 """Prompts: turning a sample into the judge's chat messages, and a batch of them into model inputs.
 
 A judge's prompt is data (``conf/judge/*.yaml``): a system text and a list of user parts, each ``{text: ...}``,
-``{file: path}`` (a text kept in its own file), ``{image: source|edited|second}``, or ``{official: ...}`` (a benchmark's
-own wording, read from ``judge.official_source``: see
-``evaluator.scoring.official``). Texts are ``string.Template``s, so
-``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON braces a prompt asks
-for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced by the
-instruction, as the benchmarks do.
+``{file: path}`` (a text kept in its own file), ``{image: source|edited|second|reference}``, or ``{official: ...}`` (a
+benchmark's own wording, read from ``judge.official_source``: see ``evaluator.scoring.official``). Texts are
+``string.Template``s, so ``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON
+braces a prompt asks for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced
+by the instruction, as the benchmarks do. A text part with ``format: {name: field}`` is filled as a benchmark's script
+fills it, with Python's ``str.format``: each ``{name}`` by the sample's ``field`` (``instruction``, or a field of
+the benchmark's data such as RISEBench's ``reference``), and no ``$`` placeholders.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from string import Template
 from evaluator.runtime.textfiles import read_text_file
 from evaluator.scoring import official
 
-IMAGE_ROLES = ("source", "edited", "second")  # second: the candidate a pairwise judgement shows second
+# second: the candidate a pairwise judgement shows second; reference: a benchmark's reference image (RISEBench)
+IMAGE_ROLES = ("source", "edited", "second", "reference")
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,11 @@ class Prompt:
 
 
 def _part(p: dict, source: str | None) -> dict:
+    fmt = {"format": {str(k): str(v) for k, v in p["format"].items()}} if p.get("format") else {}
     if "file" in p:
-        return {"text": read_text_file(p["file"], "a prompt part's file")}
+        return {"text": read_text_file(p["file"], "a prompt part's file"), **fmt}
     if "official" not in p:
-        return p
+        return {**{k: v for k, v in p.items() if k != "format"}, **fmt}
     if not source:
         raise ValueError("an {official: ...} prompt part needs judge.official_source=<the benchmark's file>")
     texts, names, placeholder = official.texts(source), p["official"], str(p.get("placeholder", ""))
@@ -79,22 +82,33 @@ def _part(p: dict, source: str | None) -> dict:
         texts[r["in"]] = texts[r["in"]].replace(str(r["old"]), str(r["new"]))
     if names == "category":
         return {"by_category": texts, "placeholder": placeholder}
-    return {"literal": official.join_parts(texts, list(names), source), "placeholder": placeholder}
+    return {"literal": official.join_parts(texts, list(names), source), "placeholder": placeholder, **fmt}
 
 
 def _check(p: dict) -> None:
-    if set(p) == {"text"}:
+    if "format" in p:
+        text = p.get("text", p.get("literal"))
+        if text is None or set(p) - {"text", "literal", "placeholder", "format"}:
+            raise ValueError(f"format fills a text part, not {sorted(p)}")
+        try:
+            text.format(**dict.fromkeys(p["format"], ""))
+        except (KeyError, IndexError, ValueError) as e:  # a name the text asks for and format does not give
+            raise ValueError(f"a prompt text's {{placeholder}} is not filled by its format: {e!r}") from None
+    elif set(p) == {"text"}:
         Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
     elif not ((set(p) == {"image"} and p["image"] in IMAGE_ROLES) or "literal" in p or "by_category" in p):
         raise ValueError(
-            "a prompt part is {text: ...}, {file: path}, {image: source|edited|second} or {official: ...}, "
-            f"not {p}"
+            "a prompt part is {text: ...}, {file: path}, {image: source|edited|second|reference} or "
+            f"{{official: ...}}, not {p}"
         )
 
 
 def _content(part: dict, sample, values: Mapping[str, str]) -> dict:
     if "image" in part:
         return {"type": "image", "role": part["image"]}
+    if "format" in part:
+        text = part.get("text", part.get("literal"))
+        return {"type": "text", "text": text.format(**{k: field_of(sample, f) for k, f in part["format"].items()})}
     if "text" in part:
         return {"type": "text", "text": Template(part["text"]).substitute(values)}
     text = part["literal"] if "literal" in part else part["by_category"][sample.category or ""]
@@ -103,14 +117,28 @@ def _content(part: dict, sample, values: Mapping[str, str]) -> dict:
     return {"type": "text", "text": text}
 
 
+def field_of(sample, name: str) -> str:
+    """A sample's field as a prompt's ``format`` fills it in: the instruction, the category, or a field of the
+    benchmark's data.
+
+    Raises:
+        ValueError: the sample has no such field (the layout chose a prompt its item cannot fill).
+    """
+    if name in ("instruction", "category"):
+        return str(getattr(sample, name) or "")
+    if sample.extra.get(name) is None:
+        raise ValueError(f"sample {sample.id}: its prompt fills in {name!r}, which it does not have")
+    return str(sample.extra[name])
+
+
 def prompt_records(scheme, samples) -> list[dict]:
     """What the judge is asked, one record per sample and judgement (``dry_run``): the id, the judgement, and
     the chat with each image named by its role and path, texts exactly as sent."""
     records = []
     for s in samples:
         extra = scheme.values(s)
-        for j in scheme.judgements:
-            chat = j.prompt.messages(s, extra)
+        for j, prompt in scheme.asked(s):
+            chat = prompt.messages(s, extra)
             for c in chat[-1]["content"]:
                 if c["type"] == "image":
                     c["path"] = getattr(s, c["role"])
@@ -136,15 +164,15 @@ class Collator:
         texts, images, rows = [], [], []
         for pos, it in enumerate(items):
             extra = self.scheme.values(it["sample"])
-            for j in self.scheme.judgements:
+            for j, prompt in self.scheme.asked(it["sample"]):
                 chat = self.processor.apply_chat_template(
-                    j.prompt.messages(it["sample"], extra), tokenize=False, add_generation_prompt=True
+                    prompt.messages(it["sample"], extra), tokenize=False, add_generation_prompt=True
                 )
                 keys = j.keys if self.scheme.mode == "logits" else (None,)
                 for key in keys:
                     prefix = Template(self.scheme.logits_prefix).substitute(key=key) if key else ""
                     texts.append(chat + prefix)
-                    images.append([it[role] for role in j.prompt.images])
+                    images.append([it[role] for role in prompt.images])
                     rows.append((pos, j.name, key))
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
         return {
@@ -152,4 +180,5 @@ class Collator:
             "rows": rows,
             "images_per_row": [len(im) for im in images],
             "id": [it["sample"].id for it in items],
+            "items": [it["sample"].item for it in items],
         }

@@ -19,7 +19,7 @@ from evaluator.scoring.parsing import (
     parse_scores,
     split_thinking,
 )
-from evaluator.scoring.schemes import Scheme
+from evaluator.scoring.schemes import PER_ITEM_UNDEFINED, Scheme
 
 NOT_FINITE = "not a finite number"
 
@@ -115,12 +115,14 @@ def parse_reply(scheme: Scheme, reply: str, keys: tuple[str, ...]) -> dict:
     return parse_scores(reply, keys, scheme.low, scheme.high)
 
 
-def result_row(scheme: Scheme, parts: dict) -> dict:
+def result_row(scheme: Scheme, parts: dict, item: dict | None = None) -> dict:
     """One sample's result columns from its ``parts`` ({"scores", "errors", "responses", "extra"}): overall score
     and error, every criterion, replies, per-judgement errors. Scores asked on another range than they are reported
-    on (``scale.reported_max``) are rescaled here; a self-ensemble's criteria are the mean of each reply's."""
+    on (``scale.reported_max``) are rescaled here; a self-ensemble's criteria are the mean of each reply's. ``item``:
+    the sample's data fields (``Sample.item``), which a benchmark's own arithmetic reads."""
     parts = _reported(scheme, parts)
-    criteria = _ensemble_criteria(scheme, parts) if scheme.samples > 1 else scheme.combine(parts["scores"])
+    ensemble = scheme.samples > 1
+    criteria = _ensemble_criteria(scheme, parts, item) if ensemble else scheme.combine(parts["scores"], item)
     score = criteria[scheme.overall]
     single = len(scheme.judgements) == 1
     errors = parts["errors"]
@@ -128,8 +130,9 @@ def result_row(scheme: Scheme, parts: dict) -> dict:
     if score is None:
         # No error recorded and every key scored, yet no overall score: their combination is no finite number.
         combined = bool(parts["scores"]) and all(v is not None for v in parts["scores"].values())
+        undefined = PER_ITEM_UNDEFINED.get(scheme.overall_combine, NOT_FINITE)
         error = "; ".join(e if single else f"{j}: {e}" for j, e in errors.items()) or (
-            NOT_FINITE if combined else UNPARSEABLE
+            undefined if combined else UNPARSEABLE
         )
     row = {"score": score, "error": error}
     if list(criteria) != ["score"]:
@@ -164,16 +167,16 @@ def _reported(scheme: Scheme, parts: dict) -> dict:
     return {**parts, "scores": {k: rescale(v) for k, v in parts["scores"].items()}, "extra": extra}
 
 
-def _ensemble_criteria(scheme: Scheme, parts: dict) -> dict:
+def _ensemble_criteria(scheme: Scheme, parts: dict, item: dict | None) -> dict:
     """A self-ensemble's criteria: each criterion computed from each reply's key scores, then averaged over the
     replies that gave it (EditScore's Avg@K: the mean of each pass's overall, not the overall of the means). A key's
     mean is the mean of its replies' scores, as ``add_samples`` wrote it."""
     keys = [k for j in scheme.judgements for k in j.keys]
     listed = {k: parts["extra"].get(f"{k}_samples") for k in keys}
     if not all(isinstance(v, list) for v in listed.values()):  # an error before any reply: nothing to average
-        return scheme.combine(parts["scores"])
+        return scheme.combine(parts["scores"], item)
     replies = min(len(v) for v in listed.values())
-    per_reply = [scheme.combine({k: listed[k][i] for k in keys}) for i in range(replies)]
+    per_reply = [scheme.combine({k: listed[k][i] for k in keys}, item) for i in range(replies)]
     out = {}
     for c in scheme.criteria:
         values = [r[c] for r in per_reply if r[c] is not None]

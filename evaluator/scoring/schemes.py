@@ -4,6 +4,11 @@ A scheme (``conf/judge/*.yaml``) has one or more *judgements*: one model call pe
 prompt and the score keys its reply holds. A judgement's keys combine into its criterion (``combine``), and the
 criteria into the overall score (``overall``). Every key, judgement and the overall is a named criterion of the
 result rows; ``report`` lists those the tables show.
+
+A benchmark that asks each item its own prompts (RISEBench) gives a judgement ``variants`` instead of one prompt:
+its layout names, per sample, the variant of each judgement its script would ask, or none where it asks none
+(``sample.extra["variants"]``); and its overall score is the benchmark's own arithmetic (``overall.combine``
+naming it, as in ``PER_ITEM``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from evaluator.config.schema import JudgeConfig
 from evaluator.runtime.errors import ConfigError
+from evaluator.scoring import risebench
 from evaluator.scoring.prompts import Prompt
 
 COMBINE = {
@@ -29,6 +35,9 @@ COMBINE = {
     "geometric_mean": lambda xs: math.prod(xs) ** (1 / len(xs)) if math.prod(xs) >= 0 else None,
     "first": lambda xs: xs[0],
 }
+# A benchmark's own arithmetic from one item's key scores and its data fields: (item, scores) -> criteria.
+PER_ITEM = {"risebench": risebench.item_criteria}
+PER_ITEM_UNDEFINED = {"risebench": risebench.UNDEFINED}  # why an item whose answers were all read has no score
 
 
 @dataclass(frozen=True)
@@ -36,9 +45,15 @@ class Judgement:
     """One model call per sample: its prompt, the score keys its reply holds, and how they combine."""
 
     name: str
-    prompt: Prompt
+    prompt: Prompt | None  # None: the judgement has variants
     keys: tuple[str, ...]
     combine: str
+    variants: Mapping[str, Prompt] = field(default_factory=dict)
+
+    @property
+    def prompts(self) -> list[Prompt]:
+        """Every prompt this judgement may ask."""
+        return list(self.variants.values()) if self.variants else [self.prompt]
 
 
 @dataclass(frozen=True)
@@ -83,19 +98,14 @@ class Scheme:
 
     @classmethod
     def _from_typed(cls, cfg) -> Scheme:
-        judgements = []
-        for j in cfg["judgements"]:
-            keys = tuple(j.get("keys") or [j["name"]])
-            combine = j.get("combine", "first")
-            _check_combine(combine, f"judgement {j['name']!r}")
-            prompt = Prompt.from_config({"system": j.get("system", cfg.system), "user": j["user"]}, cfg.official_source)
-            judgements.append(Judgement(j["name"], prompt, keys, combine))
+        judgements = [_judgement(j, cfg) for j in cfg["judgements"]]
         overall = cfg.overall or {"name": judgements[0].name}
         if isinstance(overall, str):
             overall = {"name": overall}
         overall_of = tuple(overall.get("of") or ())
         overall_combine = overall.get("combine", "first")
-        _check_combine(overall_combine, "overall")
+        if overall_combine not in PER_ITEM:
+            _check_combine(overall_combine, "overall")
         names = [k for j in judgements for k in j.keys] + [j.name for j in judgements]
         unknown = [n for n in overall_of if n not in names]
         if not overall_of and overall["name"] not in names:
@@ -146,7 +156,33 @@ class Scheme:
     @property
     def pairwise(self) -> bool:
         """Whether the judge compares two edits in one prompt (a ``second`` image in some judgement's prompt)."""
-        return any("second" in j.prompt.images for j in self.judgements)
+        return any("second" in p.images for j in self.judgements for p in j.prompts)
+
+    @property
+    def per_item(self) -> bool:
+        """Whether the benchmark's layout chooses each item's prompts (some judgement has variants)."""
+        return any(j.variants for j in self.judgements)
+
+    def asked(self, sample) -> list[tuple[Judgement, Prompt]]:
+        """The judgements asked of ``sample``, each with its prompt: every judgement, or where the layout chooses
+        per item (``per_item``), those it names, in the scheme's order.
+
+        Raises:
+            ValueError: the sample names no variant, or one the judgement does not have.
+        """
+        if not self.per_item:
+            return [(j, j.prompt) for j in self.judgements]
+        chosen = sample.extra.get("variants")
+        if not isinstance(chosen, Mapping):
+            raise ValueError(f"judge={self.name} asks what a benchmark's layout chooses per item; {sample.id} has none")
+        out = []
+        for j in self.judgements:
+            name = chosen.get(j.name)
+            if name is not None and name not in j.variants:
+                raise ValueError(f"judge={self.name}: judgement {j.name} has no variant {name!r} ({sample.id} asks it)")
+            if name is not None:
+                out.append((j, j.variants[name]))
+        return out
 
     @property
     def criteria(self) -> list[str]:
@@ -159,23 +195,44 @@ class Scheme:
         rubric = self.rubrics.get(sample.category or "", self.rubrics.get("default", ""))
         return {"rubric": rubric}
 
+    def check_asked(self, samples) -> None:
+        """Raises: ValueError naming the first sample ``asked`` cannot ask (see there)."""
+        if self.per_item:
+            for s in samples:
+                self.asked(s)
+
     def uncovered(self, samples) -> tuple[Counter, Counter]:
         """Samples per category that fall back to the default rubric, and per category that an official
         per-category prompt has no text for (such samples cannot be judged under it)."""
         categories = Counter(s.category or "" for s in samples)
         fallback = Counter({c: n for c, n in categories.items() if self.rubrics and c not in self.rubrics})
-        known = [j.prompt.categories for j in self.judgements if j.prompt.categories is not None]
+        known = [p.categories for j in self.judgements for p in j.prompts if p.categories is not None]
         missing = Counter({c: n for c, n in categories.items() if known and any(c not in k for k in known)})
         return fallback, missing
 
-    def combine(self, key_scores: Mapping[str, float | None]) -> dict[str, float | None]:
-        """All criteria of one sample from its key scores; any missing input makes its combination None."""
+    def combine(self, key_scores: Mapping[str, float | None], item: Mapping | None = None) -> dict[str, float | None]:
+        """All criteria of one sample from its key scores; any missing input makes its combination None. A
+        benchmark's own arithmetic (``PER_ITEM``) also reads the item's data fields (``item``)."""
+        if self.overall_combine in PER_ITEM:
+            out = PER_ITEM[self.overall_combine](item or {}, key_scores)
+            return {c: out.get(c) for c in self.criteria}
         out = dict(key_scores)
         for j in self.judgements:
             out[j.name] = _combine(j.combine, [key_scores.get(k) for k in j.keys])
         if self.overall_of:
             out[self.overall] = _combine(self.overall_combine, [out.get(n) for n in self.overall_of])
         return {c: out.get(c) for c in self.criteria}
+
+
+def _judgement(j, cfg) -> Judgement:
+    keys = tuple(j.get("keys") or [j["name"]])
+    combine = j.get("combine", "first")
+    _check_combine(combine, f"judgement {j['name']!r}")
+    system, source = j.get("system", cfg.system), cfg.official_source
+    variants = {str(name): Prompt.from_config({"system": system, "user": parts}, source)
+                for name, parts in (j.get("variants") or {}).items()}  # fmt: skip
+    prompt = None if variants else Prompt.from_config({"system": system, "user": j["user"]}, source)
+    return Judgement(j["name"], prompt, keys, combine, variants)
 
 
 def _check_sampling(scheme: Scheme) -> None:

@@ -127,12 +127,11 @@ def test_report_and_compare_on_a_folder_that_is_not_a_run(tmp_path, tool):
 def test_presets_hold_only_what_differs_from_the_schema():
     from omegaconf import OmegaConf
 
-    from evaluator.config import schema
+    from evaluator.config import benchmark_data, schema
 
     schemas = {"model": schema.ModelConfig, "trainer": schema.TrainerConfig, "judge": schema.JudgeConfig,
                "editor": schema.EditorConfig, "manifest_schema": schema.ManifestData,
-               "pairs_schema": schema.PairsData, "arena_schema": schema.ArenaData, "gedit_schema": schema.GEditData,
-               "imgedit_schema": schema.ImgEditData}  # fmt: skip
+               "pairs_schema": schema.PairsData, "arena_schema": schema.ArenaData, **benchmark_data.SCHEMAS}  # fmt: skip
     presets = [
         p for group in ("model", "trainer", "judge", "editor", "data") for p in (conf_dir() / group).glob("*.yaml")
     ]

@@ -1,5 +1,5 @@
-"""The editing stage writes each layout the judge reads: GEdit-Bench's and ImgEdit-Bench's results folders, and a
-manifest's folder; the judge then finds every row, and says which editor made the edits."""
+"""The editing stage writes each layout the judge reads: GEdit-Bench's, ImgEdit-Bench's and RISEBench's results
+folders, and a manifest's folder; the judge then finds every row, and says which editor made the edits."""
 
 import json
 
@@ -11,7 +11,7 @@ from evaluator.edit import layouts
 from evaluator.edit.stage import run
 from evaluator.inputs import readers
 
-from ..fixtures import GEDIT_ROWS, data_cfg, make_gedit, make_imgedit
+from ..fixtures import GEDIT_ROWS, RISEBENCH, data_cfg, make_gedit, make_imgedit, make_risebench
 
 EDIT = ["editor=tiny", "trainer=cpu", "data.num_workers=0"]
 
@@ -56,6 +56,18 @@ def test_imgedit_edits_are_read_by_the_judge(tmp_path, restore_environ):
     assert sorted(p.name for p in edits.glob("*.png")) == ["i0.png", "i1.png", "i2.png", "i3.png"]
     judged = readers.read_imgedit(data_cfg(layout="imgedit", **{**layout, "edits": str(edits)}))
     assert len(judged.samples) == 4 and judged.missing == []
+
+
+def test_risebench_edits_land_where_its_script_and_the_judge_read_them(tmp_path, restore_environ):
+    layout = make_risebench(tmp_path, model="other")  # another editor's outputs
+    outputs = tmp_path / "outputs" / "tiny"
+    args = [f"data.metadata={layout['metadata']}", f"data.outputs={outputs}"]
+    assert run(compose([*EDIT, "data=risebench", *args], "edit")) == outputs
+    made = sorted(str(p.relative_to(outputs)) for p in (outputs / "images").rglob("*.png"))
+    assert made == sorted(f"images/{x['category']}/{x['index']}.png" for x in RISEBENCH)
+    judged = readers.read_samples(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
+    assert len(judged.samples) == len(RISEBENCH) and judged.missing == [] and judged.problems == []
+    assert layouts.record_of(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
 
 
 def test_a_bad_row_keeps_its_place_in_the_new_manifest(tmp_path, restore_environ):

@@ -139,3 +139,30 @@ def test_largest_fitting_lets_other_errors_through():
 
     with pytest.raises(ValueError, match="a bug"):
         largest_fitting(lambda n: (_ for _ in ()).throw(ValueError("a bug")), 8)
+
+
+def test_a_benchmark_asks_each_item_its_own_judgements_and_images(processor, tmp_path):
+    from evaluator.config.compose import compose
+    from evaluator.inputs.readers import read_samples
+    from evaluator.runtime.dataset import PairDataset
+
+    from ..fixtures import data_cfg, make_risebench
+
+    loaded = read_samples(data_cfg(layout="risebench", **make_risebench(tmp_path)))
+    picked = {s.id: s for s in loaded.samples}
+    samples = [picked[i] for i in ("temporal_reasoning_1", "causal_reasoning_1", "logical_reasoning_2")]
+    scheme = Scheme.from_config(compose(["judge=risebench"]).judge)
+    batch = Collator(processor, scheme)(list(PairDataset(samples, max_side=16)))
+    assert [(pos, j) for pos, j, _ in batch["rows"]] == [
+        (0, "ApprConsistency"), (0, "Reasoning"), (0, "VisualPlausibility"),
+        (1, "Reasoning"), (1, "VisualPlausibility"),  # consistency_free: not asked
+        (2, "ApprConsistency"), (2, "Reasoning"),  # logical: no plausibility
+    ]  # fmt: skip
+    assert batch["images_per_row"] == [2, 1, 1, 1, 1, 2, 2]  # the logical item: its reference image, then the edit
+    module = JudgeModule(model_cfg(max_new_tokens=8), scheme, processor)
+    replies = [f"Final Score: {n}" for n in (4, 5, 5, 5, 5, 0, 1)]
+    module.model = StubModel(processor.tokenizer, replies, [])
+    rows = {r["id"]: r for r in module.predict_step(batch, 0)}
+    assert rows["temporal_reasoning_1"]["score"] == pytest.approx(0.2 * 5 + 0.8 * 5)  # weighed as its script does
+    assert rows["causal_reasoning_1"]["ApprConsistency"] is None and rows["causal_reasoning_1"]["score"] == 5.0
+    assert (rows["logical_reasoning_2"]["ApprConsistency"], rows["logical_reasoning_2"]["score"]) == (1.0, 3.8)

@@ -38,7 +38,7 @@ def test_max_pixels_caps_the_tokens_the_processor_makes():
 def test_cost_model_adds_images_text_and_decoding(processor):
     from types import SimpleNamespace
 
-    judgements = [SimpleNamespace(prompt=SimpleNamespace(images=["source", "edited"], parts=[{"text": "x" * 400}]))]
+    judgements = [SimpleNamespace(prompts=[SimpleNamespace(images=["source", "edited"], parts=[{"text": "x" * 400}])])]
     model = CostModel(qwen_vl.PixelLayout.of(processor), judgements, decode_tokens=128)
     big = model.cost({"source": (1024, 1024), "edited": (1024, 1024)})
     assert big == 2 * 1026 + 100 + 128

@@ -79,3 +79,19 @@ def test_a_run_sends_the_files_bytes_and_the_fingerprint_names_the_encoding(tmp_
     webp = compose([*args, "api.base_url=http://x/v1", "api.image_format=webp"])
     scheme = Scheme.from_config(cfg.judge)
     assert score_fingerprint(cfg, scheme) != score_fingerprint(webp, scheme)
+
+
+def test_a_long_side_cap_shrinks_as_pil_thumbnail_does_on_either_path(tmp_path):
+    from evaluator.inputs.samples import Sample
+    from evaluator.runtime.dataset import PairDataset
+
+    big, small = _noise(tmp_path / "big.png", size=(40, 20)), _noise(tmp_path / "small.png", size=(12, 10))
+    expected = load_rgb(str(big))
+    expected.thumbnail((16, 16))
+    _, data = _decoded(image_url(str(big), max_side=16))
+    sent = Image.open(io.BytesIO(data))
+    assert sent.size == (16, 8) and np.array_equal(np.asarray(sent.convert("RGB")), np.asarray(expected))
+    assert _decoded(image_url(str(small), max_side=16))[1] == small.read_bytes()  # within the cap: its own bytes
+    item = PairDataset([Sample("s", str(small), str(big), "x")], max_side=16)[0]
+    assert item["edited"].size == (16, 8) and item["source"].size == (12, 10)
+    assert np.array_equal(np.asarray(item["edited"]), np.asarray(expected))

@@ -1,0 +1,49 @@
+"""The data keys of the benchmarks' own layouts (``data=gedit``, ``imgedit``, ``risebench``), beside the common ones
+of ``schema.DataConfig``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from evaluator.config.schema import DataConfig
+
+
+@dataclass
+class GEditData(DataConfig):
+    """GEdit-Bench: its metadata and an editor's results folder."""
+
+    layout: str = "gedit"
+    metadata: str = MISSING  # parquet file(s) or a datasets save_to_disk folder
+    results_root: str = MISSING  # holds <model_name>/fullset/<task_type>/<en|cn>/<key>.png
+    model_name: str = MISSING  # the editing model whose outputs are judged
+    language: str = "all"  # en, cn or all
+    resize_edited: bool = True  # as GEdit-Bench does (bicubic)
+    exif_transpose: bool = False  # as GEdit-Bench does
+
+
+@dataclass
+class ImgEditData(DataConfig):
+    """ImgEdit-Bench's basic set."""
+
+    layout: str = "imgedit"
+    metadata: str = MISSING  # JSON: key -> {id: source image path under `sources`, prompt, edit_type}
+    sources: str = MISSING  # folder of the benchmark's source images
+    edits: str = MISSING  # folder of the editor's <key>.png outputs
+    allow_outside_root: bool = False  # source ids may not leave the sources folder
+
+
+@dataclass
+class RiseBenchData(DataConfig):
+    """RISEBench: its data file and images, and an editor's outputs where its ``gpt_eval.py`` reads them."""
+
+    layout: str = "risebench"
+    metadata: str = MISSING  # the benchmark's JSON (data_total.json, or the full set's datav2_total_w_subtask.json)
+    images: str | None = None  # the folder its image paths start from (gpt_eval.py's --input); default: the JSON's
+    outputs: str = MISSING  # outputs/<MODEL>, holding images/<category>/<index>.png|jpg|jpeg (its --output)
+    max_side: int | None = 768  # its judge sees each image shrunk to 768 on the long side
+    exif_transpose: bool = False  # as its script does
+
+
+SCHEMAS = {"gedit_schema": GEditData, "imgedit_schema": ImgEditData, "risebench_schema": RiseBenchData}
