@@ -103,6 +103,10 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
                 "data=pairs holds edits to compare; the editing stage reads data=manifest, gedit or imgedit"
             )
         check_pair_columns(data.path)
+    outputs = data.get("outputs") if data.layout == "risebench" and edited else None
+    if outputs and not Path(str(outputs)).expanduser().is_dir():
+        raise ConfigError(f"data.outputs={data.outputs} is no folder (RISEBench's outputs/<MODEL>, holding "
+                          "images/<category>/<index>.png); evaluator.edit data=risebench writes one")  # fmt: skip
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
     workers = data.num_workers

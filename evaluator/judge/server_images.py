@@ -1,13 +1,13 @@
 """The images a server judge is sent, as data URLs: a file's own bytes wherever they already show what the local
 judge would see, and a re-encoding (lossless PNG unless ``api.image_format`` says otherwise) only where they do not.
 
-A PNG, JPEG or WebP file goes as it is when it is 8-bit RGB or grey, within ``data.max_pixels``, upright as stored
-(or ``data.exif_transpose=false``), not animated, and not to be resized to its source (``data.resize_edited``).
-Anything else (an alpha channel, 16-bit grey, a palette, CMYK, a turn in EXIF or XMP, an animation's frames, another
-format, too many pixels) is decoded exactly as the local judge decodes it (``evaluator.inputs.images.load_rgb``),
-scaled down to ``data.max_pixels`` if need be, and encoded. Passing the bytes costs a file read and base64 (about 3
-ms for a 1024² PNG here) instead of a decode and a PNG encode (about 180 ms), and sends the judge the file's own
-pixels.
+A PNG, JPEG or WebP file goes as it is when it is 8-bit RGB or grey, within ``data.max_pixels`` (and
+``data.max_side``: a long side RISEBench caps), upright as stored (or ``data.exif_transpose=false``), not animated,
+and not to be resized to its source (``data.resize_edited``). Anything else (an alpha channel, 16-bit grey, a
+palette, CMYK, a turn in EXIF or XMP, an animation's frames, another format, too many pixels) is decoded exactly as
+the local judge decodes it (``evaluator.inputs.images.load_rgb``), shrunk to ``data.max_side`` and scaled down to
+``data.max_pixels`` if need be, and encoded. Passing the bytes costs a file read and base64 (about 3 ms for a 1024²
+PNG here) instead of a decode and a PNG encode (about 180 ms), and sends the judge the file's own pixels.
 """
 
 from __future__ import annotations

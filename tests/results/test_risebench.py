@@ -81,10 +81,14 @@ def test_the_export_is_its_scripts_resume_file(tmp_path):
     assert judged["temporal_reasoning_3"] == {"judge1": "", "judge2": "", "judge3": ""}  # its script: failed
 
 
-def test_a_per_item_scheme_on_other_data_ends_in_one_line(tmp_path):
+def test_a_per_item_scheme_on_other_data_or_a_mistyped_outputs_folder_ends_in_one_line(tmp_path):
+    api = ["backend=api", "api.base_url=http://127.0.0.1:9", "api.model=m", "api.key_env=null", f"out_dir={tmp_path}"]
     with pytest.raises(ConfigError, match="judge=risebench asks each item what RISEBench's script asks"):
-        run(compose(["data=demo", "judge=risebench", "backend=api", "api.base_url=http://127.0.0.1:9",
-                     "api.model=m", "api.key_env=null", f"out_dir={tmp_path}"]))  # fmt: skip
+        run(compose(["data=demo", "judge=risebench", *api]))
+    layout = make_risebench(tmp_path)
+    with pytest.raises(ConfigError, match=r"data\.outputs=.*/outputs/editorr is no folder"):
+        run(compose(["data=risebench", f"data.metadata={layout['metadata']}", f"data.outputs={layout['outputs']}r",
+                     "judge=risebench", *api]))  # fmt: skip
 
 
 def _official(tmp_path, *extra) -> Path:
