@@ -70,6 +70,25 @@ def test_the_tables_follow_its_arithmetic_and_count_what_they_leave_out(tmp_path
     )
 
 
+def test_a_rerun_asks_again_only_the_item_whose_reference_changed(tmp_path):
+    layout = make_risebench(tmp_path)
+    meta = Path(layout["metadata"])
+    with Server(content=risebench_reply) as server:
+        args = ["backend=api", f"api.base_url={server.url}", "api.model=m", "api.key_env=null", "report=false",
+                "data=risebench", f"data.metadata={meta}", f"data.outputs={layout['outputs']}",
+                f"out_dir={tmp_path / 'run'}", "judge=risebench"]  # fmt: skip
+        run(compose(args))
+        first = len(server.texts)
+        items = json.loads(meta.read_text())
+        items[0]["reference"] = "A very old tree [s2]."  # reaches only its reasoning prompt
+        meta.write_text(json.dumps(items))
+        run(compose(args))
+        again = server.texts[first:]
+    assert first == 28 and len(again) == 3 and sum("A very old tree" in t for t in again) == 1
+    row = {r["id"]: r for r in read_jsonl(tmp_path / "run" / "results.jsonl")}["temporal_reasoning_1"]
+    assert "A very old tree" in row["reference"]
+
+
 def test_the_export_is_its_scripts_resume_file(tmp_path):
     out = _judge(tmp_path)
     [path] = export(out, "risebench", tmp_path / "outputs" / "editor-judged")
