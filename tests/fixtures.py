@@ -139,14 +139,54 @@ def risebench_reply(text: str) -> str:
     return f"The result is as described.\n\n**Final Score:** **{found.group(1) if found else 5}**"
 
 
+GEDITV2_EDITORS = {"FLUX2_dev": 170, "Qwen_Image_Edit_2509": 140, "Qwen_Image_Edit_2511": 120, "my-editor_v2": 90}
+
+
+def make_geditv2(root: Path, queries: int = 8) -> dict:
+    """GEditBench v2's layout: its queries as parquet, a gallery where each editor's output for a query is a flat
+    grey of its own level (its base level plus the query's noise), and a metadata.jsonl that lists every editor but
+    ``my-editor_v2`` (found by its path, as an editor evaluation.edit wrote) and lacks one output's file."""
+    import zlib
+
+    rows, listed = [], []
+    for q in range(queries):
+        key = f"{('color_alter', 'subject-add')[q % 2]}_{q:06d}"
+        rows.append({"key": key, "instruction": f"Edit query {q}.", "source_image": {"bytes": _png((24, 16), (90, 90, 90)),
+                     "path": None}})  # fmt: skip
+        candidates = []
+        for name, level in GEDITV2_EDITORS.items():
+            noise = zlib.crc32(f"{key}:{name}".encode()) % 121 - 60
+            folder = root / "gallery" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (name == "Qwen_Image_Edit_2511" and q == 3):  # listed, but its file is missing
+                Image.new("RGB", (20, 20), (max(0, min(255, level + noise)),) * 3).save(folder / f"{key}.png")
+            if name != "my-editor_v2":
+                candidates.append({"model": name, "image": f"{name}/{key}.png"})
+        listed.append({"key": key, "candidates": candidates})
+    pq.write_table(pa.Table.from_pylist(rows), root / "queries.parquet")
+    (root / "gallery" / "metadata.jsonl").write_text("".join(json.dumps(x) + "\n" for x in listed))
+    return {"metadata": str(root / "queries.parquet"), "gallery": str(root / "gallery")}
+
+
+def geditv2_reply(text: str, brightness: list[float]) -> str:
+    """The test judge of ``make_geditv2``: the brighter of Image A and Image B wins (the last two images shown), a
+    tie within 4 levels; no verdict where the two differ by exactly 10 levels."""
+    a, b = brightness[-2], brightness[-1]
+    if abs(abs(a - b) - 10) < 0.5:
+        return "I cannot decide."
+    winner = "Tie" if abs(a - b) < 4 else "Image A" if a > b else "Image B"
+    return f'```json\n{{"winner": "{winner}"}}\n```'
+
+
 def data_cfg(**keys):
     """A data config as the schema of its layout (``layout=...``, default manifest) completes it."""
     from omegaconf import OmegaConf
 
-    from evaluator.config.benchmark_data import GEditData, ImgEditData, RiseBenchData
+    from evaluator.config.benchmark_data import GEditData, GEditV2Data, ImgEditData, RiseBenchData
     from evaluator.config.schema import ManifestData
 
-    schemas = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData, "risebench": RiseBenchData}
+    schemas = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData, "risebench": RiseBenchData,
+               "geditv2": GEditV2Data}  # fmt: skip
     schema = schemas[keys.get("layout", "manifest")]
     return OmegaConf.merge(OmegaConf.structured(schema), keys)
 

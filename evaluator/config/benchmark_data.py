@@ -1,9 +1,9 @@
-"""The data keys of the benchmarks' own layouts (``data=gedit``, ``imgedit``, ``risebench``), beside the common ones
-of ``schema.DataConfig``."""
+"""The data keys of the benchmarks' own layouts (``data=gedit``, ``imgedit``, ``risebench``, ``geditv2``), beside the
+common ones of ``schema.DataConfig``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
@@ -46,4 +46,24 @@ class RiseBenchData(DataConfig):
     exif_transpose: bool = False  # as its script does
 
 
-SCHEMAS = {"gedit_schema": GEditData, "imgedit_schema": ImgEditData, "risebench_schema": RiseBenchData}
+@dataclass
+class GEditV2Data(DataConfig):
+    """GEditBench v2: its queries, and its candidates gallery of editors' outputs compared pair by pair."""
+
+    layout: str = "geditv2"
+    metadata: str = MISSING  # the benchmark's parquet file(s) (GEditBench-v2/data): key, instruction, source_image
+    gallery: str = MISSING  # the candidates gallery: <gallery>/<editor>/<key>.png
+    candidates: str | None = None  # its metadata.jsonl (key -> [{model, image}]); default <gallery>/metadata.jsonl
+    editors: list[str] = field(default_factory=list)  # the editors to compare (its selected list); empty: all listed
+    min_outputs: int = 201  # an editor with fewer outputs is left out, as its loader leaves out those with <= 200
+    max_side: int | None = 1024  # its judge sees each image shrunk to 1024 on the long side
+    exif_transpose: bool = False  # as its scripts do
+    # Its Elo (elo_score.py): bootstrap resamples of prompt clusters, the L2 weight, how dimensions weigh, the seed.
+    bootstrap: int = 1000
+    alpha: float = 1.0
+    dimension_weighting: str = "balanced"  # balanced or by_matches
+    elo_seed: int = 42
+
+
+SCHEMAS = {"gedit_schema": GEditData, "imgedit_schema": ImgEditData, "risebench_schema": RiseBenchData,
+           "geditv2_schema": GEditV2Data}  # fmt: skip

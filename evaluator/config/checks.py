@@ -38,7 +38,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     check_data(cfg.data, edited=edits_exist)
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore", "risebench"))
+    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore", "risebench", "geditv2"))
     one_of("backend", cfg.backend, ("local", "api", "vllm"))
     if cfg.backend == "api":
         _check_api(cfg)
@@ -47,10 +47,14 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     from evaluator.scoring.schemes import Scheme
 
     scheme = Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
-    if scheme.pairwise and cfg.data.layout not in ("pairs", "arena"):
+    if scheme.pairwise != (cfg.data.layout == "geditv2") and cfg.data.layout not in ("pairs", "arena"):
+        if cfg.data.layout == "geditv2":
+            raise ConfigError(f"data=geditv2 compares two editors' edits in one prompt; judge={cfg.judge.name} "
+                              "judges one: judge=geditv2_official, geditv2 or pairwise")  # fmt: skip
         raise ConfigError(
             f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path=PAIRS with "
-            f"id, source, instruction, edited_a, edited_b) or python -m evaluator.arena, not data={cfg.data.layout}"
+            f"id, source, instruction, edited_a, edited_b), data=geditv2 or python -m evaluator.arena, not "
+            f"data={cfg.data.layout}"
         )
     if scheme.per_item and cfg.data.layout != "risebench":
         raise ConfigError(f"judge={cfg.judge.name} asks each item what RISEBench's script asks it; it reads "

@@ -7,6 +7,8 @@
   as ``<key>_SRCIMG.png``, as GEdit-Bench's own scripts expect.
 - ImgEdit-Bench: ``<edits>/<key>.png``.
 - RISEBench: ``<outputs>/images/<category>/<index>.png``, where its ``gpt_eval.py --output <outputs>`` looks.
+- GEditBench v2: ``<gallery>/<editor>/<key>.png`` (``data.editors=[editor]``), and beside its ``metadata.jsonl`` a
+  ``metadata_<editor>.jsonl`` that lists them too, the file its evaluation takes (``--geditv2-metadata-file``).
 
 Beside the edits lies ``editor.yaml``, the editor's settings; the judge copies it into its own results.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from evaluator.inputs import readers
+from evaluator.inputs.geditv2 import merged_candidates, read_queries_to_edit
 from evaluator.inputs.images import load_rgb
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.readers import Loaded
@@ -50,6 +53,8 @@ def read_edit_rows(data_cfg, out_dir: Path) -> Loaded:
     else:
         if data_cfg.layout == "gedit":
             found = readers.read_gedit(data_cfg, saved_source=False)  # the metadata's image, not a saved one
+        elif data_cfg.layout == "geditv2":
+            found = read_queries_to_edit(data_cfg)  # each query once, not its pairs
         else:
             found = readers.READERS[data_cfg.layout](data_cfg)
         # A benchmark's reader calls a row without an edit "missing"; here every row is one to edit.
@@ -86,6 +91,9 @@ def write_beside(data_cfg, rows: Sequence[dict], samples: dict[str, Sample], out
     """
     if data_cfg.layout == "manifest":
         return [_write_manifest(rows, samples, out_dir)]
+    if data_cfg.layout == "geditv2":  # its gallery's metadata with these outputs added, for its own evaluation
+        path, text = merged_candidates(data_cfg, [r["id"] for r in rows if r.get("error") is None])
+        return [atomic_write(path, text)]
     if data_cfg.layout == "gedit":
         for row in rows:
             s = samples.get(row["id"])
@@ -151,7 +159,7 @@ def _write_png_copy(source: Path, target: Path, upright: bool) -> None:
 
 def record_of(data_cfg) -> Path | None:
     """The ``editor.yaml`` beside the edits the judge is about to read, if the editing stage made them."""
-    if data_cfg.layout in ("pairs", "arena"):
+    if data_cfg.layout in ("pairs", "arena", "geditv2"):
         return None  # pairs of edits compared: no one editor made them
     if data_cfg.layout == "manifest":
         folder = Path(str(data_cfg.path)).expanduser().parent

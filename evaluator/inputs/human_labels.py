@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from evaluator.inputs.readers import read_table
+from evaluator.inputs.tables import read_table
 from evaluator.results.writing import atomic_write
 from evaluator.runtime.errors import ConfigError
 

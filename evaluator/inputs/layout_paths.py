@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 from pathlib import Path
+
+from PIL import Image
 
 from evaluator.inputs.samples import Loaded, Sample
 
@@ -30,3 +35,28 @@ def split_missing(samples: list[Sample]) -> Loaded:
     """The samples whose edited image exists, and apart those whose edit is missing."""
     present = [s for s in samples if Path(s.edited).is_file()]
     return Loaded(present, [], [s for s in samples if not Path(s.edited).is_file()])
+
+
+def embedded_image(value, folder: Path, name: str) -> str:
+    """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
+    ``folder`` (a name that would lead out of it is refused)."""
+    if isinstance(value, str):
+        return value
+    if value.get("bytes") is None:
+        return value["path"]
+    data = value["bytes"]
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            ext = (im.format or "png").lower().replace("jpeg", "jpg")
+    except (OSError, Image.DecompressionBombError):  # the pre-flight check says what is wrong with it, per row
+        ext = "img"
+    # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
+    # their images are the same bytes.
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    target = inside_root(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)  # ranks may race here; every one writes the same bytes
+    return str(target)

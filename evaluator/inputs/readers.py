@@ -1,4 +1,5 @@
-"""Readers for the layouts benchmarks ship in: our manifest, GEdit-Bench and ImgEdit-Bench (RISEBench: its own module).
+"""Readers for the layouts benchmarks ship in: our manifest, GEdit-Bench and ImgEdit-Bench (RISEBench and GEditBench v2:
+their own modules).
 
 Each reader returns a ``Loaded``: the samples to score, the problems that stop a run (bad rows, missing source
 images), and the samples whose edited image is missing, which become result rows with error "missing edit".
@@ -8,27 +9,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
-import os
 from collections.abc import Collection
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from PIL import Image
 
 from evaluator.inputs.arena import read_arena
-from evaluator.inputs.layout_paths import inside_root, plain_name, split_missing
+from evaluator.inputs.geditv2 import read_geditv2
+from evaluator.inputs.layout_paths import embedded_image, inside_root, plain_name, split_missing
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.pairs import read_pairs
 from evaluator.inputs.risebench import read_risebench
 from evaluator.inputs.samples import Kind, Loaded, Problem, Sample
+from evaluator.inputs.tables import read_table
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.tiny import cache_root
 
 
 def read_samples(data_cfg, pairwise: bool = False, reserved: Collection[str] = ()) -> Loaded:
-    """Read the configured layout (``data.layout``: manifest, pairs, arena, gedit, imgedit or risebench), then
+    """Read the configured layout (``data.layout``: manifest, pairs, arena, gedit, imgedit, risebench or geditv2), then
     ``data.limit``.
     ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown).
     ``reserved``: the judge's criteria, which a user's column must not be named like (see ``samples.keep_apart``)."""
@@ -97,62 +97,6 @@ def _editor(arena_cfg, name: str, path: str) -> Loaded:
     return READERS[layout](OmegaConf.create({"layout": layout, **keys}))
 
 
-def read_table(path: str | Path) -> list[dict]:
-    """Rows of a Hugging Face dataset on disk: parquet file(s), or a ``save_to_disk`` folder of arrow files.
-
-    Raises:
-        FileNotFoundError: nothing there; ValueError: a file that is not parquet or arrow data (JSON, a corrupt
-            or truncated file), in one line.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = Path(path).expanduser()
-    files = (sorted(path.rglob("*.parquet")) or sorted(path.rglob("*.arrow"))) if path.is_dir() else [path]
-    if not files or not files[0].exists():
-        raise FileNotFoundError(f"no parquet or arrow data at {path}")
-    tables = []
-    for f in files:
-        try:
-            if f.suffix == ".arrow":  # datasets writes arrow IPC streams
-                with pa.memory_map(str(f)) as source:
-                    tables.append(pa.ipc.open_stream(source).read_all())
-            else:
-                tables.append(pq.read_table(f))
-        except pa.ArrowException as e:  # JSON, CSV, a truncated download: one line, whatever pyarrow says
-            why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{f} is not parquet or arrow data ({why})") from None
-    try:
-        return pa.concat_tables(tables).to_pylist()
-    except pa.ArrowException as e:
-        raise ValueError(f"the files under {path} do not share one schema ({str(e).splitlines()[0][:200]})") from None
-
-
-def _image_file(value, folder: Path, name: str) -> str:
-    """A path for a dataset's image cell ({bytes, path} or a path); embedded bytes are written out once, inside
-    ``folder`` (a name that would lead out of it is refused)."""
-    if isinstance(value, str):
-        return value
-    if value.get("bytes") is None:
-        return value["path"]
-    data = value["bytes"]
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            ext = (im.format or "png").lower().replace("jpeg", "jpg")
-    except (OSError, Image.DecompressionBombError):  # the pre-flight check says what is wrong with it, per row
-        ext = "img"
-    # Named by content too: two rows sharing a key (a picture's English and Chinese rows) share a file only if
-    # their images are the same bytes.
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    target = inside_root(folder / f"{name}-{digest}.{ext}", folder, "embedded source image")
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)  # ranks may race here; every one writes the same bytes
-    return str(target)
-
-
 GEDIT_COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_image")
 
 
@@ -192,7 +136,7 @@ def read_gedit(data_cfg, saved_source: bool = True) -> Loaded:
             edited = inside_root(fullset / task / lang / f"{key}.png", fullset, "edited image")
             saved = edited.with_name(f"{key}_SRCIMG.png")
             saved = saved if saved_source and saved.is_file() else None
-            source = str(saved) if saved else _image_file(rec["input_image"], sources, key)
+            source = str(saved) if saved else embedded_image(rec["input_image"], sources, key)
         except ValueError as e:
             problems.append(Problem(row, f"{key}/{lang}", Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
             continue
@@ -235,4 +179,4 @@ def read_imgedit(data_cfg) -> Loaded:
     return loaded
 
 
-READERS = {"gedit": read_gedit, "imgedit": read_imgedit, "risebench": read_risebench}
+READERS = {"gedit": read_gedit, "imgedit": read_imgedit, "risebench": read_risebench, "geditv2": read_geditv2}

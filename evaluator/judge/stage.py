@@ -23,7 +23,7 @@ from evaluator.inputs import preflight, readers
 from evaluator.judge import server, vllm_engine, vllm_server
 from evaluator.judge.loading import load_processor
 from evaluator.judge.module import JudgeModule
-from evaluator.results import report, resume, run_folder
+from evaluator.results import geditv2, report, resume, run_folder
 from evaluator.results.agreement import agreement_of
 from evaluator.results.headline import protocol_of
 from evaluator.results.pairs import pair_rows, pairs_summary
@@ -35,6 +35,7 @@ from evaluator.runtime import job, logs, stopping
 from evaluator.runtime.coordination import Coordinator
 from evaluator.runtime.dataset import PairDataset, ShardedData
 from evaluator.runtime.errors import ConfigError
+from evaluator.runtime.hashing import file_digest
 from evaluator.runtime.logs import escape
 from evaluator.runtime.progress import GlobalProgress
 from evaluator.runtime.sampler import CostModel
@@ -234,11 +235,15 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
     be drawn, that is a warning, and the results stand."""
     judgements = [j.name for j in scheme.judgements]
     protocol = protocol_of(cfg.data.layout, scheme)
-    summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol=protocol, parser=scheme.parser)
+    elo = geditv2.leaderboard(rows, judgements, cfg.data) if protocol == "geditv2" else None  # its settings: data's
+    summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol, scheme.parser, headline=elo)
     source = cfg.judge.official_source  # which version of a benchmark's own prompts the scores followed
     summary["scheme"] = {"name": scheme.name, "parser": scheme.parser, **(source_record(source) if source else {})}
     if protocol == "risebench":  # its script's version, weights and rules that the tables follow
         summary["scheme"]["protocol"] = risebench.PROTOCOL
+    templates = sorted({p.file for j in scheme.judgements for p in j.prompts if p.file})
+    if templates:  # a benchmark's prompt templates (GEditBench v2): each file's digest
+        summary["scheme"]["official_files_sha256"] = {t: file_digest(t) for t in templates}
     record = layouts.record_of(cfg.data)  # the edits were made by evaluator.edit: say with which editor
     if record is not None:
         record = record.read_bytes()

@@ -7,6 +7,9 @@
 - ``risebench``: ``<out>/<name of out>.pkl``, the judge's replies per item as RISEBench's ``gpt_eval.py --output
   <out>`` keeps them (``judge1``-``judge3``), so that script computes its tables from them without asking its judge;
   an item without a reply (a missing edit, a failed request) gets an empty one, which it counts as failed;
+- ``geditv2``: ``<out>/<judgement>.jsonl`` per dimension, each decisive verdict as its evaluation writes it
+  (``{"key": "<query>_pair_<A>_vs_<B>", "results": {"winner": "Image A"}}``; ties and failures left out, as it leaves
+  them out), the files its ``elo_score.py --result-files`` reads, in the order its ``elo.sh`` passes them;
 - ``editscore`` (a data=pairs run): ``<task type>/<dimension>.jsonl``, each pair's ``score`` as [the people's
   preferred edit's, the other's], as EditScore's ``calculate_statistics.py`` reads it (the pair's category and
   criterion name the folder and file; a pairwise judge's verdict is [1, 0], [0, 1] or [0.5, 0.5]);
@@ -28,7 +31,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from evaluator.results.headline import GEDIT_TYPES
-from evaluator.results.writing import RUN_FILES, atomic_write, make_parent, read_run, require_run
+from evaluator.results.writing import RUN_FILES, atomic_write, jsonl_line, make_parent, read_run, require_run
 from evaluator.runtime.errors import ConfigError, OutputError
 
 GEDIT_COLUMNS = ("source_image", "edited_image", "instruction", "sementics_score", "quality_score",
@@ -103,6 +106,17 @@ def export_risebench(rows: list[dict], out: Path) -> list[Path]:
     return [atomic_write(_inside(out, f"{out.resolve().name}.pkl"), pickle.dumps(judged))]
 
 
+def export_geditv2(rows: list[dict], dimensions: list[str], out: Path) -> list[Path]:
+    """Each dimension's decisive verdicts in GEditBench v2's result format; see the module docstring."""
+    written = []
+    for d in dimensions:
+        lines = [jsonl_line({"key": r["id"], "results": {"winner": "Image A" if r[d] == 1.0 else "Image B",
+                                                          "raw_response": r.get(f"response.{d}")}})
+                 for r in rows if r.get("editor_a") and r.get(d) in (0.0, 1.0)]  # fmt: skip
+        written.append(atomic_write(_inside(out, f"{d}.jsonl"), "".join(lines)))
+    return written
+
+
 def export_editscore(pairs: list[dict], out: Path) -> list[Path]:
     """One JSONL file per task type and dimension; pairs a person called a tie have no preferred edit: left out."""
     from evaluator.results.published_agreement import margin
@@ -155,6 +169,9 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
         return export_imgedit(rows, out)
     if fmt == "risebench":
         return export_risebench(rows, out)
+    if fmt == "geditv2":
+        scheme = OmegaConf.load(run_dir / "config.yaml").judge
+        return export_geditv2(rows, [str(j.name) for j in scheme.judgements], out)
     if fmt in PAIRS_FORMATS:
         pairs = [json.loads(line) for line in (run_dir / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
         return PAIRS_FORMATS[fmt](pairs, out)

@@ -7,6 +7,7 @@
 - ``manifest`` (your own set): the mean over its categories of each category's mean overall score.
 - ``risebench`` (RISEBench, judged by its scheme): its accuracy and score, overall and per category, and the rest of
   its CSV (``evaluator.results.risebench``).
+- ``geditv2`` (GEditBench v2): its Elo leaderboard of the editors compared (``evaluator.results.geditv2``).
 
 A macro average over fewer types than the protocol has would be a different number, so a type without a scored
 sample makes its figure ``None`` (GEdit-Bench's script gives NaN), with ``types`` saying how many counted. Each
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluator.results import risebench
+from evaluator.results import geditv2, risebench
 
 GEDIT_TYPES = (
     "background_change", "color_alter", "material_alter", "motion_change", "ps_human", "style_change",
@@ -45,6 +46,8 @@ def protocol_of(layout: str, scheme=None) -> str:
     (``scheme``: the run's ``Scheme``), any other scheme on its data gets the macro average over categories."""
     if layout == "risebench":
         return "risebench" if scheme is not None and scheme.overall_combine == "risebench" else "manifest"
+    if layout == "geditv2":  # its Elo over the verdicts of each judgement
+        return "geditv2"
     return layout if layout in PROTOCOL_TYPES else "manifest"
 
 
@@ -186,7 +189,7 @@ def headline(rows: Sequence[dict], protocol: str, criteria: Sequence[str], parse
     return out
 
 
-NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "risebench": "RISEBench",
+NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "risebench": "RISEBench", "geditv2": "GEditBench v2",
          "manifest": "macro average over categories"}  # fmt: skip
 
 
@@ -216,6 +219,8 @@ def headline_markdown(h: dict, escape=str) -> list[str]:
     """The headline as markdown lines: a row per subset, a column per criterion, then what it leaves out."""
     if h["protocol"] == "risebench":
         return risebench.risebench_markdown(h, escape)
+    if h["protocol"] == "geditv2":
+        return geditv2.leaderboard_markdown(h, escape)
     criteria = h["criteria"]
     lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", ""]
     lines.append("| subset | " + " | ".join(escape(c) for c in criteria) + " | types | n |")

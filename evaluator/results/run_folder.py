@@ -27,8 +27,9 @@ IDENTITY = "run.json"
 LOCK = ".lock"
 # The keys of a data config that say which data it is (the rest says how to read or batch it).
 _DATA_KEYS = ("layout", "path", "root", "metadata", "results_root", "model_name", "language", "sources", "edits",
-              "images", "outputs")  # fmt: skip
-_PATH_KEYS = ("path", "root", "metadata", "results_root", "sources", "edits", "images", "outputs")
+              "images", "outputs", "gallery", "candidates")  # fmt: skip
+_PATH_KEYS = ("path", "root", "metadata", "results_root", "sources", "edits", "images", "outputs", "gallery",
+              "candidates")  # fmt: skip
 
 
 def data_name(data, assets: Path) -> str:
@@ -36,6 +37,10 @@ def data_name(data, assets: Path) -> str:
     name with a short hash of its full path (two editors' manifests are often both ``pairs.jsonl``)."""
     if data.layout == "gedit":
         return f"gedit-{slug(data.model_name)}" + ("" if data.language == "all" else f"-{slug(data.language)}")
+    if data.layout == "geditv2":  # the gallery, and a hash of its full path and the editors compared
+        gallery = Path(str(data.gallery)).expanduser().resolve()
+        digest = hashlib.sha256(json.dumps([str(gallery), sorted(map(str, data.editors))]).encode()).hexdigest()[:8]
+        return f"geditv2-{slug(gallery.name)}-{digest}"
     if data.layout == "arena":  # the editors by name, and a hash of their manifests' full paths
         editors = {k: str(Path(str(v)).expanduser().resolve()) for k, v in sorted(data.editors.items())}
         digest = hashlib.sha256(json.dumps(editors).encode()).hexdigest()[:8]
@@ -102,6 +107,8 @@ def _edits_folder(data) -> str | None:
     """A benchmark layout's folder of one editor's edits; None for a manifest or pairs file."""
     if data.layout == "gedit":
         return str(Path(str(data.results_root)) / str(data.model_name))
+    if data.layout == "geditv2":  # the editing stage's one editor's gallery folder
+        return str(Path(str(data.gallery)) / str(data.editors[0])) if len(data.editors) == 1 else None
     return {"imgedit": data.get("edits"), "risebench": data.get("outputs")}.get(data.layout)
 
 
@@ -124,6 +131,8 @@ def identity(data) -> dict:
             value = str(Path(str(value)).expanduser().resolve())
         if value is not None:
             out[key] = value
+    if data.layout == "geditv2":  # which editors it compares is which data it scores
+        out["editors"] = sorted(map(str, data.editors))
     return out
 
 

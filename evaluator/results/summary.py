@@ -139,11 +139,12 @@ def summarize(
     overall: str | None = None,
     protocol: str = "manifest",
     parser: str = "default",
+    headline: dict | None = None,
 ) -> dict:
     """The headline as ``protocol`` computes it (see ``evaluator.results.headline``), the overall score's statistics
     (overall, per category, per language), failures by error, unparseable replies per judgement, and a table per
     subset for ``criteria``; ``overall`` names the criterion that is the overall score (default: the last of
-    ``criteria``)."""
+    ``criteria``); ``headline``: one a protocol computes with settings of its own (GEditBench v2's Elo)."""
     unparseable = {}
     for j in judgements or ["score"]:
         column = f"error.{j}" if len(judgements) > 1 else "error"
@@ -151,7 +152,9 @@ def summarize(
     errors = Counter(r["error"] for r in rows if r.get("error"))
     return {
         # GEdit-Bench publishes each reported criterion; the others, the overall score alone.
-        "headline": risebench_tables(rows)
+        "headline": headline
+        if headline is not None
+        else risebench_tables(rows)
         if protocol == "risebench"
         else headlines.headline(
             rows, protocol, list(criteria) if protocol == "gedit" else [overall or list(criteria)[-1]], parser

@@ -7,6 +7,7 @@ score, several conflicting ones, or one outside the scale gets ``score=None`` an
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
@@ -263,5 +264,45 @@ def parse_risebench(reply: str) -> Parsed:
     return Parsed(float(numbers[0]))
 
 
-OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit, "risebench": parse_risebench}
+# GEditBench v2's judge client: a ```json block, else any ``` block, else the first balanced {...}; its "winner".
+_FENCED_JSON = re.compile(r"```json\s*(.*?)\s*```", re.DOTALL)
+_FENCED = re.compile(r"```\s*(.*?)\s*```", re.DOTALL)
+GEDITV2_WINNERS = {"image_a": 1.0, "image a": 1.0, "a": 1.0, "image_b": 0.0, "image b": 0.0, "b": 0.0,
+                   "tie": 0.5, "equal": 0.5, "both": 0.5, "none": 0.5}  # fmt: skip
+
+
+def json_block(reply: str) -> str | None:
+    """The text GEditBench v2's client parses as JSON: a fenced block, else the first balanced ``{...}``."""
+    for fence in (_FENCED_JSON, _FENCED):
+        if m := fence.search(reply):
+            return m.group(1).strip()
+    start = reply.find("{")
+    depth = 0
+    for i in range(max(start, 0), len(reply) if start >= 0 else 0):
+        depth += {"{": 1, "}": -1}.get(reply[i], 0)
+        if depth == 0:
+            return reply[start : i + 1]
+    return None
+
+
+def parse_geditv2(reply: str) -> Parsed:
+    """GEditBench v2: the ``winner`` of the reply's JSON, its spellings read as its judge reads them (``Image A``,
+    ``a``; ``Tie``, ``equal``, ``both``, ``none``): 1 for Image A, 0 for Image B, 0.5 for a tie. Its client repairs
+    broken JSON first (json_repair); here only JSON, or a Python dict literal, is read: a repair would be a guess."""
+    block = json_block(reply)
+    obj = None
+    for read in (json.loads, ast.literal_eval):
+        try:
+            obj = read(block) if block else None
+            break
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+    winner = obj.get("winner") if isinstance(obj, dict) else None
+    if not isinstance(winner, str) or winner.lower() not in GEDITV2_WINNERS:
+        return Parsed(None, UNPARSEABLE)
+    return Parsed(GEDITV2_WINNERS[winner.lower()])
+
+
+OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit, "risebench": parse_risebench,
+                    "geditv2": parse_geditv2}  # fmt: skip
 KEYED_PARSERS = {"editscore": parse_editscore}  # a score per key of the judgement

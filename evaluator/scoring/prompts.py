@@ -7,14 +7,19 @@ benchmark's own wording, read from ``judge.official_source``: see ``evaluator.sc
 braces a prompt asks for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced
 by the instruction, as the benchmarks do. A text part with ``format: {name: field}`` is filled as a benchmark's script
 fills it, with Python's ``str.format``: each ``{name}`` by the sample's ``field`` (``instruction``, or a field of
-the benchmark's data such as RISEBench's ``reference``), and no ``$`` placeholders.
+the benchmark's data such as RISEBench's ``reference``), and no ``$`` placeholders. A judgement whose user parts are
+one ``{template: <prompt id>, version: vN}`` takes its system prompt and parts from that GEditBench v2 template under
+``judge.official_source``, its texts rendered with Jinja as its templates are (``{{ instruction }}``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
+
+import jinja2
 
 from evaluator.runtime.textfiles import read_text_file
 from evaluator.scoring import official
@@ -29,6 +34,7 @@ class Prompt:
 
     system: str
     parts: tuple[dict, ...]
+    file: str | None = None  # the template file it was read from, if any
 
     @classmethod
     def from_config(cls, cfg: Mapping, official_source: str | None = None) -> Prompt:
@@ -37,7 +43,16 @@ class Prompt:
         An ``official`` part names the source's texts to join (a list), or ``category`` for the text named by
         each sample's category; either way the text is kept here, so a run's fingerprint covers the wording.
         """
-        parts = tuple(_part(dict(p), official_source) for p in cfg["user"])
+        user = [dict(p) for p in cfg["user"]]
+        if len(user) == 1 and "template" in user[0]:
+            if not official_source:
+                raise ValueError("a {template: ...} prompt needs judge.official_source=<its prompts folder>")
+            found = official.read_template(official_source, str(user[0]["template"]), str(user[0]["version"]))
+            parts = tuple(found["parts"])
+            for p in parts:
+                _check(p)
+            return cls(system=found["system"], parts=parts, file=found["file"])  # verbatim, as its adapter sends it
+        parts = tuple(_part(p, official_source) for p in user)
         for p in parts:
             _check(p)
         return cls(system=str(cfg["system"]).strip(), parts=parts)
@@ -96,6 +111,11 @@ def _check(p: dict) -> None:
             raise ValueError(f"a prompt text's {{placeholder}} is not filled by its format: {e!r}") from None
     elif set(p) == {"text"}:
         Template(p["text"]).substitute(_PLACEHOLDER_CHECK)
+    elif set(p) == {"jinja"}:
+        try:
+            _jinja(p["jinja"])
+        except jinja2.TemplateError as e:
+            raise ValueError(f"a template's text is no Jinja template: {e}") from None
     elif not ((set(p) == {"image"} and p["image"] in IMAGE_ROLES) or "literal" in p or "by_category" in p):
         raise ValueError(
             "a prompt part is {text: ...}, {file: path}, {image: source|edited|second|reference} or "
@@ -111,10 +131,17 @@ def _content(part: dict, sample, values: Mapping[str, str]) -> dict:
         return {"type": "text", "text": text.format(**{k: field_of(sample, f) for k, f in part["format"].items()})}
     if "text" in part:
         return {"type": "text", "text": Template(part["text"]).substitute(values)}
+    if "jinja" in part:
+        return {"type": "text", "text": _jinja(part["jinja"]).render(instruction=sample.instruction)}
     text = part["literal"] if "literal" in part else part["by_category"][sample.category or ""]
     if part["placeholder"]:
         text = text.replace(part["placeholder"], sample.instruction)
     return {"type": "text", "text": text}
+
+
+@functools.lru_cache(maxsize=64)
+def _jinja(text: str) -> jinja2.Template:
+    return jinja2.Template(text)
 
 
 def field_of(sample, name: str) -> str:

@@ -10,8 +10,9 @@ from evaluator.config.compose import compose
 from evaluator.edit import layouts
 from evaluator.edit.stage import run
 from evaluator.inputs import readers
+from evaluator.runtime.errors import DataError
 
-from ..fixtures import GEDIT_ROWS, RISEBENCH, data_cfg, make_gedit, make_imgedit, make_risebench
+from ..fixtures import GEDIT_ROWS, RISEBENCH, data_cfg, make_gedit, make_geditv2, make_imgedit, make_risebench
 
 EDIT = ["editor=tiny", "trainer=cpu", "data.num_workers=0"]
 
@@ -68,6 +69,25 @@ def test_risebench_edits_land_where_its_script_and_the_judge_read_them(tmp_path,
     judged = readers.read_samples(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
     assert len(judged.samples) == len(RISEBENCH) and judged.missing == [] and judged.problems == []
     assert layouts.record_of(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
+
+
+def test_geditv2_edits_join_its_gallery_and_the_metadata_its_evaluation_reads(tmp_path, restore_environ):
+    layout = make_geditv2(tmp_path, queries=4)
+    args = [f"data.metadata={layout['metadata']}", f"data.gallery={layout['gallery']}"]
+    assert (
+        run(compose([*EDIT, "data=geditv2", *args, "data.editors=[tiny_one]"], "edit"))
+        == tmp_path / "gallery" / "tiny_one"
+    )
+    keys = ["color_alter_000000", "subject-add_000001", "color_alter_000002", "subject-add_000003"]
+    assert sorted(p.stem for p in (tmp_path / "gallery" / "tiny_one").glob("*.png")) == sorted(keys)
+    merged = [json.loads(x) for x in (tmp_path / "gallery" / "metadata_tiny_one.jsonl").read_text().splitlines()]
+    assert all({"model": "tiny_one", "image": f"tiny_one/{m['key']}.png"} in m["candidates"] for m in merged)
+    judged = readers.read_samples(
+        data_cfg(layout="geditv2", min_outputs=1, **layout, editors=["FLUX2_dev", "tiny_one"])
+    )
+    assert len(judged.samples) == 4 and judged.problems == []
+    with pytest.raises(DataError, match="data=geditv2 edits as one editor"):
+        run(compose([*EDIT, "data=geditv2", *args, "data.editors=[a,b]", f"out_dir={tmp_path / 'x'}"], "edit"))
 
 
 def test_a_bad_row_keeps_its_place_in_the_new_manifest(tmp_path, restore_environ):
