@@ -20,6 +20,14 @@ import numpy as np
 
 ELO_BASE, ELO_SCALE = 1000.0, 400 / math.log(10)
 LOG_NU_BOUNDS = (-12.0, 8.0)
+# Which version of its scripts this follows, for summary.json.
+PROTOCOL = {
+    "benchmark": "GEditBench v2",
+    "scripts": "src/common_utils/elo_score.py, the pairs of dataset_loader.py and the writer of cli/autopipeline.py, "
+    "as of commit 82bc00e",
+    "pairs": "every pair of the compared editors per query, once, in canonical name order",
+    "left_out": "ties and failed verdicts (its evaluation does not write them)",
+}
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,7 @@ def leaderboard(rows: Sequence[dict], dimensions: Sequence[str], settings) -> di
         "tie_nu": {d: float(np.exp(v)) for d, v in zip(dimensions, log_nu, strict=True)},
         "verdicts": {d: _tally(rows, d) for d in dimensions},
         "settings": {k: settings[k] for k in ("bootstrap", "alpha", "dimension_weighting", "elo_seed")},
+        "version": PROTOCOL,
         "bootstrap_failures": failed,
         **_compatible(board, rows),
     }
