@@ -4,10 +4,12 @@ common ones of ``schema.DataConfig``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from omegaconf import MISSING
 
 from evaluator.config.schema import DataConfig
+from evaluator.runtime.errors import ConfigError
 
 
 @dataclass
@@ -67,3 +69,18 @@ class GEditV2Data(DataConfig):
 
 SCHEMAS = {"gedit_schema": GEditData, "imgedit_schema": ImgEditData, "risebench_schema": RiseBenchData,
            "geditv2_schema": GEditV2Data}  # fmt: skip
+
+
+def check_layout(data, edited: bool = True) -> None:
+    """Raises: ConfigError on a benchmark layout's own keys: RISEBench's outputs folder missing where the judge
+    reads it (``edited``), GEditBench v2's Elo settings out of range."""
+    outputs = data.get("outputs") if data.layout == "risebench" and edited else None
+    if outputs and not Path(str(outputs)).expanduser().is_dir():
+        raise ConfigError(f"data.outputs={data.outputs} is no folder (RISEBench's outputs/<MODEL>, holding "
+                          "images/<category>/<index>.png); evaluator.edit data=risebench writes one")  # fmt: skip
+    if data.layout == "geditv2":
+        if data.dimension_weighting not in ("balanced", "by_matches"):
+            weighting = data.dimension_weighting
+            raise ConfigError(f"data.dimension_weighting is one of balanced, by_matches, not {weighting!r}")
+        if data.bootstrap < 0 or data.alpha < 0 or data.min_outputs < 0:
+            raise ConfigError("data.bootstrap, data.alpha and data.min_outputs cannot be negative")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from evaluator.config import benchmark_data
 from evaluator.config.compose import did_you_mean
 from evaluator.config.hub import check_fetchable
 from evaluator.inputs.manifest import check_columns
@@ -46,19 +47,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
         _check_vllm(cfg.vllm)
     from evaluator.scoring.schemes import Scheme
 
-    scheme = Scheme.from_config(cfg.judge)  # every part, placeholder and criterion of the scheme
-    if scheme.pairwise != (cfg.data.layout == "geditv2") and cfg.data.layout not in ("pairs", "arena"):
-        if cfg.data.layout == "geditv2":
-            raise ConfigError(f"data=geditv2 compares two editors' edits in one prompt; judge={cfg.judge.name} "
-                              "judges one: judge=geditv2_official, geditv2 or pairwise")  # fmt: skip
-        raise ConfigError(
-            f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path=PAIRS with "
-            f"id, source, instruction, edited_a, edited_b), data=geditv2 or python -m evaluator.arena, not "
-            f"data={cfg.data.layout}"
-        )
-    if scheme.per_item and cfg.data.layout != "risebench":
-        raise ConfigError(f"judge={cfg.judge.name} asks each item what RISEBench's script asks it; it reads "
-                          f"data=risebench, not data={cfg.data.layout}")  # fmt: skip
+    _check_scheme_fits_data(Scheme.from_config(cfg.judge), cfg)  # every part, placeholder and criterion
     if cfg.backend == "api":
         if cfg.model.get("adapter"):
             raise ConfigError(
@@ -94,6 +83,21 @@ def check_missing(cfg: DictConfig, groups: Sequence[str]) -> None:
             raise ConfigError(f"{group}={_preset(cfg, group)} needs {keys}")
 
 
+def _check_scheme_fits_data(scheme, cfg: DictConfig) -> None:
+    """Raises: ConfigError where the judge and the data do not fit (one edit or two per prompt; per-item prompts)."""
+    layout = cfg.data.layout
+    if layout == "geditv2" and not scheme.pairwise:
+        raise ConfigError(f"data=geditv2 compares two editors' edits in one prompt; judge={cfg.judge.name} "
+                          "judges one: judge=geditv2_official, geditv2 or pairwise")  # fmt: skip
+    if scheme.pairwise and layout not in ("pairs", "arena", "geditv2"):
+        raise ConfigError(f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path="
+                          "PAIRS with id, source, instruction, edited_a, edited_b), data=geditv2 or python -m "
+                          f"evaluator.arena, not data={layout}")  # fmt: skip
+    if scheme.per_item and layout != "risebench":
+        raise ConfigError(f"judge={cfg.judge.name} asks each item what RISEBench's script asks it; it reads "
+                          f"data=risebench, not data={layout}")  # fmt: skip
+
+
 def check_data(data: DictConfig, edited: bool = True) -> None:
     """Raises: ConfigError on a bad ``data`` value, or a manifest of other columns (``edited``: the judge's)."""
     one_of("data.on_error", data.on_error, ("skip", "fail"))
@@ -107,10 +111,7 @@ def check_data(data: DictConfig, edited: bool = True) -> None:
                 "data=pairs holds edits to compare; the editing stage reads data=manifest, gedit or imgedit"
             )
         check_pair_columns(data.path)
-    outputs = data.get("outputs") if data.layout == "risebench" and edited else None
-    if outputs and not Path(str(outputs)).expanduser().is_dir():
-        raise ConfigError(f"data.outputs={data.outputs} is no folder (RISEBench's outputs/<MODEL>, holding "
-                          "images/<category>/<index>.png); evaluator.edit data=risebench writes one")  # fmt: skip
+    benchmark_data.check_layout(data, edited)
     if data.limit is not None and data.limit < 1:
         raise ConfigError(f"data.limit is a positive number of samples or null, not {data.limit}")
     workers = data.num_workers

@@ -149,7 +149,7 @@ def _editors(data_cfg, listed: dict[str, dict[str, str]], gallery: Path) -> tupl
     """The editors compared: those named (default: every one the metadata lists) that have a gallery folder of at
     least ``data.min_outputs`` files; a named editor without a folder is a problem, as its loader stops there."""
     named = [str(e) for e in data_cfg.editors] or sorted({m for c in listed.values() for m in c}, key=name_order)
-    editors, problems = [], []
+    editors, problems, few = [], [], []
     for name in named:
         try:
             plain_name(name, "editor")
@@ -166,8 +166,14 @@ def _editors(data_cfg, listed: dict[str, dict[str, str]], gallery: Path) -> tupl
         if count < data_cfg.min_outputs:
             log.warning("editor %s has %d outputs (< data.min_outputs=%d): left out, as GEditBench v2's loader "
                         "leaves it out", name, count, data_cfg.min_outputs)  # fmt: skip
+            few.append(f"{name} ({count})")
             continue
         editors.append(name)
+    if len(editors) < 2 and not problems:
+        why = f"{len(editors)} editor(s) to compare, not two or more"
+        if few:
+            why += f"; left out with fewer than data.min_outputs={data_cfg.min_outputs} outputs: {', '.join(few)}"
+        problems.append(Problem(0, "-", Kind.BAD_VALUE, why))
     return editors, problems
 
 

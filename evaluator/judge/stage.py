@@ -235,7 +235,7 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
     be drawn, that is a warning, and the results stand."""
     judgements = [j.name for j in scheme.judgements]
     protocol = protocol_of(cfg.data.layout, scheme)
-    elo = geditv2.leaderboard(rows, judgements, cfg.data) if protocol == "geditv2" else None  # its settings: data's
+    elo = geditv2.elo_leaderboard(rows, judgements, cfg.data) if protocol == "geditv2" else None  # its settings: data's
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol, scheme.parser, headline=elo)
     source = cfg.judge.official_source  # which version of a benchmark's own prompts the scores followed
     summary["scheme"] = {"name": scheme.name, "parser": scheme.parser, **(source_record(source) if source else {})}

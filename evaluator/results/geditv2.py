@@ -138,7 +138,7 @@ def fit(stats: Sequence[Counts], n: int, alpha: float, weights, start=None) -> t
     return theta - np.mean(theta), res.x[n - 1 :]
 
 
-def leaderboard(rows: Sequence[dict], dimensions: Sequence[str], settings) -> dict:
+def elo_leaderboard(rows: Sequence[dict], dimensions: Sequence[str], settings) -> dict:
     """The ``headline`` block of a GEditBench v2 run (``protocol: geditv2``); ``settings``: the data config's
     ``bootstrap``, ``alpha``, ``dimension_weighting`` and ``elo_seed``. See the module docstring."""
     per_dim = {d: decisive(rows, d) for d in dimensions}
@@ -220,7 +220,7 @@ def _compatible(board: list[dict], rows: Sequence[dict]) -> dict:
     }
 
 
-def leaderboard_markdown(h: dict, escape=str) -> list[str]:
+def elo_markdown(h: dict, escape=str) -> list[str]:
     """The leaderboard as its script prints it, with the verdicts it rests on and what it leaves out."""
     lines = ["## Headline (GEditBench v2 protocol: Elo)", "", "| rank | editor | Elo | 95% CI | dimensions | matches |",
              "| ---: | --- | ---: | --- | ---: | ---: |"]  # fmt: skip

@@ -220,7 +220,7 @@ def headline_markdown(h: dict, escape=str) -> list[str]:
     if h["protocol"] == "risebench":
         return risebench.risebench_markdown(h, escape)
     if h["protocol"] == "geditv2":
-        return geditv2.leaderboard_markdown(h, escape)
+        return geditv2.elo_markdown(h, escape)
     criteria = h["criteria"]
     lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", ""]
     lines.append("| subset | " + " | ".join(escape(c) for c in criteria) + " | types | n |")

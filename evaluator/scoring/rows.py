@@ -8,9 +8,8 @@ import math
 import zlib
 from dataclasses import dataclass
 
+from evaluator.scoring.benchmark_parsers import KEYED_PARSERS, OFFICIAL_PARSERS
 from evaluator.scoring.parsing import (
-    KEYED_PARSERS,
-    OFFICIAL_PARSERS,
     THINKING_CUT,
     UNPARSEABLE,
     Parsed,

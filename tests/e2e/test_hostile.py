@@ -77,7 +77,8 @@ def test_a_judge_saved_again_in_place_is_scored_again(tmp_path, restore_environ)
 
 
 def test_no_non_finite_score_reaches_a_row_or_the_shard(tmp_path):
-    from evaluator.scoring.parsing import parse_score, parse_viescore
+    from evaluator.scoring.benchmark_parsers import parse_viescore
+    from evaluator.scoring.parsing import parse_score
     from evaluator.scoring.rows import NOT_FINITE, add_reply, new_parts, parse_reply, result_row
 
     assert parse_score('{"score": NaN}').score is None and parse_score('{"score": Infinity}').score is None
@@ -130,7 +131,8 @@ def test_logprobs_a_server_should_not_send_are_left_out_not_a_crash(bad):
 
 
 def test_a_reply_nested_100000_deep_is_unparseable_not_a_crash():
-    from evaluator.scoring.parsing import parse_score, parse_scores, parse_viescore
+    from evaluator.scoring.benchmark_parsers import parse_viescore
+    from evaluator.scoring.parsing import parse_score, parse_scores
 
     deep = "[" * 100_000 + "]" * 100_000
     reply = '{"score": ' + deep + "}"

@@ -47,8 +47,10 @@ def test_by_default_every_listed_editor_and_few_outputs_leave_one_out(tmp_path, 
     keys = make_geditv2(tmp_path)
     listed = _read(keys)  # the metadata lists three editors; my-editor_v2 only lies in the gallery
     assert {s.extra["editor_a"] for s in listed.samples} | {s.extra["editor_b"] for s in listed.samples} == set(ALL[:3])
-    few = read_samples(data_cfg(layout="geditv2", **keys, editors=ALL, min_outputs=9))  # 8 outputs each (one 7)
-    assert few.samples == [] and few.missing == []
+    few = read_samples(data_cfg(layout="geditv2", **keys, editors=ALL, min_outputs=8))  # 8 outputs each (one 7)
+    assert "Qwen_Image_Edit_2511" not in {s.extra["editor_b"] for s in few.samples} and few.problems == []
+    [problem] = read_samples(data_cfg(layout="geditv2", **keys, editors=ALL, min_outputs=9)).problems
+    assert "0 editor(s) to compare" in problem.message and "Qwen_Image_Edit_2511 (7)" in problem.message
 
 
 def test_a_wrong_editor_or_key_is_a_counted_problem(tmp_path):

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from evaluator.config.compose import compose
 from evaluator.judge.stage import run
 from evaluator.results.export import export
-from evaluator.results.geditv2 import leaderboard
+from evaluator.results.geditv2 import elo_leaderboard
 from evaluator.runtime.errors import ConfigError
 
 from ..api_server import Server
@@ -53,7 +53,7 @@ def test_the_leaderboard_ranks_by_its_joint_elo_and_counts_what_it_leaves_out(tm
     assert round(sum(e["elo_exact"] for e in h["leaderboard"]) / 4) == 1000  # abilities centred on 1000
     assert "## Headline (GEditBench v2 protocol: Elo)" in (out / "summary.md").read_text()
     rows = read_jsonl(out / "results.jsonl")
-    again = leaderboard(rows, DIMENSIONS, OmegaConf.load(out / "config.yaml").data)
+    again = elo_leaderboard(rows, DIMENSIONS, OmegaConf.load(out / "config.yaml").data)
     assert again["leaderboard"] == h["leaderboard"]  # seeded: the same figures from the same verdicts
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from evaluator.config.compose import compose
 from evaluator.inputs.samples import Sample
-from evaluator.scoring.parsing import UNPARSEABLE, parse_geditv2
+from evaluator.scoring.benchmark_parsers import parse_geditv2
+from evaluator.scoring.parsing import UNPARSEABLE
 from evaluator.scoring.schemes import Scheme
 
 SOURCE = os.environ.get("EVALUATOR_GEDITV2_SOURCE")

@@ -1,6 +1,7 @@
 import pytest
 
-from evaluator.scoring.parsing import UNPARSEABLE, parse_imgedit, parse_labels, parse_score, parse_viescore
+from evaluator.scoring.benchmark_parsers import parse_imgedit, parse_viescore
+from evaluator.scoring.parsing import UNPARSEABLE, parse_labels, parse_score
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@ except that no score is guessed or shifted: a reply without one, or with several
 
 import pytest
 
-from evaluator.scoring.parsing import UNPARSEABLE, parse_risebench, risebench_numbers
+from evaluator.scoring.benchmark_parsers import parse_risebench, risebench_numbers
+from evaluator.scoring.parsing import UNPARSEABLE
 from evaluator.scoring.risebench import FREE_WEIGHTS, LOGICAL_WEIGHTS, STANDARD_WEIGHTS, complete, item_criteria
 
 
