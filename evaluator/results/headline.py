@@ -65,6 +65,8 @@ def figure_groups(rows: Sequence[dict], protocol: str, criteria: Sequence[str]) 
             subsets[f"{lang}/full"] = mine
             subsets[f"{lang}/intersection"] = [r for r in mine if r.get("intersection")]
         return {f"{name}/{c}": _by_type(rs, c, GEDIT_TYPES) for name, rs in subsets.items() for c in criteria}
+    if protocol == "geditv2":  # an Elo fit over all pairs: no figure is a mean of samples to pair
+        return {}
     if protocol == "risebench":  # one group of every item: the figures are plain means of the items' values
         return {f"Overall/{c}": {"all": values} for c, values in risebench.item_values(rows).items()}
     if protocol == "imgedit":

@@ -71,6 +71,8 @@ def write_charts(out_dir: Path, rows: list[dict], summary: dict, low: float, hig
     overall = summary.get("overall") or summary["criteria"][-1]
     charts = [plots.score_histogram(rows, low, high, out_dir / "plot_scores.png")]
     table = summary["tables"]["all"]
+    if table and overall not in next(iter(table.values())):  # an overall the tables do not report (GEditBench v2's)
+        overall = summary["criteria"][-1]
     if any(k not in ("macro avg", "micro avg") for k in table):
         charts.append(plots.category_bars(table, overall, out_dir / "plot_categories.png"))
     return charts

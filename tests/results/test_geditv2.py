@@ -55,6 +55,10 @@ def test_the_leaderboard_ranks_by_its_joint_elo_and_counts_what_it_leaves_out(tm
     rows = read_jsonl(out / "results.jsonl")
     again = elo_leaderboard(rows, DIMENSIONS, OmegaConf.load(out / "config.yaml").data)
     assert again["leaderboard"] == h["leaderboard"]  # seeded: the same figures from the same verdicts
+    from evaluator.results.report import build
+
+    report = next(p for p in build(out) if p.name == "report.html").read_text()
+    assert "Headline (GEditBench v2 protocol)" in report and "my-editor_v2" in report
 
 
 def test_ties_and_failures_are_left_out_as_its_files_leave_them_out(tmp_path):
