@@ -93,7 +93,7 @@ def _weights(stats: Sequence[Counts], weighting: str) -> np.ndarray:
     return np.where(counts > 0, float(np.mean(positive)) / np.where(counts > 0, counts, 1), 0.0)
 
 
-def fit(stats: Sequence[Counts], n: int, alpha: float, weights, start=None) -> tuple[np.ndarray, np.ndarray]:
+def fit_abilities(stats: Sequence[Counts], n: int, alpha: float, weights, start=None) -> tuple[np.ndarray, np.ndarray]:
     """Abilities (centred) and each dimension's log tie propensity; ``start``: (abilities, log nu) to start from.
 
     Raises:
@@ -147,14 +147,14 @@ def elo_leaderboard(rows: Sequence[dict], dimensions: Sequence[str], settings) -
     clusters = {d: _clusters(m, index) for d, m in per_dim.items()}
     stats = [_combine(c, len(models)) for c in clusters.values()]
     weights = _weights(stats, settings.dimension_weighting)
-    theta, log_nu = fit(stats, len(models), settings.alpha, weights)
+    theta, log_nu = fit_abilities(stats, len(models), settings.alpha, weights)
     rng, draws, failed = np.random.default_rng(settings.elo_seed), [], 0
     for _ in range(max(int(settings.bootstrap), 0)):
         sampled = [_combine([cs[i] for i in rng.integers(0, len(cs), size=len(cs))], len(models)) if cs
                    else _combine([], len(models)) for cs in clusters.values()]  # fmt: skip
+        weighed = _weights(sampled, settings.dimension_weighting)
         try:
-            draws.append(fit(sampled, len(models), settings.alpha, _weights(sampled, settings.dimension_weighting),
-                             start=(theta, log_nu))[0])  # fmt: skip
+            draws.append(fit_abilities(sampled, len(models), settings.alpha, weighed, start=(theta, log_nu))[0])
         except RuntimeError:
             failed += 1
     low, high = (np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)) if draws else (theta, theta)
