@@ -21,6 +21,9 @@ def check_edit(cfg: DictConfig, checkpoint: bool = True) -> None:
 
     check_missing(cfg, ("editor", "data"))
     check_data(cfg.data, edited=False)
+    if cfg.data.layout == "geditv2" and len(cfg.data.editors) != 1:
+        raise ConfigError(f"data=geditv2 edits as one editor: data.editors=[NAME] names its gallery folder, not "
+                          f"{list(cfg.data.editors)}")  # fmt: skip
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
     one_of("editor.dtype", cfg.editor.dtype, ("bfloat16", "float16", "float32", "float64"))
     e = cfg.editor
@@ -55,6 +58,11 @@ def check_pipeline(cfg: DictConfig) -> None:
         raise ConfigError(
             "evaluator.pipeline runs the editor and the judge in the same processes, one per GPU; for "
             "trainer.gpus_per_replica>1 run python -m evaluator.edit, then python -m evaluator"
+        )
+    if cfg.data.layout == "geditv2":
+        raise ConfigError(
+            "data=geditv2 compares several editors; evaluator.pipeline edits and judges one: run python -m "
+            "evaluator.edit data=geditv2 data.editors=[NAME], then python -m evaluator data=geditv2 data.editors=[...]"
         )
     check_judge(cfg, edits_exist=False)  # the judge reads the manifest the editing stage writes
     check_edit(cfg)

@@ -8,9 +8,10 @@ from PIL import Image
 
 from evaluator.config.compose import compose
 from evaluator.edit import layouts
+from evaluator.edit.checks import check_edit, check_pipeline
 from evaluator.edit.stage import run
 from evaluator.inputs import readers
-from evaluator.runtime.errors import DataError
+from evaluator.runtime.errors import ConfigError
 
 from ..fixtures import GEDIT_ROWS, RISEBENCH, data_cfg, make_gedit, make_geditv2, make_imgedit, make_risebench
 
@@ -86,8 +87,10 @@ def test_geditv2_edits_join_its_gallery_and_the_metadata_its_evaluation_reads(tm
         data_cfg(layout="geditv2", min_outputs=1, **layout, editors=["FLUX2_dev", "tiny_one"])
     )
     assert len(judged.samples) == 4 and judged.problems == []
-    with pytest.raises(DataError, match="data=geditv2 edits as one editor"):
-        run(compose([*EDIT, "data=geditv2", *args, "data.editors=[a,b]", f"out_dir={tmp_path / 'x'}"], "edit"))
+    with pytest.raises(ConfigError, match="data=geditv2 edits as one editor"):
+        check_edit(compose([*EDIT, "data=geditv2", *args, "data.editors=[a,b]", f"out_dir={tmp_path / 'x'}"], "edit"))
+    with pytest.raises(ConfigError, match=r"evaluator\.pipeline edits and judges one"):
+        check_pipeline(compose(["model=tiny", *EDIT, "data=geditv2", *args, "data.editors=[a]"], "pipeline"))
 
 
 def test_a_bad_row_keeps_its_place_in_the_new_manifest(tmp_path, restore_environ):
