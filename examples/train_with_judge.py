@@ -107,6 +107,11 @@ def main() -> None:
     )
     if trainer.is_global_zero:
         torch.save(model.state_dict(), args.out / "editor.pt")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Every rank waits for the others, then the group goes: a rank that exits while gloo's threads still talk to
+        # the others can die with SIGABRT ("terminate called without an active exception") after a run that worked.
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
