@@ -50,26 +50,22 @@ def read_geditv2(data_cfg) -> Loaded:
     except (OSError, ValueError) as e:
         return Loaded(problems=[Problem(0, "-", Kind.FILE, f"GEditBench v2 candidates unreadable: {e}")])
     editors, problems = _editors(data_cfg, listed, gallery)
-    sources = cache_root() / "geditv2-sources"
     loaded = Loaded(problems=problems)
     seen: set[str] = set()
     for row, rec in enumerate(queries, start=1):
-        missing = [c for c in REQUIRED if rec.get(c) is None]
-        key = str(rec.get("key", "-"))
-        if missing or key in seen:
-            why = f"missing {', '.join(missing)}" if missing else f"key {key} appears more than once"
-            loaded.problems.append(Problem(row, key, Kind.MISSING_FIELD if missing else Kind.DUPLICATE_ID, why))
+        key, source, problem = _query(rec, row)
+        if problem is None and key in seen:
+            problem = Problem(row, key, Kind.DUPLICATE_ID, f"key {key} appears more than once")
+        try:
+            if problem is None and "_pair_" in key:
+                raise ValueError(f"key {key!r} holds _pair_, which its Elo script splits a pair's id at")
+            outputs = {e: _output(gallery, e, key, listed.get(key, {})) for e in editors} if problem is None else {}
+        except ValueError as e:
+            problem = Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}")
+        if problem is not None:
+            loaded.problems.append(problem)
             continue
         seen.add(key)
-        try:
-            plain_name(key, "key")
-            if "_pair_" in key:
-                raise ValueError(f"key {key!r} holds _pair_, which its Elo script splits a pair's id at")
-            source = embedded_image(rec["source_image"], sources, key)
-            outputs = {e: _output(gallery, e, key, listed.get(key, {})) for e in editors}
-        except ValueError as e:
-            loaded.problems.append(Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
-            continue
         have = sorted((e for e, path in outputs.items() if path is not None), key=name_order)
         for a, b in itertools.combinations(have, 2):
             extra = {"key": key, "editor_a": a, "editor_b": b}
@@ -95,15 +91,9 @@ def read_queries_to_edit(data_cfg) -> Loaded:
     folder = Path(str(data_cfg.gallery)).expanduser().resolve() / editors[0]
     loaded = Loaded()
     for row, rec in enumerate(queries, start=1):
-        key = str(rec.get("key", "-"))
-        if any(rec.get(c) is None for c in REQUIRED):
-            loaded.problems.append(Problem(row, key, Kind.MISSING_FIELD, f"missing one of {', '.join(REQUIRED)}"))
-            continue
-        try:
-            plain_name(key, "key")
-            source = embedded_image(rec["source_image"], cache_root() / "geditv2-sources", key)
-        except ValueError as e:
-            loaded.problems.append(Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}"))
+        key, source, problem = _query(rec, row)
+        if problem is not None:
+            loaded.problems.append(problem)
             continue
         edited = str(folder / f"{key}.png")
         loaded.samples.append(Sample(key, source, edited, str(rec["instruction"]), key.rsplit("_", 1)[0], row=row))
@@ -125,6 +115,19 @@ def merged_candidates(data_cfg, edited: list[str]) -> tuple[Path, str]:
                 rec["candidates"].append({"model": editor, "image": f"{editor}/{rec['key']}.png"})
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     return gallery / f"metadata_{editor}.jsonl", "".join(lines)
+
+
+def _query(rec: dict, row: int) -> tuple[str, str | None, Problem | None]:
+    """A query's key and its source image (written once into the cache folder), or the problem that stops it."""
+    key = str(rec.get("key", "-"))
+    missing = [c for c in REQUIRED if rec.get(c) is None]
+    if missing:
+        return key, None, Problem(row, key, Kind.MISSING_FIELD, f"missing {', '.join(missing)}")
+    try:
+        plain_name(key, "key")
+        return key, embedded_image(rec["source_image"], cache_root() / "geditv2-sources", key), None
+    except ValueError as e:
+        return key, None, Problem(row, key, Kind.OUTSIDE_ROOT, f"path escapes the data root: {e}")
 
 
 def read_candidates(path: Path) -> dict[str, dict[str, str]]:
