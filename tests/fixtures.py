@@ -182,12 +182,11 @@ def data_cfg(**keys):
     """A data config as the schema of its layout (``layout=...``, default manifest) completes it."""
     from omegaconf import OmegaConf
 
-    from evaluator.config.benchmark_data import GEditData, GEditV2Data, ImgEditData, RiseBenchData
+    from evaluator.config.benchmark_data import SCHEMAS
     from evaluator.config.schema import ManifestData
 
-    schemas = {"manifest": ManifestData, "gedit": GEditData, "imgedit": ImgEditData, "risebench": RiseBenchData,
-               "geditv2": GEditV2Data}  # fmt: skip
-    schema = schemas[keys.get("layout", "manifest")]
+    layout = keys.get("layout", "manifest")
+    schema = ManifestData if layout == "manifest" else SCHEMAS[f"{layout}_schema"]
     return OmegaConf.merge(OmegaConf.structured(schema), keys)
 
 
@@ -218,3 +217,60 @@ def plan_of(data, previous=None):
     return make_plan(
         loaded, preflight.findings_of(data, loaded, [share]), readers.describe(data), data.on_error, previous
     )
+
+
+# KRIS-Bench: (category, id, item fields beside ins_en, the scores the test judge gives as [c<n> i<n> k<n>], output?)
+KRISBENCH = [
+    ("count_change", "1", {"ori_img": "1.jpg"}, "[c5 i5]", True),
+    ("count_change", "2", {"ori_img": "2.png"}, "[c3 i2]", True),
+    ("count_change", "3", {"ori_img": "3.jpg"}, "[c4 i4]", False),
+    ("anomaly_correction", "1", {"ori_img": "1.jpg", "explain_en": "No sixth finger."}, "[c4 i4]", True),
+    ("physics", "1", {"ori_img": "1.jpg", "explain_en": "Ice floats."}, "[c5 i4 k3]", True),
+    ("physics", "2", {"ori_img": "2.jpg", "explain_en": "Heavier side sinks."}, "[bad]", True),
+    ("viewpoint_change", "1", {"ori_img": "1.jpg", "gt_img": "1_gt.jpg"}, "[c4 i5]", True),
+    ("multi-element_composition", "1", {"ori_img": ["1-1.jpg", "1-2.jpg"]}, "[c3 i4]", True),
+    ("multi-element_composition", "2", {"ori_img": ["2-1.jpg", "2-2.jpg", "2-3.jpg"]}, "[c5 i5]", True),
+    ("temporal_prediction", "1", {"ori_img": ["1-2.jpg", "1-3.jpg", "1-4.jpg"], "gt_img": "1-1.jpg"}, "[c4 i3]", True),
+    ("temporal_prediction", "2", {"ori_img": ["2-3.jpg", "2-1.jpg", "2-4.jpg"], "gt_img": "2-2.jpg"}, "[c2 i2]", True),
+]
+
+
+def make_krisbench(root: Path, items=KRISBENCH) -> dict:
+    """KRIS-Bench's layout: ``KRIS_Bench/<category>/annotation.json`` and its images (each a flat colour of its own),
+    and an editor's outputs at ``results/editor/<category>/<id>.png`` (one left out)."""
+    bench, outputs = root / "KRIS_Bench", root / "results" / "editor"
+    annotations: dict[str, dict] = {}
+    for n, (category, key, fields, marks, has_output) in enumerate(items):
+        folder = bench / category
+        folder.mkdir(parents=True, exist_ok=True)
+        names = fields["ori_img"] if isinstance(fields["ori_img"], list) else [fields["ori_img"]]
+        for i, name in enumerate([*names, *([fields["gt_img"]] if "gt_img" in fields else [])]):
+            (folder / name).write_bytes(_png((20, 16), (10 * n, 20 * i, 100)))
+        annotations.setdefault(category, {})[key] = {**fields, "ins_en": f"Edit {category} {key} {marks}.",
+                                                     "explain_en": fields.get("explain_en", "")}  # fmt: skip
+        if has_output:
+            (outputs / category).mkdir(parents=True, exist_ok=True)
+            (outputs / category / f"{key}.png").write_bytes(_png((20, 16), (200, 10 * n, 50)))
+    for category, items_of in annotations.items():
+        (bench / category / "annotation.json").write_text(json.dumps(items_of, indent=2))
+    return {"metadata": str(bench), "outputs": str(outputs)}
+
+
+def krisbench_reply(text: str) -> str:
+    """The test judge of ``KRISBENCH``, telling the prompt by the score keys it asks for: consistency as JSON, the
+    knowledge prompt's two scores as JSON, instruction in its keyed form, quality 4 in a fenced JSON block; for an
+    item marked [bad] a reply whose only digit its scripts would take for a score."""
+    import re
+
+    found = re.search(r"\[c(\d) i(\d)(?: k(\d))?\]", text)
+    c, i, k = found.groups() if found else (None, None, None)
+    if "[bad]" in text:
+        return "Step 1 shows the edit; it looks right."
+    if "knowledge_score" in text:
+        return json.dumps({"instruction_score": int(i), "knowledge_score": int(k), "instruction_reasoning": "ok",
+                           "knowledge_reasoning": "ok"})  # fmt: skip
+    if "consistency_score" in text:
+        return f'Here is my verdict: {{"consistency_score": {c}, "reasoning": "kept"}}'
+    if "instruction_score" in text:
+        return f"Instruction score: {i}\nThe edit follows the instruction."
+    return '```json\n{"quality_score": 4, "reasoning": "clean"}\n```'

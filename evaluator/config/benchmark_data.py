@@ -1,5 +1,5 @@
-"""The data keys of the benchmarks' own layouts (``data=gedit``, ``imgedit``, ``risebench``, ``geditv2``), beside the
-common ones of ``schema.DataConfig``."""
+"""The data keys of the benchmarks' own layouts (``data=gedit``, ``imgedit``, ``risebench``, ``geditv2``,
+``krisbench``), beside the common ones of ``schema.DataConfig``."""
 
 from __future__ import annotations
 
@@ -67,17 +67,33 @@ class GEditV2Data(DataConfig):
     elo_seed: int = 42
 
 
+@dataclass
+class KrisBenchData(DataConfig):
+    """KRIS-Bench: its benchmark folder, and an editor's outputs where its metrics_*.py scripts read them."""
+
+    layout: str = "krisbench"
+    metadata: str = MISSING  # the KRIS_Bench folder: <category>/annotation.json and the category's images
+    outputs: str = MISSING  # results/<MODEL>: <category>/<id>.png (or .jpg, .jpeg)
+    categories: list[str] = field(default_factory=list)  # the categories to judge; empty: every one found
+    resize_edited: bool = False  # its scripts send each image as it is
+    exif_transpose: bool = False  # as its scripts do
+
+
 SCHEMAS = {"gedit_schema": GEditData, "imgedit_schema": ImgEditData, "risebench_schema": RiseBenchData,
-           "geditv2_schema": GEditV2Data}  # fmt: skip
+           "geditv2_schema": GEditV2Data, "krisbench_schema": KrisBenchData}  # fmt: skip
 
 
 def check_layout(data, edited: bool = True) -> None:
     """Raises: ConfigError on a benchmark layout's own keys: RISEBench's outputs folder missing where the judge
     reads it (``edited``), GEditBench v2's Elo settings out of range."""
-    outputs = data.get("outputs") if data.layout == "risebench" and edited else None
+    outputs = data.get("outputs") if data.layout in ("risebench", "krisbench") and edited else None
     if outputs and not Path(str(outputs)).expanduser().is_dir():
-        raise ConfigError(f"data.outputs={data.outputs} is no folder (RISEBench's outputs/<MODEL>, holding "
-                          "images/<category>/<index>.png); evaluator.edit data=risebench writes one")  # fmt: skip
+        holding = "images/<category>/<index>.png" if data.layout == "risebench" else "<category>/<id>.png"
+        raise ConfigError(f"data.outputs={data.outputs} is no folder (the editor's outputs, holding {holding}); "
+                          f"evaluator.edit data={data.layout} writes one")  # fmt: skip
+    if data.layout == "krisbench" and not Path(str(data.metadata)).expanduser().is_dir():
+        raise ConfigError(f"data.metadata={data.metadata} is no folder (the KRIS_Bench folder, holding "
+                          "<category>/annotation.json)")  # fmt: skip
     if data.layout == "geditv2":
         if data.dimension_weighting not in ("balanced", "by_matches"):
             weighting = data.dimension_weighting

@@ -1,7 +1,6 @@
 """The judge's config checks that its schema cannot express, each mistake one line, every one before any model
 loads: data, devices, the server settings, the checkpoint, the output folder. The editing stage's are in
-``evaluator.edit.checks``. No torch, Lightning or transformers here.
-"""
+``evaluator.edit.checks``. No torch, Lightning or transformers here."""
 
 from __future__ import annotations
 
@@ -22,6 +21,8 @@ from evaluator.inputs.pairs import check_pair_columns
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.topology import cpu_count
 
+PARSERS = ("default", "viescore", "imgedit", "editscore", "risebench", "geditv2", "krisbench")
+
 
 def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = True) -> None:
     """The checks on a composed config that its schema cannot express; every one before any model loads
@@ -39,7 +40,7 @@ def check_judge(cfg: DictConfig, checkpoint: bool = True, edits_exist: bool = Tr
     check_data(cfg.data, edited=edits_exist)
     one_of("judge.mode", cfg.judge.mode, ("generate", "logits"))
     one_of("trainer.accelerator", cfg.trainer.accelerator, ("auto", "gpu", "cuda", "cpu"))
-    one_of("judge.parser", cfg.judge.parser, ("default", "viescore", "imgedit", "editscore", "risebench", "geditv2"))
+    one_of("judge.parser", cfg.judge.parser, PARSERS)
     one_of("backend", cfg.backend, ("local", "api", "vllm"))
     if cfg.backend == "api":
         _check_api(cfg)
@@ -93,9 +94,9 @@ def _check_scheme_fits_data(scheme, cfg: DictConfig) -> None:
         raise ConfigError(f"judge={cfg.judge.name} compares two edits in one prompt; it reads data=pairs (data.path="
                           "PAIRS with id, source, instruction, edited_a, edited_b), data=geditv2 or python -m "
                           f"evaluator.arena, not data={layout}")  # fmt: skip
-    if scheme.per_item and layout != "risebench":
-        raise ConfigError(f"judge={cfg.judge.name} asks each item what RISEBench's script asks it; it reads "
-                          f"data=risebench, not data={layout}")  # fmt: skip
+    if scheme.per_item and layout != scheme.overall_combine:  # its arithmetic is named after its benchmark's layout
+        raise ConfigError(f"judge={cfg.judge.name} asks each item what its benchmark's scripts ask it; it reads "
+                          f"data={scheme.overall_combine}, not data={layout}")  # fmt: skip
 
 
 def check_data(data: DictConfig, edited: bool = True) -> None:

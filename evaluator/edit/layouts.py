@@ -28,7 +28,7 @@ from evaluator.inputs.geditv2 import merged_candidates, read_queries_to_edit
 from evaluator.inputs.images import load_rgb
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.readers import Loaded
-from evaluator.inputs.samples import Sample
+from evaluator.inputs.samples import Kind, Problem, Sample
 from evaluator.results.writing import atomic_write, jsonl_line, safe_name
 from evaluator.runtime.errors import ConfigError, OutputError
 from evaluator.runtime.hashing import file_digest
@@ -59,9 +59,15 @@ def read_edit_rows(data_cfg, out_dir: Path) -> Loaded:
             found = readers.READERS[data_cfg.layout](data_cfg)
         # A benchmark's reader calls a row without an edit "missing"; here every row is one to edit.
         rows = sorted(found.samples + found.missing, key=lambda s: s.row)
-        if data_cfg.layout == "risebench":  # a PNG, which its script looks for first, whatever was there before
+        if data_cfg.layout in ("risebench", "krisbench"):  # a PNG, which their scripts read, whatever was there
             rows = [dataclasses.replace(s, edited=str(Path(s.edited).with_suffix(".png"))) for s in rows]
-        loaded = Loaded(rows, found.problems)
+        problems = list(found.problems)
+        if data_cfg.layout == "krisbench":  # a composition or a frame item: the editing stage gives an editor one image
+            problems += [Problem(s.row, s.id, Kind.BAD_VALUE, f"{len(s.more_sources) + 1} input images; the editing "
+                                 "stage gives its editor one (edit these with a multi-image editor)")
+                         for s in rows if s.more_sources]  # fmt: skip
+            rows = [s for s in rows if not s.more_sources]
+        loaded = Loaded(rows, problems)
     return readers.limit(loaded, data_cfg.limit) if data_cfg.get("limit") else loaded
 
 
@@ -166,6 +172,7 @@ def record_of(data_cfg) -> Path | None:
     elif data_cfg.layout == "gedit":
         folder = Path(str(data_cfg.results_root)).expanduser() / str(data_cfg.model_name)
     else:
-        folder = Path(str(data_cfg.outputs if data_cfg.layout == "risebench" else data_cfg.edits)).expanduser()
+        outputs = data_cfg.layout in ("risebench", "krisbench")
+        folder = Path(str(data_cfg.outputs if outputs else data_cfg.edits)).expanduser()
     path = folder / RECORD
     return path if path.is_file() else None

@@ -58,6 +58,8 @@ def input_digest(sample: Sample, image_digests: dict[str, str]) -> str:
         fields.append(image_digests.get("second"))
     if "variants" in sample.extra:  # a benchmark's per-item prompts: which are asked and the texts they fill in
         fields += [image_digests.get("reference"), sorted(sample.extra.items())]
+    if sample.more_sources:  # further input images (KRIS-Bench), in the order the layout gives them
+        fields += [image_digests.get(role) for role in sample.images if role[6:].isdigit()]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -94,7 +96,7 @@ def check_share(
                 message = f"instruction too long: {n} {unit} > {limit}={max_tokens}"
                 share.problems.append(Problem(s.row, s.id, Kind.TOO_LONG, message))
                 share.refused.add(pos)
-    paths = sorted({getattr(s, r) for pos, s in enumerate(samples) for r in _roles(s, pos, no_edit)})
+    paths = sorted({s.image(r) for pos, s in enumerate(samples) for r in _roles(s, pos, no_edit)})
     share.facts = _facts(paths[rank::world_size], limits, threads, store)
     return share
 
@@ -145,7 +147,7 @@ def merge(
             continue
         sizes, problems, digests = {}, [], {}
         for role in _roles(s, pos, no_edit):
-            path = getattr(s, role)
+            path = s.image(role)
             size, problem = judged(facts[path], path, role, limits, upright)
             if problem:
                 problems.append(Problem(s.row, s.id, *problem))

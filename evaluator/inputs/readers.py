@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from evaluator.inputs.arena import read_arena
 from evaluator.inputs.geditv2 import read_geditv2
+from evaluator.inputs.krisbench import read_krisbench
 from evaluator.inputs.layout_paths import embedded_image, inside_root, plain_name, split_missing
 from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.pairs import read_pairs
@@ -28,8 +29,8 @@ from evaluator.runtime.tiny import cache_root
 
 
 def read_samples(data_cfg, pairwise: bool = False, reserved: Collection[str] = ()) -> Loaded:
-    """Read the configured layout (``data.layout``: manifest, pairs, arena, gedit, imgedit, risebench or geditv2), then
-    ``data.limit``.
+    """Read the configured layout (``data.layout``: manifest, pairs, arena, gedit, imgedit, risebench, geditv2 or
+    krisbench), then ``data.limit``.
     ``pairwise``: the judge compares two edits in one prompt (a pairs file then gives a sample per order shown).
     ``reserved``: the judge's criteria, which a user's column must not be named like (see ``samples.keep_apart``)."""
     if data_cfg.layout == "pairs":
@@ -179,4 +180,5 @@ def read_imgedit(data_cfg) -> Loaded:
     return loaded
 
 
-READERS = {"gedit": read_gedit, "imgedit": read_imgedit, "risebench": read_risebench, "geditv2": read_geditv2}
+READERS = {"gedit": read_gedit, "imgedit": read_imgedit, "risebench": read_risebench, "geditv2": read_geditv2,
+           "krisbench": read_krisbench}  # fmt: skip

@@ -26,7 +26,9 @@ class Sample:
 
     A pairwise judgement (``data=pairs`` with ``judge=pairwise``) shows two candidates: ``edited`` first, then
     ``second``; ``second`` is None for every other sample. ``reference`` is a benchmark's reference image (RISEBench's
-    ``reference_img``), shown where the benchmark's prompt for the item shows it.
+    ``reference_img``, KRIS-Bench's ground truth), shown where the benchmark's prompt for the item shows it.
+    ``more_sources`` are further input images of one edit (KRIS-Bench's composition and frame items), roles
+    ``source2``, ``source3``, ...
     """
 
     id: str
@@ -39,6 +41,7 @@ class Sample:
     row: int = 0
     second: str | None = None
     reference: str | None = None
+    more_sources: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -47,8 +50,21 @@ class Sample:
 
     @property
     def images(self) -> tuple[str, ...]:
-        """The roles of the images this sample has: source, edited, and second and reference where set."""
-        return ("source", "edited") + (("second",) if self.second else ()) + (("reference",) if self.reference else ())
+        """The roles of the images this sample has: source, edited, and second, reference and further sources
+        where set."""
+        more = tuple(f"source{i}" for i in range(2, len(self.more_sources) + 2))
+        return (
+            ("source", "edited")
+            + (("second",) if self.second else ())
+            + (("reference",) if self.reference else ())
+            + more
+        )
+
+    def image(self, role: str) -> str:
+        """The path of the image in ``role`` (one of ``images``)."""
+        if role.startswith("source") and role[6:].isdigit():
+            return self.more_sources[int(role[6:]) - 2]
+        return getattr(self, role)
 
     @property
     def item(self) -> dict:
@@ -63,6 +79,7 @@ class Sample:
             "edited": self.edited,
             **({"second": self.second} if self.second else {}),
             **({"reference": self.reference} if self.reference else {}),
+            **{role: self.image(role) for role in self.images if role[6:].isdigit()},
             "instruction": self.instruction,
             "category": self.category,
             "language": self.language,

@@ -93,7 +93,7 @@ class FileImages:
         size = source_size(sample.source, self.upright) if self.resize_edited else None
         return {
             role: image_url(
-                getattr(sample, role), self.max_pixels, self.upright, None if role == "source" else size,
+                sample.image(role), self.max_pixels, self.upright, None if role == "source" else size,
                 self.image_format, self.limits, self.max_side,
             )
             for role in sample.images

@@ -39,7 +39,7 @@ from evaluator.runtime.hashing import file_digest
 from evaluator.runtime.logs import escape
 from evaluator.runtime.progress import GlobalProgress
 from evaluator.runtime.sampler import CostModel
-from evaluator.scoring import risebench
+from evaluator.scoring import krisbench, risebench
 from evaluator.scoring.official import source_record
 from evaluator.scoring.prompts import Collator, prompt_records
 from evaluator.scoring.schemes import Scheme
@@ -239,8 +239,8 @@ def write_judge_outputs(cfg: DictConfig, scheme: Scheme, rows: list[dict], out_d
     summary = summarize(rows, scheme.report, judgements, scheme.overall, protocol, scheme.parser, headline=elo)
     source = cfg.judge.official_source  # which version of a benchmark's own prompts the scores followed
     summary["scheme"] = {"name": scheme.name, "parser": scheme.parser, **(source_record(source) if source else {})}
-    if protocol == "risebench":  # its script's version, weights and rules that the tables follow
-        summary["scheme"]["protocol"] = risebench.PROTOCOL
+    if protocol in ("risebench", "krisbench"):  # its scripts' version and rules that the tables follow
+        summary["scheme"]["protocol"] = {"risebench": risebench.PROTOCOL, "krisbench": krisbench.PROTOCOL}[protocol]
     templates = sorted({p.file for j in scheme.judgements for p in j.prompts if p.file})
     if templates:  # a benchmark's prompt templates (GEditBench v2): each file's digest
         summary["scheme"]["official_files_sha256"] = {t: file_digest(t) for t in templates}

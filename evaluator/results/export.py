@@ -1,5 +1,6 @@
 """Export a run in a benchmark's own result format, so that benchmark's scripts can be run on our scores:
-``python -m evaluator.export RUN_DIR --format gedit|imgedit|risebench|editscore|editreward --out DIR``.
+``python -m evaluator.export RUN_DIR --format gedit|imgedit|risebench|geditv2|krisbench|editscore|editreward
+--out DIR``.
 
 - ``gedit``: per task type, ``<model>_<task_type>_gpt_score.csv`` with the columns GEdit-Bench's
   ``calculate_statistics.py`` reads (its own spelling, ``sementics_score`` included);
@@ -10,6 +11,9 @@
 - ``geditv2``: ``<out>/<judgement>.jsonl`` per dimension, each decisive verdict as its evaluation writes it
   (``{"key": "<query>_pair_<A>_vs_<B>", "results": {"winner": "Image A"}}``; ties and failures left out, as it leaves
   them out), the files its ``elo_score.py --result-files`` reads, in the order its ``elo.sh`` passes them;
+- ``krisbench``: ``<out>/<category>/metrics.json`` per category, each item whose every asked score was read as its
+  metrics_*.py scripts write it (``instruction``, ``explain``, each ``<x>_score`` on 1-5 and as ``<x>_reasoning``
+  the judge's whole reply), the files its ``summarize.py --results_dir <out>`` reads;
 - ``editscore`` (a data=pairs run): ``<task type>/<dimension>.jsonl``, each pair's ``score`` as [the people's
   preferred edit's, the other's], as EditScore's ``calculate_statistics.py`` reads it (the pair's category and
   criterion name the folder and file; a pairwise judge's verdict is [1, 0], [0, 1] or [0.5, 0.5]);
@@ -106,6 +110,31 @@ def export_risebench(rows: list[dict], out: Path) -> list[Path]:
     return [atomic_write(_inside(out, f"{out.resolve().name}.pkl"), pickle.dumps(judged))]
 
 
+# KRIS-Bench's metrics.json: each score key, the judgement whose reply holds it, and the reasoning key it writes.
+KRISBENCH_FIELDS = (("consistency_score", "consistency_score", "consistency_reasoning"),
+                    ("instruction_score", "instruction_score", "instruction_reasoning"),
+                    ("instruction_score", "dual_evaluation", "instruction_reasoning"),
+                    ("knowledge_score", "dual_evaluation", "knowledge_reasoning"),
+                    ("quality_score", "quality_score", "quality_reasoning"))  # fmt: skip
+
+
+def export_krisbench(rows: list[dict], out: Path) -> list[Path]:
+    """Each category's ``metrics.json`` as KRIS-Bench's scripts write it; see the module docstring."""
+    by_category: dict[str, dict] = {}
+    for r in rows:
+        variants = r.get("variants")
+        if r.get("score") is None or not isinstance(variants, dict):
+            continue  # its scripts keep an item only once every score it was asked was read
+        entry = {"instruction": r.get("instruction", ""), "explain": r.get("explain", "")}
+        for key, judgement, reasoning in KRISBENCH_FIELDS:
+            if variants.get(judgement) is not None:
+                reply = r.get(f"response.{judgement}")
+                entry[key], entry[reasoning] = r.get(key), reply if isinstance(reply, str) else None
+        by_category.setdefault(str(r["category"]), {})[str(r["image_id"])] = entry
+    text = {c: json.dumps(items, ensure_ascii=False, indent=2) for c, items in by_category.items()}
+    return [atomic_write(_inside(out, f"{c}/metrics.json"), t.encode("utf-8")) for c, t in text.items()]
+
+
 def export_geditv2(rows: list[dict], dimensions: list[str], out: Path) -> list[Path]:
     """Each dimension's decisive verdicts in GEditBench v2's result format; see the module docstring."""
     written = []
@@ -169,6 +198,8 @@ def export(run_dir: Path, fmt: str, out: Path) -> list[Path]:
         return export_imgedit(rows, out)
     if fmt == "risebench":
         return export_risebench(rows, out)
+    if fmt == "krisbench":
+        return export_krisbench(rows, out)
     if fmt == "geditv2":
         scheme = OmegaConf.load(run_dir / "config.yaml").judge
         return export_geditv2(rows, [str(j.name) for j in scheme.judgements], out)

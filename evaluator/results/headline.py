@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluator.results import geditv2, risebench
+from evaluator.results import geditv2, krisbench, risebench
 
 GEDIT_TYPES = (
     "background_change", "color_alter", "material_alter", "motion_change", "ps_human", "style_change",
@@ -46,6 +46,8 @@ def protocol_of(layout: str, scheme=None) -> str:
     (``scheme``: the run's ``Scheme``), any other scheme on its data gets the macro average over categories."""
     if layout == "risebench":
         return "risebench" if scheme is not None and scheme.overall_combine == "risebench" else "manifest"
+    if layout == "krisbench":
+        return "krisbench" if scheme is not None and scheme.overall_combine == "krisbench" else "manifest"
     if layout == "geditv2":  # its Elo over the verdicts of each judgement
         return "geditv2"
     return layout if layout in PROTOCOL_TYPES else "manifest"
@@ -65,7 +67,7 @@ def figure_groups(rows: Sequence[dict], protocol: str, criteria: Sequence[str]) 
             subsets[f"{lang}/full"] = mine
             subsets[f"{lang}/intersection"] = [r for r in mine if r.get("intersection")]
         return {f"{name}/{c}": _by_type(rs, c, GEDIT_TYPES) for name, rs in subsets.items() for c in criteria}
-    if protocol == "geditv2":  # an Elo fit over all pairs: no figure is a mean of samples to pair
+    if protocol in ("geditv2", "krisbench"):  # an Elo fit over all pairs; scores pooled over items
         return {}
     if protocol == "risebench":  # one group of every item: the figures are plain means of the items' values
         return {f"Overall/{c}": {"all": values} for c, values in risebench.item_values(rows).items()}
@@ -192,6 +194,7 @@ def headline(rows: Sequence[dict], protocol: str, criteria: Sequence[str], parse
 
 
 NAMES = {"gedit": "GEdit-Bench", "imgedit": "ImgEdit-Bench", "risebench": "RISEBench", "geditv2": "GEditBench v2",
+         "krisbench": "KRIS-Bench",
          "manifest": "macro average over categories"}  # fmt: skip
 
 
@@ -223,6 +226,8 @@ def headline_markdown(h: dict, escape=str) -> list[str]:
         return risebench.risebench_markdown(h, escape)
     if h["protocol"] == "geditv2":
         return geditv2.elo_markdown(h, escape)
+    if h["protocol"] == "krisbench":
+        return krisbench.krisbench_markdown(h, escape)
     criteria = h["criteria"]
     lines = [f"## Headline ({NAMES[h['protocol']]} protocol)", ""]
     lines.append("| subset | " + " | ".join(escape(c) for c in criteria) + " | types | n |")

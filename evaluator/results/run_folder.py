@@ -109,7 +109,9 @@ def _edits_folder(data) -> str | None:
         return str(Path(str(data.results_root)) / str(data.model_name))
     if data.layout == "geditv2":  # the editing stage's one editor's gallery folder
         return str(Path(str(data.gallery)) / str(data.editors[0])) if len(data.editors) == 1 else None
-    return {"imgedit": data.get("edits"), "risebench": data.get("outputs")}.get(data.layout)
+    return {"imgedit": data.get("edits"), "risebench": data.get("outputs"), "krisbench": data.get("outputs")}.get(
+        data.layout
+    )
 
 
 def edited_data_name(data, edits: str, assets: Path) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from evaluator.results import headline as headlines
 from evaluator.results.agreement import agreement_markdown
+from evaluator.results.krisbench import krisbench_tables
 from evaluator.results.pairs import pairs_markdown
 from evaluator.results.ratings import ratings_markdown
 from evaluator.results.risebench import risebench_tables
@@ -156,6 +157,8 @@ def summarize(
         if headline is not None
         else risebench_tables(rows)
         if protocol == "risebench"
+        else krisbench_tables(rows)
+        if protocol == "krisbench"
         else headlines.headline(
             rows, protocol, list(criteria) if protocol == "gedit" else [overall or list(criteria)[-1]], parser
         ),

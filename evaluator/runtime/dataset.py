@@ -57,7 +57,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
-        images = {role: load_rgb(getattr(s, role), self.limits, self.upright) for role in s.images}
+        images = {role: load_rgb(s.image(role), self.limits, self.upright) for role in s.images}
         source = images["source"]
         for role in s.images[1:]:
             if self.resize_edited and images[role].size != source.size:

@@ -130,6 +130,43 @@ def parse_geditv2(reply: str) -> Parsed:
     return Parsed(GEDITV2_WINNERS[winner.lower()])
 
 
+# KRIS-Bench's metrics_*.py: the first {...} holding the key (no nested braces) read as JSON, else "<what> score: n",
+# "n/5" or "n out of 5" (its last resort, any digit 1-5 anywhere in the reply, is a guess and not taken here).
+_KRIS_FALLBACKS = (r"([1-5])\s*/\s*5", r"([1-5])\s+out\s+of\s+5")
+
+
+def krisbench_value(reply: str, key: str, fractions: bool = True) -> Parsed | None:
+    """The ``key`` score of a KRIS-Bench reply as its scripts read it (see ``parse_krisbench``), the "n/5" forms
+    only with ``fractions``; None: none read."""
+    match = re.search(r"\{[^{}]*" + re.escape(key) + r"[^{}]*\}", reply, re.DOTALL)
+    try:
+        value = json.loads(match.group(0)).get(key) if match else None
+    except (ValueError, AttributeError, RecursionError):
+        value = None
+    if value is not None:
+        number = as_number(value)
+        if number is None or number != int(number):  # its int() would cut 4.5 to 4, or stop on "four"
+            return Parsed(None, f"{key} is {value!r}, no whole number")
+        return Parsed(number)
+    prefix = re.escape(key.removesuffix("_score")) + r"[_\s]*score\"?\s*[:：]?\s*([1-5])"  # "x_score": n too
+    for pattern in (prefix, *(_KRIS_FALLBACKS if fractions else ())):
+        if m := re.search(pattern, reply, re.IGNORECASE | re.DOTALL):
+            return Parsed(float(m.group(1)))
+    return None
+
+
+def parse_krisbench(reply: str, keys: tuple[str, ...]) -> dict[str, Parsed]:
+    """KRIS-Bench: each key's score (``consistency_score``, ``instruction_score``, ``quality_score``, and with the
+    knowledge prompt ``knowledge_score`` from the same reply), from JSON first, then its keyed and "n/5" patterns. Its
+    fallback to any standalone digit 1-5 is no reading of a score ("Step 1 ..." would give 1): no score here. The
+    knowledge reply's two scores are read from JSON or their keyed form only, as its script reads them."""
+    out = {}
+    for key in keys:
+        found = krisbench_value(reply, key, fractions=len(keys) == 1)
+        out[key] = found if found is not None else Parsed(None, UNPARSEABLE)
+    return out
+
+
 OFFICIAL_PARSERS = {"viescore": parse_viescore, "imgedit": parse_imgedit, "risebench": parse_risebench,
                     "geditv2": parse_geditv2}  # fmt: skip
-KEYED_PARSERS = {"editscore": parse_editscore}  # a score per key of the judgement
+KEYED_PARSERS = {"editscore": parse_editscore, "krisbench": parse_krisbench}  # a score per key of the judgement

@@ -1,14 +1,15 @@
 """Prompts: turning a sample into the judge's chat messages, and a batch of them into model inputs.
 
 A judge's prompt is data (``conf/judge/*.yaml``): a system text and a list of user parts, each ``{text: ...}``,
-``{file: path}`` (a text kept in its own file), ``{image: source|edited|second|reference}``, or ``{official: ...}`` (a
-benchmark's own wording, read from ``judge.official_source``: see ``evaluator.scoring.official``). Texts are
-``string.Template``s, so ``$instruction``, ``$category``, ``$language`` and ``$rubric`` are filled in while the JSON
-braces a prompt asks for need no escaping. Official texts are used verbatim, with only their ``placeholder`` replaced
-by the instruction, as the benchmarks do. A text part with ``format: {name: field}`` is filled as a benchmark's script
-fills it, with Python's ``str.format``: each ``{name}`` by the sample's ``field`` (``instruction``, or a field of
-the benchmark's data such as RISEBench's ``reference``), and no ``$`` placeholders. A judgement whose user parts are
-one ``{template: <prompt id>, version: vN}`` takes its system prompt and parts from that GEditBench v2 template under
+``{file: path}`` (a text kept in its own file), ``{image: source|edited|second|reference|source2...}``, or
+``{official: ...}`` (a benchmark's own wording, read from ``judge.official_source``: see
+``evaluator.scoring.official``). Texts are ``string.Template``s, so ``$instruction``, ``$category``, ``$language`` and
+``$rubric`` are filled in while the JSON braces a prompt asks for need no escaping. Official texts are used verbatim,
+with only their ``placeholder`` replaced by the instruction, as the benchmarks do. A text part with ``format: {name:
+field}`` is filled as a benchmark's script fills it, with Python's ``str.format``: each ``{name}`` by the sample's
+``field`` (``instruction``, or a field of the benchmark's data such as RISEBench's ``reference``), and no ``$``
+placeholders. A judgement whose user parts are one ``{template: <prompt id>, version: vN}`` takes its system prompt and
+parts from that GEditBench v2 template under
 ``judge.official_source``, its texts rendered with Jinja as its templates are (``{{ instruction }}``).
 """
 
@@ -24,8 +25,9 @@ import jinja2
 from evaluator.runtime.textfiles import read_text_file
 from evaluator.scoring import official
 
-# second: the candidate a pairwise judgement shows second; reference: a benchmark's reference image (RISEBench)
-IMAGE_ROLES = ("source", "edited", "second", "reference")
+# second: the candidate a pairwise judgement shows second; reference: a benchmark's reference image (RISEBench);
+# source2...: further input images of one edit (KRIS-Bench's compositions of up to five, its frames)
+IMAGE_ROLES = ("source", "edited", "second", "reference", *(f"source{i}" for i in range(2, 10)))
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def prompt_records(scheme, samples) -> list[dict]:
             chat = prompt.messages(s, extra)
             for c in chat[-1]["content"]:
                 if c["type"] == "image":
-                    c["path"] = getattr(s, c["role"])
+                    c["path"] = s.image(c["role"])
             records.append({"id": s.id, "judgement": j.name, "messages": chat})
     return records
 

@@ -5,8 +5,8 @@ prompt and the score keys its reply holds. A judgement's keys combine into its c
 criteria into the overall score (``overall``). Every key, judgement and the overall is a named criterion of the
 result rows; ``report`` lists those the tables show.
 
-A benchmark that asks each item its own prompts (RISEBench) gives a judgement ``variants`` instead of one prompt:
-its layout names, per sample, the variant of each judgement its script would ask, or none where it asks none
+A benchmark that asks each item its own prompts (RISEBench, KRIS-Bench) gives a judgement ``variants`` instead of one
+prompt: its layout names, per sample, the variant of each judgement its script would ask, or none where it asks none
 (``sample.extra["variants"]``); and its overall score is the benchmark's own arithmetic (``overall.combine``
 naming it, as in ``PER_ITEM``).
 """
@@ -24,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from evaluator.config.schema import JudgeConfig
 from evaluator.runtime.errors import ConfigError
-from evaluator.scoring import risebench
+from evaluator.scoring import krisbench, risebench
 from evaluator.scoring.prompts import Prompt
 
 COMBINE = {
@@ -36,7 +36,7 @@ COMBINE = {
     "first": lambda xs: xs[0],
 }
 # A benchmark's own arithmetic from one item's key scores and its data fields: (item, scores) -> criteria.
-PER_ITEM = {"risebench": risebench.item_criteria}
+PER_ITEM = {"risebench": risebench.item_criteria, "krisbench": krisbench.kris_item_criteria}
 PER_ITEM_UNDEFINED = {"risebench": risebench.UNDEFINED}  # why an item whose answers were all read has no score
 
 
@@ -215,6 +215,9 @@ class Scheme:
         benchmark's own arithmetic (``PER_ITEM``) also reads the item's data fields (``item``)."""
         if self.overall_combine in PER_ITEM:
             out = PER_ITEM[self.overall_combine](item or {}, key_scores)
+            for j in self.judgements:  # a judgement named apart from its keys: their combination, as below
+                if j.name not in out:
+                    out[j.name] = _combine(j.combine, [key_scores.get(k) for k in j.keys])
             return {c: out.get(c) for c in self.criteria}
         out = dict(key_scores)
         for j in self.judgements:

@@ -1,5 +1,5 @@
-"""The editing stage writes each layout the judge reads: GEdit-Bench's, ImgEdit-Bench's and RISEBench's results
-folders, and a manifest's folder; the judge then finds every row, and says which editor made the edits."""
+"""The editing stage writes each layout the judge reads: GEdit-Bench's, ImgEdit-Bench's, RISEBench's and KRIS-Bench's
+results folders, and a manifest's folder; the judge then finds every row, and says which editor made the edits."""
 
 import json
 
@@ -13,7 +13,17 @@ from evaluator.edit.stage import run
 from evaluator.inputs import readers
 from evaluator.runtime.errors import ConfigError
 
-from ..fixtures import GEDIT_ROWS, RISEBENCH, data_cfg, make_gedit, make_geditv2, make_imgedit, make_risebench
+from ..fixtures import (
+    GEDIT_ROWS,
+    KRISBENCH,
+    RISEBENCH,
+    data_cfg,
+    make_gedit,
+    make_geditv2,
+    make_imgedit,
+    make_krisbench,
+    make_risebench,
+)
 
 EDIT = ["editor=tiny", "trainer=cpu", "data.num_workers=0"]
 
@@ -70,6 +80,18 @@ def test_risebench_edits_land_where_its_script_and_the_judge_read_them(tmp_path,
     judged = readers.read_samples(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
     assert len(judged.samples) == len(RISEBENCH) and judged.missing == [] and judged.problems == []
     assert layouts.record_of(data_cfg(layout="risebench", metadata=layout["metadata"], outputs=str(outputs)))
+
+
+def test_krisbench_edits_land_where_its_scripts_and_the_judge_read_them(tmp_path, restore_environ):
+    layout = make_krisbench(tmp_path)
+    outputs = tmp_path / "results" / "tiny"
+    args = [f"data.metadata={layout['metadata']}", f"data.outputs={outputs}"]
+    assert run(compose([*EDIT, "data=krisbench", *args], "edit")) == outputs
+    one_image = [f"{c}/{k}.png" for c, k, fields, _, _ in KRISBENCH if isinstance(fields["ori_img"], str)]
+    assert sorted(str(p.relative_to(outputs)) for p in outputs.rglob("*.png")) == sorted(one_image)
+    judged = readers.read_samples(data_cfg(layout="krisbench", metadata=layout["metadata"], outputs=str(outputs)))
+    assert {s.id for s in judged.missing} == {"multi-element_composition/1", "multi-element_composition/2",
+                                              "temporal_prediction/1", "temporal_prediction/2"}  # fmt: skip
 
 
 def test_geditv2_edits_join_its_gallery_and_the_metadata_its_evaluation_reads(tmp_path, restore_environ):

@@ -102,7 +102,9 @@ def test_the_export_is_its_scripts_resume_file(tmp_path):
 
 def test_a_per_item_scheme_on_other_data_or_a_mistyped_outputs_folder_ends_in_one_line(tmp_path):
     api = ["backend=api", "api.base_url=http://127.0.0.1:9", "api.model=m", "api.key_env=null", f"out_dir={tmp_path}"]
-    with pytest.raises(ConfigError, match="judge=risebench asks each item what RISEBench's script asks"):
+    with pytest.raises(
+        ConfigError, match="asks each item what its benchmark's scripts ask it; it reads data=risebench"
+    ):
         run(compose(["data=demo", "judge=risebench", *api]))
     layout = make_risebench(tmp_path)
     with pytest.raises(ConfigError, match=r"data\.outputs=.*/outputs/editorr is no folder"):
