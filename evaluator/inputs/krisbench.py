@@ -15,12 +15,12 @@ file names ``<id>-<frame>``).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from evaluator.inputs.layout_paths import inside_root, plain_name, split_missing
 from evaluator.inputs.samples import Kind, Loaded, Problem, Sample
+from evaluator.inputs.tables import read_json_object
 from evaluator.runtime.textfiles import read_text_file
 
 COMMON = ("count_change", "color_change", "anomaly_correction", "position_movement", "size_adjustment",
@@ -62,13 +62,16 @@ def _order(category: str) -> int:
 
 def _category(folder: Path, outputs: Path, category: str, rows: int) -> tuple[list[Sample], list[Problem], int]:
     try:
-        items = json.loads(read_text_file(folder / "annotation.json", "annotation.json"))
-        if not isinstance(items, dict) or not all(isinstance(x, dict) for x in items.values()):
+        items = read_json_object(read_text_file(folder / "annotation.json", "annotation.json"))
+        if not all(isinstance(x, dict) for x in items.values()):
             raise ValueError("not a JSON object of id -> item")
     except (OSError, ValueError, RecursionError) as e:
         return [], [Problem(0, category, Kind.FILE, f"{folder / 'annotation.json'} unreadable: {e}")], rows
     samples, problems = [], []
     for row, (key, item) in enumerate(items.items(), start=rows + 1):
+        if key in items.repeated:  # json would keep the last silently; its scripts read only that one
+            problems.append(Problem(row, f"{category}/{key}", Kind.DUPLICATE_ID, f"id {key} appears more than once"))
+            continue
         try:
             samples.append(_sample(category, str(key), item, row, folder, outputs))
         except _ItemProblem as e:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Collection
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from evaluator.inputs.manifest import read_manifest
 from evaluator.inputs.pairs import read_pairs
 from evaluator.inputs.risebench import read_risebench
 from evaluator.inputs.samples import Kind, Loaded, Problem, Sample
-from evaluator.inputs.tables import read_table
+from evaluator.inputs.tables import read_json_object, read_table
 from evaluator.runtime.errors import ConfigError
 from evaluator.runtime.tiny import cache_root
 
@@ -153,15 +152,16 @@ def read_imgedit(data_cfg) -> Loaded:
     images (``data.sources``) and a folder of ``<key>.png`` edits (``data.edits``)."""
     meta = Path(data_cfg.metadata).expanduser()
     try:
-        mapping = json.loads(meta.read_text(encoding="utf-8"))
-        if not isinstance(mapping, dict):
-            raise ValueError("not a JSON object of key -> {id, prompt, edit_type}")
+        mapping = read_json_object(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         return Loaded(problems=[Problem(0, "-", Kind.FILE, f"ImgEdit-Bench metadata unreadable: {e}")])
     sources = Path(data_cfg.sources).expanduser().resolve()
     edits = Path(data_cfg.edits).expanduser().resolve()
     samples, problems = [], []
     for row, (key, rec) in enumerate(mapping.items(), start=1):
+        if key in mapping.repeated:  # json would keep its last item silently
+            problems.append(Problem(row, str(key), Kind.DUPLICATE_ID, f"key {key} appears more than once"))
+            continue
         missing = [c for c in ("id", "prompt", "edit_type") if not isinstance(rec, dict) or rec.get(c) is None]
         if missing:
             problems.append(Problem(row, str(key), Kind.MISSING_FIELD, f"missing {', '.join(missing)}"))

@@ -1,8 +1,32 @@
-"""Tables a benchmark ships as a Hugging Face dataset on disk: parquet files, or a ``save_to_disk`` folder."""
+"""Tables a benchmark ships: a Hugging Face dataset on disk (parquet files, or a ``save_to_disk`` folder), or a JSON
+object of id -> item."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
+
+
+class JsonObject(dict):
+    """A JSON object that knows its repeated keys (``repeated``): ``json`` keeps the last value of a key and says
+    nothing, which would drop a benchmark's item without a count."""
+
+    def __init__(self, pairs: list[tuple[str, object]]):
+        super().__init__(pairs)
+        self.repeated = {k for k, n in Counter(k for k, _ in pairs).items() if n > 1}
+
+
+def read_json_object(text: str) -> JsonObject:
+    """A JSON object of id -> item, each object in it a ``JsonObject``.
+
+    Raises:
+        ValueError: not JSON, or not an object.
+    """
+    data = json.loads(text, object_pairs_hook=JsonObject)
+    if not isinstance(data, JsonObject):
+        raise ValueError("not a JSON object of id -> item")
+    return data
 
 
 def read_table(path: str | Path) -> list[dict]:

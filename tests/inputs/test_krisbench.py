@@ -81,3 +81,13 @@ def test_an_unknown_category_folder_or_a_missing_one_asked_for_is_a_problem_of_t
     assert {s.category for s in loaded.samples} == {"physics"}
     rows = [s.row for s in _read(tmp_path / "again").samples]
     assert len(set(rows)) == len(rows)  # rows count across categories: a problem names one item
+
+
+def test_an_id_repeated_in_annotation_json_is_a_problem_not_a_silent_overwrite(tmp_path):
+    layout = make_krisbench(tmp_path)
+    path = tmp_path / "KRIS_Bench" / "count_change" / "annotation.json"
+    text = path.read_text()
+    path.write_text(text.replace('"2": {', '"1": {', 1))  # count_change has ids 1, 1, 3 now
+    loaded = read_krisbench(data_cfg(layout="krisbench", **layout))
+    assert [(p.id, p.kind) for p in loaded.problems] == [("count_change/1", Kind.DUPLICATE_ID)]
+    assert "count_change/1" not in {s.id for s in loaded.samples + loaded.missing}

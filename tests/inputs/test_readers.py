@@ -2,6 +2,7 @@ import pytest
 from PIL import Image
 
 from evaluator.inputs import readers
+from evaluator.inputs.samples import Kind
 from evaluator.results.plan import merge_rows
 from evaluator.runtime.dataset import PairDataset
 from evaluator.runtime.errors import DataError
@@ -63,6 +64,15 @@ def test_imgedit_layout_and_missing_edit_rows(tmp_path):
     rows = merge_rows(shards, plan)
     assert [r["id"] for r in rows] == ["i0", "i1", "i2", "i3"]  # input order, missing edit included
     assert rows[3]["error"] == "missing edit" and rows[3]["score"] is None
+
+
+def test_an_imgedit_key_repeated_in_its_json_is_a_problem_not_a_silent_overwrite(tmp_path):
+    paths = make_imgedit(tmp_path)
+    meta = tmp_path / "basic_edit.json"
+    meta.write_text(meta.read_text().replace('"i1": {', '"i0": {', 1))  # i0 twice: json keeps the second silently
+    loaded = readers.read_samples(data_cfg(layout="imgedit", **paths))
+    assert [(p.id, p.kind) for p in loaded.problems] == [("i0", Kind.DUPLICATE_ID)]
+    assert sorted(s.id for s in loaded.samples + loaded.missing) == ["i2", "i3"]
 
 
 def test_missing_source_is_a_problem_not_a_missing_edit(tmp_path):
