@@ -166,3 +166,30 @@ def test_a_benchmark_asks_each_item_its_own_judgements_and_images(processor, tmp
     assert rows["temporal_reasoning_1"]["score"] == pytest.approx(0.2 * 5 + 0.8 * 5)  # weighed as its script does
     assert rows["causal_reasoning_1"]["ApprConsistency"] is None and rows["causal_reasoning_1"]["score"] == 5.0
     assert (rows["logical_reasoning_2"]["ApprConsistency"], rows["logical_reasoning_2"]["score"]) == (1.0, 3.8)
+
+
+def test_kris_bench_items_show_every_input_image_and_one_reply_scores_two_keys(processor, tmp_path):
+    from evaluator.config.compose import compose
+    from evaluator.inputs.readers import read_samples
+    from evaluator.runtime.dataset import PairDataset
+
+    from ..fixtures import data_cfg, make_krisbench
+
+    loaded = read_samples(data_cfg(layout="krisbench", **make_krisbench(tmp_path)))
+    picked = {s.id: s for s in loaded.samples}
+    samples = [picked[i] for i in ("multi-element_composition/2", "temporal_prediction/1", "physics/1")]
+    scheme = Scheme.from_config(compose(["judge=krisbench"]).judge)
+    batch = Collator(processor, scheme)(list(PairDataset(samples, max_side=16)))
+    assert [(pos, j) for pos, j, _ in batch["rows"]] == [
+        (0, "consistency_score"), (0, "instruction_score"), (0, "quality_score"),
+        (1, "consistency_score"), (1, "instruction_score"), (1, "quality_score"),
+        (2, "consistency_score"), (2, "dual_evaluation"), (2, "quality_score"),
+    ]  # fmt: skip
+    assert batch["images_per_row"] == [4, 4, 1, 4, 4, 1, 2, 2, 1]  # three references, three frames: each, and the edit
+    module = JudgeModule(model_cfg(max_new_tokens=8), scheme, processor)
+    replies = ['{"consistency_score": 5}', "instruction score: 4", "3/5"] * 2
+    replies += ['{"consistency_score": 2}', '{"instruction_score": 4, "knowledge_score": 1}', "Step 1 of 5."]
+    module.model = StubModel(processor.tokenizer, replies, [])
+    rows = {r["id"]: r for r in module.predict_step(batch, 0)}
+    assert rows["temporal_prediction/1"]["score"] == 4.0 and rows["physics/1"]["knowledge_score"] == 1.0
+    assert rows["physics/1"]["quality_score"] is None and "unparseable" in rows["physics/1"]["error"]
