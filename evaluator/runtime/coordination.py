@@ -160,9 +160,16 @@ class Coordinator:
         if initialized():
             self.wait_for_all("shutdown")
             dist.barrier()
-            # A watcher inside a store call while the interpreter exits aborts it ("terminate called without an
-            # active exception", seen once in CI): it is ended before the group goes.
-            self._watch_ended.set()
-            if self._watcher is not None:
-                self._watcher.join(timeout=5)
+            self.stop_watching()
             dist.destroy_process_group()
+
+    def stop_watching(self) -> None:
+        """End the failure watcher, if one runs, before this process exits: after a run and after a failure.
+
+        A thread inside a store call while the interpreter exits aborts the process with SIGABRT ("terminate called
+        without an active exception"; seen in CI after a run that succeeded, and as exit -6 of the parent that
+        reported another rank's failure itself while its watcher polled).
+        """
+        self._watch_ended.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)

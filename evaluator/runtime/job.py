@@ -81,13 +81,14 @@ def on_rank(
         logs.set_rank(coordinator.rank, coordinator.world_size, where)
     else:
         logs.set_rank(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
+    lock = run_folder.Lock(out_dir)
     if trainer is not None and getattr(trainer.strategy.launcher, "procs", None):  # Lightning's launcher's parent
         coordinator.exit_on_failure()
-    lock = run_folder.Lock(out_dir)
     try:
         yield coordinator, lock
     except BaseException as e:
         coordinator.fail(e)
+        coordinator.stop_watching()
         raise
     finally:
         lock.release()
